@@ -1,0 +1,209 @@
+//! Deterministic measurements on the emulated Cortex-M33.
+//!
+//! Instructions: `tools/m33count.py` runs an image on Unicorn's Cortex-M33 and counts
+//! the instructions retired between `m33_rt::bench` markers; the same image gives
+//! the same count on every run, which [`check_counter`] proves before any figure is
+//! trusted. Footprint: flash = every loaded section (vector table, .text, .rodata,
+//! .data's load image); RAM = .data + .bss + the painted stack's peak.
+
+use crate::toolchain;
+use crate::Result;
+use object::{Object, ObjectSection, SectionFlags, SectionKind};
+use std::path::Path;
+use std::process::Command;
+
+/// Flash and static RAM of a linked image, in bytes.
+pub struct Footprint {
+    pub flash: u64,
+    pub ram_static: u64,
+}
+
+pub fn footprint(elf: &Path) -> Result<Footprint> {
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let (mut flash, mut ram_static) = (0, 0);
+    for section in file.sections() {
+        let SectionFlags::Elf { sh_flags } = section.flags() else {
+            continue;
+        };
+        const SHF_WRITE: u64 = 0x1;
+        const SHF_ALLOC: u64 = 0x2;
+        if sh_flags & SHF_ALLOC == 0 {
+            continue;
+        }
+        if section.kind() != SectionKind::UninitializedData {
+            flash += section.size();
+        }
+        if sh_flags & SHF_WRITE != 0 {
+            ram_static += section.size();
+        }
+    }
+    Ok(Footprint { flash, ram_static })
+}
+
+/// What one counted run of an image reported.
+#[derive(PartialEq, Debug)]
+pub struct Counted {
+    /// (measurement, instructions) in the order the image made them, markers included.
+    pub measurements: Vec<(String, u64)>,
+    pub exit: i32,
+    /// From reset to exit.
+    pub total: u64,
+    pub stack_peak: Option<u64>,
+}
+
+impl Counted {
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.measurements
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// A measurement less the empty one (`m33_rt::bench::calibrate`).
+    pub fn net(&self, name: &str) -> Option<u64> {
+        Some(self.get(name)? - self.get("calibration").unwrap_or(0))
+    }
+}
+
+pub fn count(python: &Path, image: &Path) -> Result<Counted> {
+    let script = crate::root().join("tools/m33count.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(image)
+        .output()
+        .map_err(|e| format!("cannot start {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let console = String::from_utf8_lossy(&out.stderr);
+    let mut counted = Counted {
+        measurements: Vec::new(),
+        exit: -1,
+        total: 0,
+        stack_peak: None,
+    };
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields[..] {
+            ["insn", name, n] => counted.measurements.push((name.to_owned(), parse(n)?)),
+            ["exit", code, total] => {
+                counted.exit = code
+                    .parse()
+                    .map_err(|_| format!("bad exit line {line:?}"))?;
+                counted.total = parse(total)?;
+            }
+            _ => return Err(format!("m33count: unexpected line {line:?}")),
+        }
+    }
+    counted.stack_peak = console
+        .lines()
+        .find_map(|l| l.strip_prefix("stack-peak-bytes: ")?.parse().ok());
+    if counted.exit != 0 || !out.status.success() {
+        return Err(format!(
+            "{} failed under the counter (exit {}):\n{console}",
+            image.display(),
+            counted.exit
+        ));
+    }
+    Ok(counted)
+}
+
+fn parse(n: &str) -> Result<u64> {
+    n.parse().map_err(|_| format!("m33count: bad count {n:?}"))
+}
+
+/// Runs `image` twice; the two runs must agree exactly.
+pub fn count_twice(python: &Path, image: &Path) -> Result<Counted> {
+    let first = count(python, image)?;
+    let second = count(python, image)?;
+    if first != second {
+        return Err(format!(
+            "{}: the counter did not repeat:\n{first:?}\n{second:?}",
+            image.display()
+        ));
+    }
+    Ok(first)
+}
+
+/// The counter's proof: a loop measured for 1000, 2000 and 4000 iterations scales
+/// linearly (each doubling within 2.00 +- 0.02) and repeats exactly.
+pub fn check_counter(python: &Path, image: &Path) -> Result {
+    let runs = [count(python, image)?, count(python, image)?];
+    println!(
+        "{:<10} {:>12} {:>12} {:>8}",
+        "iterations", "run 1", "run 2", "ratio"
+    );
+    let mut previous: Option<u64> = None;
+    for n in [1000, 2000, 4000] {
+        let name = format!("loop-{n}");
+        let [a, b] = [runs[0].net(&name), runs[1].net(&name)];
+        let (Some(a), Some(b)) = (a, b) else {
+            return Err(format!("counter image reported no {name}"));
+        };
+        let ratio = previous.map(|p| a as f64 / p as f64);
+        let shown = ratio
+            .map(|r| format!("{r:.4}"))
+            .unwrap_or_else(|| "-".into());
+        println!("{n:<10} {a:>12} {b:>12} {shown:>8}");
+        if a != b {
+            return Err(format!(
+                "{name}: {a} then {b} instructions: the counter does not repeat"
+            ));
+        }
+        if ratio.is_some_and(|r| (r - 2.0).abs() > 0.02) {
+            return Err(format!("{name}: ratio {shown} is not 2.00 +- 0.02"));
+        }
+        previous = Some(a);
+    }
+    println!("counter: linear and repeatable");
+    Ok(())
+}
+
+/// `cargo xtask bench [IMAGE...]`.
+pub fn run(only: &[String]) -> Result {
+    let cargo = toolchain::ensure()?;
+    let python = crate::python::venv()?;
+    let images = crate::target::build_images(&cargo, "m33-bench")?;
+    for (name, image) in images
+        .iter()
+        .filter(|(n, _)| only.is_empty() || only.contains(n))
+    {
+        println!("== {name}");
+        if name == "counter" {
+            check_counter(&python, image)?;
+            continue;
+        }
+        let counted = count_twice(&python, image)?;
+        let fp = footprint(image)?;
+        for (measurement, _) in counted
+            .measurements
+            .iter()
+            .filter(|(m, _)| m != "calibration")
+        {
+            println!(
+                "{measurement:<40} {:>12} instructions",
+                counted.net(measurement).unwrap_or(0)
+            );
+        }
+        let stack = counted.stack_peak.unwrap_or(0);
+        println!(
+            "image: flash {} B, RAM {} B (static {} + stack peak {})",
+            fp.flash,
+            fp.ram_static + stack,
+            fp.ram_static,
+            stack
+        );
+    }
+    Ok(())
+}
+
+/// `cargo xtask size ELF...`.
+pub fn size(paths: &[String]) -> Result {
+    for path in paths {
+        let fp = footprint(Path::new(path))?;
+        println!(
+            "{path}: flash {} B, static RAM {} B",
+            fp.flash, fp.ram_static
+        );
+    }
+    Ok(())
+}

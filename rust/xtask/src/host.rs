@@ -1,0 +1,59 @@
+//! `cargo xtask test`: everything CI runs, in the order that fails fastest.
+
+use crate::Result;
+use std::process::Command;
+use std::time::Instant;
+
+/// Crates that only build for the emulated target.
+const TARGET_ONLY: &[&str] = &["m33-rt", "m33-tests", "m33-bench"];
+
+pub fn test_all() -> Result {
+    let started = Instant::now();
+    let root = crate::root();
+    let cargo = || {
+        let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        c.current_dir(&root);
+        c
+    };
+    let host_crates = |c: &mut Command| {
+        c.arg("--workspace");
+        for name in TARGET_ONLY {
+            c.args(["--exclude", name]);
+        }
+    };
+
+    step("format");
+    crate::run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    step("lints (host crates)");
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--all-targets"]);
+    host_crates(&mut clippy);
+    crate::run(clippy.args(["--", "-D", "warnings"]))?;
+
+    step("host tests");
+    let mut test = cargo();
+    test.arg("test");
+    host_crates(&mut test);
+    crate::run(&mut test)?;
+
+    step("target tests (emulated Cortex-M33)");
+    crate::target::test(None)?;
+
+    step("instruction counter (Unicorn Cortex-M33)");
+    let target_cargo = crate::toolchain::ensure()?;
+    let python = crate::python::venv()?;
+    let images = crate::target::build_images(&target_cargo, "m33-bench")?;
+    let (_, counter) = images
+        .iter()
+        .find(|(n, _)| n == "counter")
+        .ok_or("no counter image")?;
+    crate::bench::check_counter(&python, counter)?;
+
+    eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn step(name: &str) {
+    eprintln!("\nxtask: == {name}");
+}
