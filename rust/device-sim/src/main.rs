@@ -1,0 +1,235 @@
+//! `device-sim`: boots the emulated device (secure process + non-secure shell).
+
+use device_sim::client::SocketClient;
+use device_sim::platform::{self, Platform};
+use device_sim::shell::{Shell, PROMPT};
+use device_sim::spm::Spm;
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [-c 'CMD; CMD...']
+
+Boots the emulated device: the secure world in its own process, then the
+non-secure shell. Commands come from -c, from standard input when it is not a
+terminal, and otherwise from an interactive prompt (tab completion, history).
+
+  --state DIR      state directory: OTP HUK and trusted storage (default: device-state)
+  --huk HEX        program this 32-byte HUK at first boot (default: TF-M's AN521
+                   dummy provisioning value)
+  --huk-file FILE  the same, from a 32-byte file
+  -c COMMANDS      run these ';'-separated commands, then exit
+";
+
+struct Options {
+    state: PathBuf,
+    huk: Option<[u8; platform::HUK_LEN]>,
+    commands: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut opts = Options {
+        state: PathBuf::from("device-state"),
+        huk: None,
+        commands: None,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--state" => opts.state = value()?.into(),
+            "--huk" => opts.huk = Some(platform::parse_huk(&value()?).map_err(|e| e.to_string())?),
+            "--huk-file" => {
+                let path = value()?;
+                let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+                opts.huk = Some(
+                    bytes
+                        .try_into()
+                        .map_err(|_| format!("{path}: a HUK is {} bytes", platform::HUK_LEN))?,
+                );
+            }
+            "-c" => opts.commands = Some(value()?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(opts)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("secure") {
+        return secure_main(&args[1..]);
+    }
+    match parse(&args) {
+        Ok(opts) => ns_main(opts),
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("device-sim: {e}");
+            }
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `device-sim secure <state> <socket> [huk-hex]`: the secure process.
+fn secure_main(args: &[String]) -> ExitCode {
+    let (Some(state), Some(socket)) = (args.first(), args.get(1)) else {
+        eprintln!("device-sim secure: internal use: secure <state> <socket> [huk-hex]");
+        return ExitCode::from(2);
+    };
+    let huk = match args.get(2).map(|h| platform::parse_huk(h)).transpose() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("[Sec Thread] {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("[Sec Thread] Secure image initializing!");
+    println!(
+        "Booting TF-M emulation: secure-inference {} (PSA FF-M 1.1, host process)",
+        env!("CARGO_PKG_VERSION")
+    );
+    let platform = match Platform::open(state.as_ref(), huk) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("[Sec Thread] platform: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("[Sec Thread] HUK: {}", platform.huk_origin);
+    let services = match device_sim::secure::services(&platform) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("[Sec Thread] storage: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let spm = Spm::new(services);
+    for info in spm.services() {
+        println!(
+            "[Sec Thread] {}: SID {:#010x} version {} ready",
+            info.name, info.sid.0, info.version
+        );
+    }
+    let _ = std::fs::remove_file(socket);
+    let listener = match UnixListener::bind(socket) {
+        Ok(l) => l,
+        Err(e) => {
+            println!("[Sec Thread] cannot listen on {socket}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = std::io::stdout().flush();
+    device_sim::secure::serve(listener, Arc::new(Mutex::new(spm)));
+    ExitCode::FAILURE
+}
+
+/// Starts the secure process and waits until it accepts connections.
+fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, SocketClient), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("secure")
+        .arg(&opts.state)
+        .arg(socket)
+        .stdin(Stdio::null());
+    if let Some(huk) = opts.huk {
+        cmd.arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    }
+    let _ = std::fs::remove_file(socket);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start the secure process: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(client) = SocketClient::connect(socket) {
+            return Ok((child, client));
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the secure process ended during boot ({status})"));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("the secure process did not start within 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn ns_main(opts: Options) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(&opts.state) {
+        eprintln!("device-sim: {}: {e}", opts.state.display());
+        return ExitCode::FAILURE;
+    }
+    let socket = opts.state.join("secure.sock");
+    let (mut child, mut client) = match boot_secure(&opts, &socket) {
+        Ok(booted) => booted,
+        Err(e) => {
+            eprintln!("device-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "*** Booting secure-inference {} (non-secure, host emulation) ***",
+        ns_app::VERSION
+    );
+    let mut shell = Shell::new();
+    let ok = if let Some(script) = &opts.commands {
+        run_script(
+            &mut shell,
+            &mut client,
+            script.split(';').map(str::to_owned),
+        )
+    } else if std::io::stdin().is_terminal() {
+        device_sim::shell::interactive(&mut shell, &mut client);
+        true
+    } else {
+        run_script(
+            &mut shell,
+            &mut client,
+            std::io::stdin().lock().lines().map_while(Result::ok),
+        )
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&socket);
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs scripted commands, echoing each after the prompt as a terminal would show it.
+/// Fails if any command failed.
+fn run_script(
+    shell: &mut Shell,
+    client: &mut SocketClient,
+    lines: impl Iterator<Item = String>,
+) -> bool {
+    let mut ok = true;
+    let stdout = std::io::stdout();
+    for line in lines {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{PROMPT}{line}");
+        ok &= shell.execute(line, client, &mut out).is_ok();
+        if let Some(why) = client.broken() {
+            let _ = writeln!(out, "error: {why}");
+            return false;
+        }
+    }
+    ok
+}

@@ -1,0 +1,30 @@
+//! `info` commands.
+
+use crate::shell::{Context, Failed};
+use core::fmt::Write;
+
+/// `info version`: this application's version, the framework's, and the version of
+/// each secure service this application uses (0: absent or refused).
+pub fn version(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
+    let fw = ctx.client.framework_version();
+    if fw == psa::VERSION_NONE {
+        let _ = writeln!(out, "error: the secure world does not answer");
+        return Err(Failed);
+    }
+    let _ = writeln!(out, "Firmware: secure-inference {}", crate::VERSION);
+    let _ = writeln!(out, "PSA Firmware Framework: {}.{}", fw >> 8, fw & 0xff);
+    for service in secure_api::SERVICES {
+        let v = ctx.client.version(service.sid);
+        let state = if v == psa::VERSION_NONE {
+            "absent"
+        } else {
+            "ok"
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} SID {:#010x}  version {}  {}",
+            service.name, service.sid.0, v, state
+        );
+    }
+    Ok(())
+}
