@@ -291,7 +291,13 @@ impl<'a> Response<'a> {
             n_out,
         };
         let mut at = 8 + 4 * n_out;
-        for (i, (slot, &cap)) in response.outputs.iter_mut().zip(max_out).take(n_out).enumerate() {
+        for (i, (slot, &cap)) in response
+            .outputs
+            .iter_mut()
+            .zip(max_out)
+            .take(n_out)
+            .enumerate()
+        {
             let len = u32_at(frame, 8 + 4 * i)? as usize;
             if len > cap {
                 return Err(FrameError::VectorTooLarge);

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: scratch directories and the real
+//! `device-sim` binary.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn scratch(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn device_sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_device-sim"))
+}
+
+/// Starts the secure process alone and waits for its socket.
+pub fn secure_process(state: &Path) -> (Child, PathBuf) {
+    let socket = state.join("s.sock");
+    let child = device_sim()
+        .arg("secure")
+        .arg(state)
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "secure process did not listen");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (child, socket)
+}
+
+/// xorshift32: a fixed stream of test data without a dependency.
+pub struct Rng(pub u32);
+
+impl Rng {
+    pub fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
