@@ -298,3 +298,85 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path)?;
     fs::File::open(dir)?.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> (FileStorage, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("storage-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        (FileStorage::open(&dir).unwrap(), dir)
+    }
+
+    fn read(s: &FileStorage, uid: u64) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; MAX_OBJECT];
+        let n = s.get(uid, 0, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    #[test]
+    fn a_crash_between_object_and_counter_loses_nothing() {
+        let (s, dir) = store("crash");
+        s.set(1, b"one", 0).unwrap();
+        let counters_before = fs::read(dir.join("nv_counters.bin")).unwrap();
+        s.set(1, b"two", 0).unwrap();
+        // As if the process died after renaming the object, before the counter.
+        fs::write(dir.join("nv_counters.bin"), &counters_before).unwrap();
+        assert_eq!(read(&s, 1).unwrap(), b"two");
+        s.set(1, b"three", 0).unwrap();
+        assert_eq!(read(&s, 1).unwrap(), b"three");
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_is_ignored_and_replaced() {
+        let (s, dir) = store("tmp");
+        s.set(2, b"kept", 0).unwrap();
+        fs::write(dir.join("0000000000000002.tmp"), b"half-written garbage").unwrap();
+        assert_eq!(read(&s, 2).unwrap(), b"kept");
+        assert_eq!(s.uids().unwrap(), vec![2]);
+        s.set(2, b"new", 0).unwrap();
+        assert_eq!(read(&s, 2).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_removed_object_cannot_be_restored_from_an_old_copy() {
+        let (s, dir) = store("removed");
+        s.set(3, b"secret", 0).unwrap();
+        let copy = fs::read(dir.join("0000000000000003.obj")).unwrap();
+        s.remove(3).unwrap();
+        s.set(3, b"again", 0).unwrap();
+        fs::write(dir.join("0000000000000003.obj"), &copy).unwrap();
+        assert!(matches!(
+            read(&s, 3),
+            Err(StorageError::RolledBack {
+                found: 1,
+                expected: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn corrupt_files_are_reported_with_their_path() {
+        let (s, dir) = store("corrupt");
+        s.set(4, b"x", 0).unwrap();
+        fs::write(dir.join("0000000000000004.obj"), b"short").unwrap();
+        let err = read(&s, 4).unwrap_err();
+        assert_eq!(err.status(), Status::ERROR_DATA_CORRUPT);
+        assert!(
+            err.to_string().contains("0000000000000004.obj is corrupt"),
+            "{err}"
+        );
+        fs::write(dir.join("nv_counters.bin"), [0u8; 40]).unwrap();
+        assert!(matches!(
+            s.set(5, b"y", 0),
+            Err(StorageError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            s.set(6, &vec![0; MAX_OBJECT + 1], 0),
+            Err(StorageError::TooLarge)
+        ));
+    }
+}

@@ -158,8 +158,38 @@ pub fn check_counter(python: &Path, image: &Path) -> Result {
     Ok(())
 }
 
-/// `cargo xtask bench [IMAGE...]`.
+/// `cargo xtask bench [host] [IMAGE...]`: `host` runs the host benchmarks; image
+/// names pick emulated-target images; nothing runs everything.
 pub fn run(only: &[String]) -> Result {
+    let images: Vec<String> = only.iter().filter(|o| *o != "host").cloned().collect();
+    if only.is_empty() || images.len() < only.len() {
+        host()?;
+    }
+    if only.is_empty() || !images.is_empty() {
+        target(&images)?;
+    }
+    Ok(())
+}
+
+/// Host benchmarks: release builds, medians of many runs.
+fn host() -> Result {
+    let root = crate::root();
+    println!("== host: psa_call round trip through the emulated boundary");
+    crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "device-sim",
+        "--bins",
+    ]))?;
+    crate::run(&mut Command::new(
+        root.join("target/release/psa-call-bench"),
+    ))
+}
+
+/// Emulated-target images, `only` these if any are named.
+fn target(only: &[String]) -> Result {
     let cargo = toolchain::ensure()?;
     let python = crate::python::venv()?;
     let images = crate::target::build_images(&cargo, "m33-bench")?;

@@ -5,6 +5,7 @@
 //! the whole setup.
 
 mod bench;
+mod demo;
 mod host;
 mod python;
 mod target;
@@ -16,6 +17,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  demo [--interactive] boot the emulated device (host emulation) and run a scripted
+                       session; --interactive leaves its shell open
   test                 everything CI runs: format, lints, host tests, target tests,
                        the instruction-counter check
   target-test [FILTER] build the test images for thumbv8m.main-none-eabi and run each
@@ -32,6 +35,7 @@ pub type Result<T = ()> = std::result::Result<T, String>;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(&args[1..]),
         Some("test") => host::test_all(),
         Some("target-test") => target::test(args.get(1).map(String::as_str)),
         Some("bench") => bench::run(&args[1..]),

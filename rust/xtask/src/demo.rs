@@ -1,0 +1,35 @@
+//! `cargo xtask demo`: README command one. Builds the host emulation, boots a fresh
+//! emulated device and runs a scripted session that shows the system working;
+//! `--interactive` leaves the shell open instead.
+
+use crate::Result;
+use std::process::Command;
+
+/// The scripted session; each feature adds the commands that show it.
+const SESSION: &[&str] = &["help", "info version"];
+
+pub fn run(args: &[String]) -> Result {
+    let interactive = match args {
+        [] => false,
+        [flag] if flag == "--interactive" => true,
+        _ => return Err("usage: cargo xtask demo [--interactive]".into()),
+    };
+    let root = crate::root();
+    crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "--package",
+        "device-sim",
+    ]))?;
+    let state = root.join("target/demo-state");
+    // A new device every time, so the session shows a first boot.
+    if state.exists() {
+        std::fs::remove_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
+    }
+    let mut sim = Command::new(root.join("target/debug/device-sim"));
+    sim.arg("--state").arg(&state);
+    if !interactive {
+        sim.args(["-c", &SESSION.join("; ")]);
+    }
+    crate::run(&mut sim)
+}
