@@ -36,9 +36,7 @@ fn generate(dir: &std::path::Path) {
         builder = builder.header(dir.join(header).display().to_string());
     }
     // A build script reports failure by panicking; the message names the cause.
-    let bindings = builder
-        .generate()
-        .unwrap_or_else(|e| panic!("bindgen on {}: {e}", dir.display()));
+    let bindings = builder.generate().unwrap_or_else(|e| panic!("bindgen on {}: {e}", dir.display()));
     bindings
         .write_to_file(out.join("psa_bindings.rs"))
         .unwrap_or_else(|e| panic!("write psa_bindings.rs: {e}"));

@@ -83,24 +83,12 @@ pub fn build(identity: &DeviceIdentity, id: KeyId, org: &str, out: &mut [u8]) ->
     let uuid = identity.uuid().to_text();
     let mut info_buf = [0u8; CSR_MAX];
     let mut info = Writer::new(&mut info_buf);
-    write_request_info(
-        &mut info,
-        org.as_bytes(),
-        &uuid,
-        id.label().as_bytes(),
-        identity.public_key(id),
-    )?;
+    write_request_info(&mut info, org.as_bytes(), &uuid, id.label().as_bytes(), identity.public_key(id))?;
     let signature = identity.sign(id, info.written())?;
 
     let (mut r, mut s) = ([0u8; 33], [0u8; 33]);
-    let r_len = der::unsigned_integer(
-        signature[..32].try_into().map_err(|_| Error::Signature)?,
-        &mut r,
-    );
-    let s_len = der::unsigned_integer(
-        signature[32..].try_into().map_err(|_| Error::Signature)?,
-        &mut s,
-    );
+    let r_len = der::unsigned_integer(signature[..32].try_into().map_err(|_| Error::Signature)?, &mut r);
+    let s_len = der::unsigned_integer(signature[32..].try_into().map_err(|_| Error::Signature)?, &mut s);
     let ecdsa_sig = tlv_len(r_len) + tlv_len(s_len);
     let sig_alg = tlv_len(OID_ECDSA_SHA256.len());
     let body = info.len() + tlv_len(sig_alg) + tlv_len(1 + tlv_len(ecdsa_sig));

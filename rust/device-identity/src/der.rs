@@ -43,10 +43,7 @@ impl<'a> Writer<'a> {
 
     pub fn put(&mut self, bytes: &[u8]) -> Result<()> {
         let end = self.len + bytes.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(Error::BufferTooSmall)?
-            .copy_from_slice(bytes);
+        self.buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall)?.copy_from_slice(bytes);
         self.len = end;
         Ok(())
     }

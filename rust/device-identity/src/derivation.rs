@@ -28,17 +28,14 @@ impl EmulatedHuk {
     pub fn new(huk: &[u8; 32], partition_id: i32) -> Self {
         let mut partition_secret = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's limit of 255 * 32, so expand cannot fail.
-        let _ = Hkdf::<Sha256>::new(None, huk)
-            .expand(&partition_id.to_le_bytes(), &mut partition_secret);
+        let _ = Hkdf::<Sha256>::new(None, huk).expand(&partition_id.to_le_bytes(), &mut partition_secret);
         EmulatedHuk { partition_secret }
     }
 }
 
 impl HukKdf for EmulatedHuk {
     fn derive(&mut self, info: &[u8], out: &mut [u8]) -> Result<()> {
-        Hkdf::<Sha256>::new(None, &self.partition_secret)
-            .expand(info, out)
-            .map_err(|_| Error::Kdf(-135))
+        Hkdf::<Sha256>::new(None, &self.partition_secret).expand(info, out).map_err(|_| Error::Kdf(-135))
     }
 }
 
@@ -70,10 +67,7 @@ impl LabelExtra {
             bytes[i] = src[i];
             i += 1;
         }
-        Ok(LabelExtra {
-            bytes,
-            len: src.len(),
-        })
+        Ok(LabelExtra { bytes, len: src.len() })
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -83,12 +77,7 @@ impl LabelExtra {
 
 /// Derives `out` for `label`: HKDF info = label || 0x00 || extra. The NUL keeps the
 /// info unambiguous whatever the extra is (no label is a prefix of another's info).
-pub fn derive_labelled(
-    kdf: &mut dyn HukKdf,
-    label: &str,
-    extra: &LabelExtra,
-    out: &mut [u8],
-) -> Result<()> {
+pub fn derive_labelled(kdf: &mut dyn HukKdf, label: &str, extra: &LabelExtra, out: &mut [u8]) -> Result<()> {
     let mut info = [0u8; 64];
     let label = label.as_bytes();
     let len = label.len() + 1 + extra.len;

@@ -20,10 +20,7 @@ impl KeyId {
     pub const ALL: [KeyId; 3] = [KeyId::ClientTls, KeyId::CoseSign, KeyId::CoseEncrypt];
 
     pub fn from_u32(id: u32) -> Result<Self> {
-        KeyId::ALL
-            .into_iter()
-            .find(|k| *k as u32 == id)
-            .ok_or(Error::UnknownKey(id))
+        KeyId::ALL.into_iter().find(|k| *k as u32 == id).ok_or(Error::UnknownKey(id))
     }
 
     /// The name shown to people, and the OU of the key's certificate.
@@ -114,11 +111,7 @@ impl DeviceIdentity {
             derive_labelled(kdf, id.derivation_label(), extra, &mut okm)?;
             scalar_from_wide(&okm)
         };
-        let keys = [
-            key(KeyId::ClientTls)?,
-            key(KeyId::CoseSign)?,
-            key(KeyId::CoseEncrypt)?,
-        ];
+        let keys = [key(KeyId::ClientTls)?, key(KeyId::CoseSign)?, key(KeyId::CoseEncrypt)?];
         let mut uuid = [0u8; 16];
         derive_labelled(kdf, UUID_LABEL, extra, &mut uuid)?;
         uuid[6] = (uuid[6] & 0x0f) | 0x40; // version 4
@@ -128,11 +121,7 @@ impl DeviceIdentity {
             let point = k.verifying_key().to_encoded_point(false);
             out.copy_from_slice(point.as_bytes());
         }
-        Ok(DeviceIdentity {
-            keys,
-            public,
-            uuid: Uuid(uuid),
-        })
+        Ok(DeviceIdentity { keys, public, uuid: Uuid(uuid) })
     }
 
     pub fn uuid(&self) -> Uuid {
@@ -147,9 +136,7 @@ impl DeviceIdentity {
     /// ECDSA P-256 over a SHA-256 digest, deterministic (RFC 6979); r || s.
     /// Who may ask for which key is the partition's policy, not this crate's.
     pub fn sign_prehash(&self, id: KeyId, digest: &[u8; 32]) -> Result<[u8; 64]> {
-        let sig: Signature = self.keys[id.index()]
-            .sign_prehash(digest)
-            .map_err(|_| Error::Signature)?;
+        let sig: Signature = self.keys[id.index()].sign_prehash(digest).map_err(|_| Error::Signature)?;
         Ok(sig.to_bytes().into())
     }
 
@@ -162,10 +149,7 @@ impl DeviceIdentity {
 
 /// Verifies an r || s signature over a SHA-256 digest with a SEC1 public key.
 pub fn verify_prehash(public: &[u8; 65], digest: &[u8; 32], signature: &[u8; 64]) -> bool {
-    let (Ok(key), Ok(sig)) = (
-        VerifyingKey::from_sec1_bytes(public),
-        Signature::from_slice(signature),
-    ) else {
+    let (Ok(key), Ok(sig)) = (VerifyingKey::from_sec1_bytes(public), Signature::from_slice(signature)) else {
         return false;
     };
     key.verify_prehash(digest, &sig).is_ok()

@@ -5,8 +5,7 @@
 
 /// TF-M 2.1.1's AN521 dummy-provisioned HUK: bytes 0x00..0x0f twice.
 pub const HUK: [u8; 32] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
-    0x0f, //
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, //
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
 ];
 /// The identity partition's pinned id (`secure_api::pid::DEVICE_IDENTITY`).
@@ -45,21 +44,12 @@ pub fn check(v: &Vector) {
     use crate::{DeviceIdentity, EmulatedHuk, KeyId, LabelExtra};
     let extra = LabelExtra::new(v.extra).expect("valid extra");
     let id = DeviceIdentity::derive(&mut EmulatedHuk::new(&HUK, PID), &extra).expect("derive");
-    assert!(
-        id.uuid().to_text() == *v.uuid.as_bytes(),
-        "uuid for extra {:?}",
-        v.extra
-    );
+    assert!(id.uuid().to_text() == *v.uuid.as_bytes(), "uuid for extra {:?}", v.extra);
     for (key, hex) in KeyId::ALL.iter().zip(v.public) {
         let public = id.public_key(*key);
         for (i, byte) in public.iter().enumerate() {
             let want = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
-            assert!(
-                *byte == want,
-                "public key {:#x} byte {i} for extra {:?}",
-                *key as u32,
-                v.extra
-            );
+            assert!(*byte == want, "public key {:#x} byte {i} for extra {:?}", *key as u32, v.extra);
         }
     }
 }

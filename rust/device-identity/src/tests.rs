@@ -4,11 +4,7 @@ use crate::{verify_prehash, DeviceIdentity, EmulatedHuk, Error, HukKdf, KeyId, L
 use sha2::{Digest, Sha256};
 
 fn identity(extra: &str) -> DeviceIdentity {
-    DeviceIdentity::derive(
-        &mut EmulatedHuk::new(&HUK, PID),
-        &LabelExtra::new(extra).unwrap(),
-    )
-    .unwrap()
+    DeviceIdentity::derive(&mut EmulatedHuk::new(&HUK, PID), &LabelExtra::new(extra).unwrap()).unwrap()
 }
 
 #[test]
@@ -23,34 +19,22 @@ fn label_extra_diversifies_and_partition_id_binds() {
     let a = identity("");
     let b = identity("dev-2");
     assert_ne!(a.uuid(), b.uuid());
-    let other_partition = DeviceIdentity::derive(
-        &mut EmulatedHuk::new(&HUK, PID + 1),
-        &LabelExtra::new("").unwrap(),
-    )
-    .unwrap();
+    let other_partition =
+        DeviceIdentity::derive(&mut EmulatedHuk::new(&HUK, PID + 1), &LabelExtra::new("").unwrap()).unwrap();
     assert_ne!(a.uuid(), other_partition.uuid());
     for k in KeyId::ALL {
         assert_ne!(a.public_key(k), b.public_key(k));
         assert_ne!(a.public_key(k), other_partition.public_key(k));
     }
     // The three keys of one device differ from each other.
-    assert_ne!(
-        a.public_key(KeyId::ClientTls),
-        a.public_key(KeyId::CoseSign)
-    );
-    assert_ne!(
-        a.public_key(KeyId::CoseSign),
-        a.public_key(KeyId::CoseEncrypt)
-    );
+    assert_ne!(a.public_key(KeyId::ClientTls), a.public_key(KeyId::CoseSign));
+    assert_ne!(a.public_key(KeyId::CoseSign), a.public_key(KeyId::CoseEncrypt));
 }
 
 #[test]
 fn label_extra_is_limited_to_fifteen_bytes_without_nul() {
     assert!(LabelExtra::new("fifteen-chars-x").is_ok());
-    assert_eq!(
-        LabelExtra::new("sixteen-chars-xx"),
-        Err(Error::LabelExtraInvalid)
-    );
+    assert_eq!(LabelExtra::new("sixteen-chars-xx"), Err(Error::LabelExtraInvalid));
     assert_eq!(LabelExtra::new("a\0b"), Err(Error::LabelExtraInvalid));
     // Checked by the compiler when the value is known at build time.
     const BUILD: Result<LabelExtra, Error> = LabelExtra::new("qemu-1");
@@ -68,27 +52,12 @@ fn signatures_are_deterministic_and_verify() {
     let id = identity("");
     let digest: [u8; 32] = Sha256::digest(b"tls handshake transcript").into();
     let sig = id.sign_prehash(KeyId::ClientTls, &digest).unwrap();
-    assert_eq!(
-        sig,
-        id.sign_prehash(KeyId::ClientTls, &digest).unwrap(),
-        "RFC 6979"
-    );
-    assert!(verify_prehash(
-        id.public_key(KeyId::ClientTls),
-        &digest,
-        &sig
-    ));
-    assert!(
-        !verify_prehash(id.public_key(KeyId::CoseSign), &digest, &sig),
-        "another key"
-    );
+    assert_eq!(sig, id.sign_prehash(KeyId::ClientTls, &digest).unwrap(), "RFC 6979");
+    assert!(verify_prehash(id.public_key(KeyId::ClientTls), &digest, &sig));
+    assert!(!verify_prehash(id.public_key(KeyId::CoseSign), &digest, &sig), "another key");
     let mut bad = sig;
     bad[10] ^= 1;
-    assert!(!verify_prehash(
-        id.public_key(KeyId::ClientTls),
-        &digest,
-        &bad
-    ));
+    assert!(!verify_prehash(id.public_key(KeyId::ClientTls), &digest, &bad));
 }
 
 #[test]
@@ -126,16 +95,9 @@ fn csr_is_well_formed_and_signed_by_its_key() {
         assert_eq!((tag, rest.len()), (0x30, 0));
         let info_start = body.as_ptr() as usize - out.as_ptr() as usize;
         let (_, info, after_info) = tlv(body);
-        let info_der =
-            &out[info_start..info_start + (after_info.as_ptr() as usize - body.as_ptr() as usize)];
+        let info_der = &out[info_start..info_start + (after_info.as_ptr() as usize - body.as_ptr() as usize)];
         let (alg_tag, alg, sig_rest) = tlv(after_info);
-        assert_eq!(
-            (alg_tag, alg),
-            (
-                0x30,
-                &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02][..]
-            )
-        );
+        assert_eq!((alg_tag, alg), (0x30, &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02][..]));
         let (bit_tag, bits, end) = tlv(sig_rest);
         assert_eq!((bit_tag, bits[0], end.len()), (0x03, 0, 0));
         let (_, ecdsa, _) = tlv(&bits[1..]);
@@ -150,9 +112,7 @@ fn csr_is_well_formed_and_signed_by_its_key() {
         assert!(verify_prehash(id.public_key(key), &digest, &rs), "{key:?}");
         // The subject and the key are in the signed info.
         assert!(info.windows(36).any(|w| w == id.uuid().to_text()));
-        assert!(info
-            .windows(key.label().len())
-            .any(|w| w == key.label().as_bytes()));
+        assert!(info.windows(key.label().len()).any(|w| w == key.label().as_bytes()));
         assert!(info.windows(65).any(|w| w == id.public_key(key)));
     }
 }
@@ -161,21 +121,9 @@ fn csr_is_well_formed_and_signed_by_its_key() {
 fn csr_fields_and_buffers_are_checked() {
     let id = identity("");
     let mut out = [0u8; csr::CSR_MAX];
-    assert_eq!(
-        csr::build(&id, KeyId::ClientTls, "", &mut out),
-        Err(Error::InvalidField)
-    );
-    assert_eq!(
-        csr::build(&id, KeyId::ClientTls, "Org\nEvil", &mut out),
-        Err(Error::InvalidField)
-    );
-    assert_eq!(
-        csr::build(&id, KeyId::ClientTls, &"x".repeat(65), &mut out),
-        Err(Error::InvalidField)
-    );
+    assert_eq!(csr::build(&id, KeyId::ClientTls, "", &mut out), Err(Error::InvalidField));
+    assert_eq!(csr::build(&id, KeyId::ClientTls, "Org\nEvil", &mut out), Err(Error::InvalidField));
+    assert_eq!(csr::build(&id, KeyId::ClientTls, &"x".repeat(65), &mut out), Err(Error::InvalidField));
     assert!(csr::build(&id, KeyId::ClientTls, &"x".repeat(64), &mut out).is_ok());
-    assert_eq!(
-        csr::build(&id, KeyId::ClientTls, "Linaro", &mut out[..100]),
-        Err(Error::BufferTooSmall)
-    );
+    assert_eq!(csr::build(&id, KeyId::ClientTls, "Linaro", &mut out[..100]), Err(Error::BufferTooSmall));
 }

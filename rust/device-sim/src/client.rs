@@ -21,11 +21,7 @@ impl SocketClient {
     pub fn connect(path: &Path) -> std::io::Result<Self> {
         let stream = UnixStream::connect(path)?;
         stream.set_read_timeout(Some(CALL_TIMEOUT))?;
-        Ok(SocketClient {
-            stream,
-            buf: Vec::new(),
-            broken: None,
-        })
+        Ok(SocketClient { stream, buf: Vec::new(), broken: None })
     }
 
     /// Why the secure world cannot be reached, if it cannot.
@@ -33,18 +29,12 @@ impl SocketClient {
         self.broken.as_deref()
     }
 
-    fn exchange(
-        &mut self,
-        request: &Request<'_>,
-        max_out: &[usize],
-    ) -> Result<Response<'_>, Status> {
+    fn exchange(&mut self, request: &Request<'_>, max_out: &[usize]) -> Result<Response<'_>, Status> {
         if self.broken.is_some() {
             return Err(Status::ERROR_COMMUNICATION_FAILURE);
         }
         let mut frame = vec![0u8; request.encoded_len()];
-        let n = request
-            .encode(&mut frame)
-            .map_err(|_| Status::ERROR_PROGRAMMER_ERROR)?;
+        let n = request.encode(&mut frame).map_err(|_| Status::ERROR_PROGRAMMER_ERROR)?;
         let result = write_frame(&mut self.stream, &frame[..n])
             .and_then(|()| read_frame(&mut self.stream, &mut self.buf));
         match result {
@@ -53,8 +43,7 @@ impl SocketClient {
                 Status::ERROR_COMMUNICATION_FAILURE
             }),
             Ok(false) => {
-                self.broken =
-                    Some("the secure world closed the connection (secure process ended)".into());
+                self.broken = Some("the secure world closed the connection (secure process ended)".into());
                 Err(Status::ERROR_COMMUNICATION_FAILURE)
             }
             Err(e) => {
@@ -67,13 +56,11 @@ impl SocketClient {
 
 impl psa::Client for SocketClient {
     fn framework_version(&mut self) -> u32 {
-        self.exchange(&Request::FrameworkVersion, &[])
-            .map_or(psa::VERSION_NONE, |r| r.status as u32)
+        self.exchange(&Request::FrameworkVersion, &[]).map_or(psa::VERSION_NONE, |r| r.status as u32)
     }
 
     fn version(&mut self, sid: Sid) -> u32 {
-        self.exchange(&Request::Version { sid }, &[])
-            .map_or(psa::VERSION_NONE, |r| r.status as u32)
+        self.exchange(&Request::Version { sid }, &[]).map_or(psa::VERSION_NONE, |r| r.status as u32)
     }
 
     fn connect(&mut self, sid: Sid, version: u32) -> Result<Handle, Status> {
@@ -97,16 +84,12 @@ impl psa::Client for SocketClient {
             *cap = o.len();
         }
         let caps = &caps[..outputs.len().min(MAX_IOVEC)];
-        let call = Call::new(handle, msg_type, inputs, caps)
-            .map_err(|_| Status::ERROR_PROGRAMMER_ERROR)?;
+        let call = Call::new(handle, msg_type, inputs, caps).map_err(|_| Status::ERROR_PROGRAMMER_ERROR)?;
         let response = self.exchange(&Request::Call(call), caps)?;
         if response.status < 0 {
             return Err(Status(response.status));
         }
-        let mut reply = Reply {
-            status: response.status,
-            out_len: [0; MAX_IOVEC],
-        };
+        let mut reply = Reply { status: response.status, out_len: [0; MAX_IOVEC] };
         for (i, data) in response.outputs().iter().enumerate() {
             outputs[i][..data.len()].copy_from_slice(data);
             reply.out_len[i] = data.len();

@@ -2,6 +2,7 @@
 
 use device_sim::client::SocketClient;
 use device_sim::platform::{self, Platform};
+use device_sim::secure::SecureConfig;
 use device_sim::shell::{Shell, PROMPT};
 use device_sim::spm::Spm;
 use std::io::{BufRead, IsTerminal, Write};
@@ -12,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
-usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [-c 'CMD; CMD...']
+usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] [--org NAME]
+                  [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
 non-secure shell. Commands come from -c, from standard input when it is not a
@@ -22,28 +24,37 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
   --huk HEX        program this 32-byte HUK at first boot (default: TF-M's AN521
                    dummy provisioning value)
   --huk-file FILE  the same, from a 32-byte file
+  --label-extra S  HUK_DERIV_LABEL_EXTRA: diversifies the keys of emulated devices
+                   that share a HUK (at most 15 characters; default empty)
+  --org NAME       organisation in CSR subjects (default: Linaro)
   -c COMMANDS      run these ';'-separated commands, then exit
 ";
+
+/// What the secure image is built with, on the device; flags here.
+const DEFAULT_ORG: &str = "Linaro";
 
 struct Options {
     state: PathBuf,
     huk: Option<[u8; platform::HUK_LEN]>,
+    label_extra: String,
+    org: String,
     commands: Option<String>,
+    /// Internal: run as the secure process on this socket.
+    secure_socket: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut opts = Options {
         state: PathBuf::from("device-state"),
         huk: None,
+        label_extra: String::new(),
+        org: DEFAULT_ORG.into(),
         commands: None,
+        secure_socket: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{arg} needs a value"))
-        };
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--state" => opts.state = value()?.into(),
             "--huk" => opts.huk = Some(platform::parse_huk(&value()?).map_err(|e| e.to_string())?),
@@ -51,12 +62,19 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 let path = value()?;
                 let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
                 opts.huk = Some(
-                    bytes
-                        .try_into()
-                        .map_err(|_| format!("{path}: a HUK is {} bytes", platform::HUK_LEN))?,
+                    bytes.try_into().map_err(|_| format!("{path}: a HUK is {} bytes", platform::HUK_LEN))?,
                 );
             }
+            "--label-extra" => {
+                let extra = value()?;
+                device_identity::LabelExtra::new(&extra).map_err(|_| {
+                    format!("--label-extra {extra:?}: HUK_DERIV_LABEL_EXTRA must be at most 15 characters, without NUL")
+                })?;
+                opts.label_extra = extra;
+            }
+            "--org" => opts.org = value()?,
             "-c" => opts.commands = Some(value()?),
+            "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -66,10 +84,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("secure") {
-        return secure_main(&args[1..]);
-    }
     match parse(&args) {
+        Ok(opts) if opts.secure_socket.is_some() => secure_main(opts),
         Ok(opts) => ns_main(opts),
         Err(e) => {
             if !e.is_empty() {
@@ -81,25 +97,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// `device-sim secure <state> <socket> [huk-hex]`: the secure process.
-fn secure_main(args: &[String]) -> ExitCode {
-    let (Some(state), Some(socket)) = (args.first(), args.get(1)) else {
-        eprintln!("device-sim secure: internal use: secure <state> <socket> [huk-hex]");
-        return ExitCode::from(2);
-    };
-    let huk = match args.get(2).map(|h| platform::parse_huk(h)).transpose() {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("[Sec Thread] {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// The secure process (`--secure-socket PATH`, started by the non-secure one).
+fn secure_main(opts: Options) -> ExitCode {
+    let Some(socket) = opts.secure_socket else { return ExitCode::from(2) };
     println!("[Sec Thread] Secure image initializing!");
     println!(
         "Booting TF-M emulation: secure-inference {} (PSA FF-M 1.1, host process)",
         env!("CARGO_PKG_VERSION")
     );
-    let platform = match Platform::open(state.as_ref(), huk) {
+    let platform = match Platform::open(&opts.state, opts.huk) {
         Ok(p) => p,
         Err(e) => {
             println!("[Sec Thread] platform: {e}");
@@ -107,25 +113,30 @@ fn secure_main(args: &[String]) -> ExitCode {
         }
     };
     println!("[Sec Thread] HUK: {}", platform.huk_origin);
-    let services = match device_sim::secure::services(&platform) {
+    let Ok(label_extra) = device_identity::LabelExtra::new(&opts.label_extra) else {
+        return ExitCode::from(2);
+    };
+    // The organisation lives as long as the process, as a build-time string would.
+    let config = SecureConfig { label_extra, org: Box::leak(opts.org.into_boxed_str()) };
+    let (services, log) = match device_sim::secure::services(&platform, &config) {
         Ok(s) => s,
         Err(e) => {
             println!("[Sec Thread] storage: {e}");
             return ExitCode::FAILURE;
         }
     };
+    for line in log {
+        println!("{line}");
+    }
     let spm = Spm::new(services);
     for info in spm.services() {
-        println!(
-            "[Sec Thread] {}: SID {:#010x} version {} ready",
-            info.name, info.sid.0, info.version
-        );
+        println!("[Sec Thread] {}: SID {:#010x} version {} ready", info.name, info.sid.0, info.version);
     }
-    let _ = std::fs::remove_file(socket);
-    let listener = match UnixListener::bind(socket) {
+    let _ = std::fs::remove_file(&socket);
+    let listener = match UnixListener::bind(&socket) {
         Ok(l) => l,
         Err(e) => {
-            println!("[Sec Thread] cannot listen on {socket}: {e}");
+            println!("[Sec Thread] cannot listen on {}: {e}", socket.display());
             return ExitCode::FAILURE;
         }
     };
@@ -138,17 +149,13 @@ fn secure_main(args: &[String]) -> ExitCode {
 fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, SocketClient), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
-    cmd.arg("secure")
-        .arg(&opts.state)
-        .arg(socket)
-        .stdin(Stdio::null());
+    cmd.arg("--secure-socket").arg(socket).arg("--state").arg(&opts.state).stdin(Stdio::null());
+    cmd.args(["--label-extra", &opts.label_extra, "--org", &opts.org]);
     if let Some(huk) = opts.huk {
-        cmd.arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        cmd.arg("--huk").arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
     }
     let _ = std::fs::remove_file(socket);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start the secure process: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start the secure process: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(client) = SocketClient::connect(socket) {
@@ -178,26 +185,15 @@ fn ns_main(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!(
-        "*** Booting secure-inference {} (non-secure, host emulation) ***",
-        ns_app::VERSION
-    );
+    println!("*** Booting secure-inference {} (non-secure, host emulation) ***", ns_app::VERSION);
     let mut shell = Shell::new();
     let ok = if let Some(script) = &opts.commands {
-        run_script(
-            &mut shell,
-            &mut client,
-            script.split(';').map(str::to_owned),
-        )
+        run_script(&mut shell, &mut client, script.split(';').map(str::to_owned))
     } else if std::io::stdin().is_terminal() {
         device_sim::shell::interactive(&mut shell, &mut client);
         true
     } else {
-        run_script(
-            &mut shell,
-            &mut client,
-            std::io::stdin().lock().lines().map_while(Result::ok),
-        )
+        run_script(&mut shell, &mut client, std::io::stdin().lock().lines().map_while(Result::ok))
     };
     let _ = child.kill();
     let _ = child.wait();
@@ -211,11 +207,7 @@ fn ns_main(opts: Options) -> ExitCode {
 
 /// Runs scripted commands, echoing each after the prompt as a terminal would show it.
 /// Fails if any command failed.
-fn run_script(
-    shell: &mut Shell,
-    client: &mut SocketClient,
-    lines: impl Iterator<Item = String>,
-) -> bool {
+fn run_script(shell: &mut Shell, client: &mut SocketClient, lines: impl Iterator<Item = String>) -> bool {
     let mut ok = true;
     let stdout = std::io::stdout();
     for line in lines {

@@ -16,8 +16,7 @@ pub const HUK_LEN: usize = 32;
 /// `platform/ext/common/provisioning.c`: 0x00..0x0f twice), so that an emulated device derives
 /// what a QEMU-booted TF-M derives.
 pub const TFM_DUMMY_HUK: [u8; HUK_LEN] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
-    0x0f, //
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, //
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
 ];
 
@@ -57,11 +56,7 @@ impl std::fmt::Display for PlatformError {
 pub fn parse_huk(hex: &str) -> Result<[u8; HUK_LEN], PlatformError> {
     let hex = hex.trim();
     if hex.len() != 2 * HUK_LEN || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(PlatformError::BadHuk(format!(
-            "want {} hex digits, got {:?}",
-            2 * HUK_LEN,
-            hex
-        )));
+        return Err(PlatformError::BadHuk(format!("want {} hex digits, got {:?}", 2 * HUK_LEN, hex)));
     }
     let mut huk = [0u8; HUK_LEN];
     for (i, byte) in huk.iter_mut().enumerate() {
@@ -96,22 +91,11 @@ impl Platform {
                 } else {
                     "given value"
                 };
-                (
-                    value,
-                    format!(
-                        "{} (first boot: programmed with the {origin})",
-                        path.display()
-                    ),
-                )
+                (value, format!("{} (first boot: programmed with the {origin})", path.display()))
             }
             Err(e) => return Err(PlatformError::Io(path, e)),
         };
         let its = FileStorage::open(&state.join("its")).map_err(PlatformError::Storage)?;
-        Ok(Platform {
-            huk,
-            its,
-            state: state.to_path_buf(),
-            huk_origin,
-        })
+        Ok(Platform { huk, its, state: state.to_path_buf(), huk_origin })
     }
 }

@@ -30,9 +30,7 @@ impl ProtectedStorage {
                 let mut flags = [0u8; 4];
                 psa::read_exact(msg, 2, &mut flags)?;
                 let flags = u32::from_le_bytes(flags);
-                let known = ps::FLAG_WRITE_ONCE
-                    | ps::FLAG_NO_CONFIDENTIALITY
-                    | ps::FLAG_NO_REPLAY_PROTECTION;
+                let known = ps::FLAG_WRITE_ONCE | ps::FLAG_NO_CONFIDENTIALITY | ps::FLAG_NO_REPLAY_PROTECTION;
                 if flags & !known != 0 {
                     return Err(Status::ERROR_NOT_SUPPORTED);
                 }
@@ -42,11 +40,7 @@ impl ProtectedStorage {
                 }
                 let mut data = vec![0u8; size];
                 psa::read_exact(msg, 1, &mut data)?;
-                let stored = if flags & ps::FLAG_WRITE_ONCE != 0 {
-                    FLAG_WRITE_ONCE
-                } else {
-                    0
-                };
+                let stored = if flags & ps::FLAG_WRITE_ONCE != 0 { FLAG_WRITE_ONCE } else { 0 };
                 self.store.set(uid, &data, stored).map_err(|e| e.status())
             }
             ps::GET => {
@@ -59,10 +53,7 @@ impl ProtectedStorage {
                     return Err(Status::ERROR_INVALID_ARGUMENT);
                 }
                 let mut data = vec![0u8; msg.out_size(0).min(info.size - offset)];
-                let n = self
-                    .store
-                    .get(uid, offset, &mut data)
-                    .map_err(|e| e.status())?;
+                let n = self.store.get(uid, offset, &mut data).map_err(|e| e.status())?;
                 msg.write(0, &data[..n])
             }
             ps::GET_INFO => {

@@ -22,24 +22,42 @@ pub fn serve_connection(mut stream: UnixStream, spm: &Mutex<Spm>) {
     let mut frame = Vec::new();
     let mut response = Vec::new();
     while let Ok(true) = read_frame(&mut stream, &mut frame) {
-        spm.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .serve_frame(&mut conn, &frame, &mut response);
+        spm.lock().unwrap_or_else(PoisonError::into_inner).serve_frame(&mut conn, &frame, &mut response);
         if write_frame(&mut stream, &response).is_err() {
             break;
         }
     }
-    spm.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drop_connection(&mut conn);
+    spm.lock().unwrap_or_else(PoisonError::into_inner).drop_connection(&mut conn);
 }
 
-/// The services of the secure image, over the emulated platform.
+/// Build-time settings of the secure image that the emulation takes as flags.
+pub struct SecureConfig {
+    /// `HUK_DERIV_LABEL_EXTRA`.
+    pub label_extra: device_identity::LabelExtra,
+    /// The organisation in CSR subjects.
+    pub org: &'static str,
+}
+
+/// The services of a secure image.
+pub type Services = Vec<Box<dyn psa::Service + Send>>;
+
+/// The services of the secure image over the emulated platform, and their boot log.
 pub fn services(
     platform: &crate::platform::Platform,
-) -> Result<Vec<Box<dyn psa::Service + Send>>, crate::storage::StorageError> {
+    config: &SecureConfig,
+) -> Result<(Services, Vec<String>), crate::storage::StorageError> {
+    let mut log = Vec::new();
+    let mut kdf = device_identity::EmulatedHuk::new(&platform.huk, secure_api::pid::DEVICE_IDENTITY);
+    let identity = partitions::identity::IdentityService::new(&mut kdf, &config.label_extra, config.org);
+    match identity.identity() {
+        Some(id) => log.push(format!(
+            "[Sec Thread] Device identity: keys 0x5001 0x5002 0x5003 derived from the HUK, UUID {}",
+            id.uuid()
+        )),
+        None => log.push("[Sec Thread] Device identity: key derivation FAILED, keys unknown".into()),
+    }
     let ps = crate::storage::FileStorage::open(&platform.state.join("ps"))?;
-    Ok(vec![Box::new(
-        crate::protected_storage::ProtectedStorage::new(ps),
-    )])
+    let services: Services =
+        vec![Box::new(identity), Box::new(crate::protected_storage::ProtectedStorage::new(ps))];
+    Ok((services, log))
 }

@@ -8,10 +8,7 @@ use std::io::Write;
 
 pub const PROMPT: &str = "uart:~$ ";
 
-const BUILTINS: &[(&str, &str)] = &[
-    ("help", "Prints the help message."),
-    ("history", "Command history."),
-];
+const BUILTINS: &[(&str, &str)] = &[("help", "Prints the help message."), ("history", "Command history.")];
 
 #[derive(Default)]
 pub struct Shell {
@@ -92,11 +89,7 @@ impl Shell {
     /// Candidates for the word being typed at the end of `line`.
     pub fn complete(&self, line: &str) -> Vec<&'static str> {
         let mut words: Vec<&str> = line.split_whitespace().collect();
-        let partial = if line.is_empty() || line.ends_with(' ') {
-            ""
-        } else {
-            words.pop().unwrap_or("")
-        };
+        let partial = if line.is_empty() || line.ends_with(' ') { "" } else { words.pop().unwrap_or("") };
         let mut names: Vec<&'static str> = Vec::new();
         let mut level = COMMANDS;
         if words.is_empty() {
@@ -117,15 +110,13 @@ impl Shell {
 
 /// Zephyr's `help`: how to get more, then every root command.
 fn print_help_overview(out: &mut dyn Write) {
+    let _ = writeln!(out, "Please press the <Tab> button to see all available commands.");
     let _ = writeln!(
         out,
-        "Please press the <Tab> button to see all available commands."
+        "You can also use the <Tab> button to prompt or auto-complete all commands or its subcommands."
     );
-    let _ = writeln!(out, "You can also use the <Tab> button to prompt or auto-complete all commands or its subcommands.");
-    let _ = writeln!(
-        out,
-        "You can try to call commands with <-h> or <--help> parameter for more information.\n"
-    );
+    let _ =
+        writeln!(out, "You can try to call commands with <-h> or <--help> parameter for more information.\n");
     let _ = writeln!(out, "Available commands:");
     let mut all: Vec<(&str, &str)> = BUILTINS.to_vec();
     all.extend(COMMANDS.iter().map(|c| (c.name, c.help)));
@@ -135,11 +126,7 @@ fn print_help_overview(out: &mut dyn Write) {
 
 /// `<cmd> -h`: the command and its help, then its subcommands.
 pub fn print_help(cmd: &Command, path: &str, out: &mut dyn Write) {
-    let usage = if cmd.usage.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", cmd.usage)
-    };
+    let usage = if cmd.usage.is_empty() { String::new() } else { format!(" {}", cmd.usage) };
     let _ = writeln!(out, "{path}{usage} - {}", cmd.help);
     if !cmd.subcommands.is_empty() {
         let _ = writeln!(out, "Subcommands:");
@@ -158,11 +145,8 @@ fn print_rows(rows: &[(&str, &str)], out: &mut dyn Write) {
 /// The interactive prompt: line editing, tab completion and history (rustyline).
 pub fn interactive(shell: &mut Shell, client: &mut crate::client::SocketClient) {
     use rustyline::error::ReadlineError;
-    let helper = Completion {
-        names: Shell::new(),
-    };
-    let Ok(mut editor) = rustyline::Editor::<Completion, rustyline::history::DefaultHistory>::new()
-    else {
+    let helper = Completion { names: Shell::new() };
+    let Ok(mut editor) = rustyline::Editor::<Completion, rustyline::history::DefaultHistory>::new() else {
         eprintln!("device-sim: this terminal cannot be used interactively");
         return;
     };
@@ -198,12 +182,7 @@ impl rustyline::completion::Completer for Completion {
     ) -> rustyline::Result<(usize, Vec<String>)> {
         let line = &line[..pos];
         let start = line.rfind(' ').map_or(0, |i| i + 1);
-        let candidates = self
-            .names
-            .complete(line)
-            .into_iter()
-            .map(|n| format!("{n} "))
-            .collect();
+        let candidates = self.names.complete(line).into_iter().map(|n| format!("{n} ")).collect();
         Ok((start, candidates))
     }
 }

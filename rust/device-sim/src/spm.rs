@@ -6,14 +6,14 @@
 //! capacities, so a service never sees the caller's memory.
 
 use psa::frame::{Call, Request, Response};
-use psa::{Handle, Message, Service, Status, MAX_IOVEC};
+use psa::{Handle, Message, Status, MAX_IOVEC};
 use std::collections::HashMap;
 
 /// The client id every non-secure caller has (TF-M without NS client identification).
 pub const NS_CLIENT_ID: i32 = -1;
 
 pub struct Spm {
-    services: Vec<Box<dyn Service + Send>>,
+    services: crate::secure::Services,
 }
 
 /// The handles one non-secure client holds.
@@ -25,7 +25,7 @@ pub struct Connection {
 }
 
 impl Spm {
-    pub fn new(services: Vec<Box<dyn Service + Send>>) -> Self {
+    pub fn new(services: crate::secure::Services) -> Self {
         Spm { services }
     }
 
@@ -59,12 +59,7 @@ impl Spm {
     }
 
     /// Serves one request; the response is written into `out`, whose length is returned.
-    pub fn serve(
-        &mut self,
-        conn: &mut Connection,
-        request: &Request<'_>,
-        out: &mut Vec<u8>,
-    ) -> usize {
+    pub fn serve(&mut self, conn: &mut Connection, request: &Request<'_>, out: &mut Vec<u8>) -> usize {
         let mut outputs: Vec<Vec<u8>> = Vec::new();
         let status = match *request {
             Request::FrameworkVersion => psa::FRAMEWORK_VERSION as i32,
@@ -141,11 +136,7 @@ fn encode_response(status: i32, outputs: &[Vec<u8>], out: &mut Vec<u8>) -> usize
     for (slot, o) in slices.iter_mut().zip(outputs) {
         *slot = o;
     }
-    let response = Response {
-        status,
-        outputs: slices,
-        n_out: outputs.len(),
-    };
+    let response = Response { status, outputs: slices, n_out: outputs.len() };
     out.resize(8 + outputs.iter().map(|o| 4 + o.len()).sum::<usize>(), 0);
     // The buffer has exactly the response's size, so encoding cannot fail.
     response.encode(out).unwrap_or(0)
@@ -217,10 +208,7 @@ impl Message for EmulatedMessage {
 
     fn write(&mut self, index: usize, data: &[u8]) -> Result<(), Status> {
         let cap = self.out_size(index);
-        let out = self
-            .outputs
-            .get_mut(index)
-            .ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
+        let out = self.outputs.get_mut(index).ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
         if out.len() + data.len() > cap {
             return Err(Status::ERROR_PROGRAMMER_ERROR);
         }

@@ -51,9 +51,7 @@ impl StorageError {
             StorageError::DoesNotExist => Status::ERROR_DOES_NOT_EXIST,
             StorageError::WriteOnce => Status::ERROR_NOT_PERMITTED,
             StorageError::TooLarge => Status::ERROR_INSUFFICIENT_STORAGE,
-            StorageError::Corrupt { .. } | StorageError::RolledBack { .. } => {
-                Status::ERROR_DATA_CORRUPT
-            }
+            StorageError::Corrupt { .. } | StorageError::RolledBack { .. } => Status::ERROR_DATA_CORRUPT,
             StorageError::Io(_) => Status::ERROR_STORAGE_FAILURE,
         }
     }
@@ -68,11 +66,7 @@ impl std::fmt::Display for StorageError {
             StorageError::Corrupt { path, why } => {
                 write!(f, "{} is corrupt: {why}", path.display())
             }
-            StorageError::RolledBack {
-                uid,
-                found,
-                expected,
-            } => {
+            StorageError::RolledBack { uid, found, expected } => {
                 write!(f, "object {uid:#x} was rolled back: counter {found}, expected at least {expected}")
             }
             StorageError::Io(e) => write!(f, "storage I/O: {e}"),
@@ -108,9 +102,7 @@ struct Object {
 impl FileStorage {
     pub fn open(dir: &Path) -> Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(FileStorage {
-            dir: dir.to_path_buf(),
-        })
+        Ok(FileStorage { dir: dir.to_path_buf() })
     }
 
     fn object_path(&self, uid: u64) -> PathBuf {
@@ -160,10 +152,7 @@ impl FileStorage {
 
     pub fn info(&self, uid: u64) -> Result<ObjectInfo> {
         let object = self.load(uid, &self.counters()?)?;
-        Ok(ObjectInfo {
-            size: object.data.len(),
-            flags: object.flags,
-        })
+        Ok(ObjectInfo { size: object.data.len(), flags: object.flags })
     }
 
     pub fn remove(&self, uid: u64) -> Result<()> {
@@ -196,15 +185,10 @@ impl FileStorage {
         let path = self.object_path(uid);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::DoesNotExist)
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::DoesNotExist),
             Err(e) => return Err(e.into()),
         };
-        let corrupt = |why| StorageError::Corrupt {
-            path: path.clone(),
-            why,
-        };
+        let corrupt = |why| StorageError::Corrupt { path: path.clone(), why };
         if bytes.len() < HEADER + 32 {
             return Err(corrupt("shorter than its header"));
         }
@@ -212,12 +196,8 @@ impl FileStorage {
         if Sha256::digest(body).as_slice() != hash {
             return Err(corrupt("integrity hash mismatch"));
         }
-        let word = |at: usize, n: usize| {
-            body[at..at + n]
-                .iter()
-                .rev()
-                .fold(0u64, |acc, &b| (acc << 8) | b as u64)
-        };
+        let word =
+            |at: usize, n: usize| body[at..at + n].iter().rev().fold(0u64, |acc, &b| (acc << 8) | b as u64);
         if &body[..4] != MAGIC || body[4] != FORMAT {
             return Err(corrupt("unknown magic or format version"));
         }
@@ -231,17 +211,9 @@ impl FileStorage {
         let counter = word(20, 8);
         let expected = counters.get(&uid).copied().unwrap_or(0);
         if counter < expected {
-            return Err(StorageError::RolledBack {
-                uid,
-                found: counter,
-                expected,
-            });
+            return Err(StorageError::RolledBack { uid, found: counter, expected });
         }
-        Ok(Object {
-            flags: word(8, 4) as u32,
-            counter,
-            data: body[HEADER..].to_vec(),
-        })
+        Ok(Object { flags: word(8, 4) as u32, counter, data: body[HEADER..].to_vec() })
     }
 
     fn counters(&self) -> Result<BTreeMap<u64, u64>> {
@@ -251,10 +223,7 @@ impl FileStorage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
             Err(e) => return Err(e.into()),
         };
-        let corrupt = |why| StorageError::Corrupt {
-            path: path.clone(),
-            why,
-        };
+        let corrupt = |why| StorageError::Corrupt { path: path.clone(), why };
         if bytes.len() < 32 || (bytes.len() - 32) % 16 != 0 {
             return Err(corrupt("wrong size"));
         }
@@ -275,10 +244,8 @@ impl FileStorage {
     }
 
     fn store_counters(&self, counters: &BTreeMap<u64, u64>) -> Result<()> {
-        let mut body: Vec<u8> = counters
-            .iter()
-            .flat_map(|(u, c)| u.to_le_bytes().into_iter().chain(c.to_le_bytes()))
-            .collect();
+        let mut body: Vec<u8> =
+            counters.iter().flat_map(|(u, c)| u.to_le_bytes().into_iter().chain(c.to_le_bytes())).collect();
         let hash = Sha256::digest(&body);
         body.extend_from_slice(&hash);
         Ok(write_atomically(&self.counters_path(), &body)?)
@@ -348,14 +315,7 @@ mod tests {
         s.remove(3).unwrap();
         s.set(3, b"again", 0).unwrap();
         fs::write(dir.join("0000000000000003.obj"), &copy).unwrap();
-        assert!(matches!(
-            read(&s, 3),
-            Err(StorageError::RolledBack {
-                found: 1,
-                expected: 2,
-                ..
-            })
-        ));
+        assert!(matches!(read(&s, 3), Err(StorageError::RolledBack { found: 1, expected: 2, .. })));
     }
 
     #[test]
@@ -365,18 +325,9 @@ mod tests {
         fs::write(dir.join("0000000000000004.obj"), b"short").unwrap();
         let err = read(&s, 4).unwrap_err();
         assert_eq!(err.status(), Status::ERROR_DATA_CORRUPT);
-        assert!(
-            err.to_string().contains("0000000000000004.obj is corrupt"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("0000000000000004.obj is corrupt"), "{err}");
         fs::write(dir.join("nv_counters.bin"), [0u8; 40]).unwrap();
-        assert!(matches!(
-            s.set(5, b"y", 0),
-            Err(StorageError::Corrupt { .. })
-        ));
-        assert!(matches!(
-            s.set(6, &vec![0; MAX_OBJECT + 1], 0),
-            Err(StorageError::TooLarge)
-        ));
+        assert!(matches!(s.set(5, b"y", 0), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(s.set(6, &vec![0; MAX_OBJECT + 1], 0), Err(StorageError::TooLarge)));
     }
 }

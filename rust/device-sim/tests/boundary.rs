@@ -107,16 +107,12 @@ impl Service for Counter {
 fn start() -> (PathBuf, Arc<Mutex<Spm>>) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("boundary-{}-{n}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("boundary-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("s.sock");
     let _ = std::fs::remove_file(&socket);
     let listener = UnixListener::bind(&socket).unwrap();
-    let spm = Arc::new(Mutex::new(Spm::new(vec![
-        Box::new(Echo),
-        Box::new(Counter::default()),
-    ])));
+    let spm = Arc::new(Mutex::new(Spm::new(vec![Box::new(Echo), Box::new(Counter::default())])));
     let server = Arc::clone(&spm);
     std::thread::spawn(move || device_sim::secure::serve(listener, server));
     (socket, spm)
@@ -129,9 +125,7 @@ fn stateless_call_round_trip_with_partial_reads() {
     assert_eq!(c.framework_version(), 0x0101);
     assert_eq!(c.version(ECHO), 1);
     let mut out = [0u8; 16];
-    let reply = c
-        .call(ECHO_HANDLE, 1, &[b"hello, world"], &mut [&mut out])
-        .unwrap();
+    let reply = c.call(ECHO_HANDLE, 1, &[b"hello, world"], &mut [&mut out]).unwrap();
     assert_eq!(reply.out_len[0], 12);
     assert_eq!(&out[..12], b"hello, world");
     assert_eq!(reply.status, 0, "non-negative statuses reach the client");
@@ -150,28 +144,12 @@ fn sizes_skip_and_write_limits_follow_ffm() {
     let (socket, _) = start();
     let mut c = SocketClient::connect(&socket).unwrap();
     let mut out = [0u8; 16];
-    c.call(ECHO_HANDLE, 2, &[b"abc", b"defgh"], &mut [&mut out])
-        .unwrap();
-    let words: Vec<u32> = out
-        .chunks(4)
-        .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
-        .collect();
-    assert_eq!(
-        words,
-        [3, 5, 16, 3],
-        "in sizes, out size, skip stops at the end of the vector"
-    );
+    c.call(ECHO_HANDLE, 2, &[b"abc", b"defgh"], &mut [&mut out]).unwrap();
+    let words: Vec<u32> = out.chunks(4).map(|w| u32::from_le_bytes(w.try_into().unwrap())).collect();
+    assert_eq!(words, [3, 5, 16, 3], "in sizes, out size, skip stops at the end of the vector");
     // A write past the output vector is refused, not truncated.
-    assert_eq!(
-        c.call(ECHO_HANDLE, 3, &[], &mut [&mut [0u8; 8]]),
-        Err(Status::ERROR_PROGRAMMER_ERROR)
-    );
-    assert_eq!(
-        c.call(ECHO_HANDLE, 3, &[], &mut [&mut [0u8; 9]])
-            .unwrap()
-            .status,
-        7
-    );
+    assert_eq!(c.call(ECHO_HANDLE, 3, &[], &mut [&mut [0u8; 8]]), Err(Status::ERROR_PROGRAMMER_ERROR));
+    assert_eq!(c.call(ECHO_HANDLE, 3, &[], &mut [&mut [0u8; 9]]).unwrap().status, 7);
     // An output of a failed call is not delivered.
     let mut small = [0xAAu8; 4];
     assert_eq!(
@@ -186,37 +164,22 @@ fn unknown_handles_sids_and_bad_vectors_are_refused() {
     let (socket, _) = start();
     let mut c = SocketClient::connect(&socket).unwrap();
     assert_eq!(c.version(Sid(0xDEAD)), psa::VERSION_NONE);
-    assert_eq!(
-        c.call(Handle(0x4000_0155), 1, &[], &mut []),
-        Err(Status::ERROR_INVALID_HANDLE)
-    );
+    assert_eq!(c.call(Handle(0x4000_0155), 1, &[], &mut []), Err(Status::ERROR_INVALID_HANDLE));
     assert_eq!(
         c.call(psa::stateless_handle(20, 2), 1, &[], &mut []),
         Err(Status::ERROR_INVALID_HANDLE),
         "wrong version"
     );
-    assert_eq!(
-        c.connect(Sid(0xDEAD), 1),
-        Err(Status::ERROR_CONNECTION_REFUSED)
-    );
+    assert_eq!(c.connect(Sid(0xDEAD), 1), Err(Status::ERROR_CONNECTION_REFUSED));
     assert_eq!(
         c.connect(ECHO, 1),
         Err(Status::ERROR_CONNECTION_REFUSED),
         "stateless services take no connections"
     );
     let five: [&[u8]; 5] = [b"", b"", b"", b"", b""];
-    assert_eq!(
-        c.call(ECHO_HANDLE, 1, &five, &mut []),
-        Err(Status::ERROR_PROGRAMMER_ERROR)
-    );
-    assert_eq!(
-        c.call(ECHO_HANDLE, -3, &[], &mut []),
-        Err(Status::ERROR_PROGRAMMER_ERROR)
-    );
-    assert_eq!(
-        c.call(ECHO_HANDLE, 99, &[], &mut []),
-        Err(Status::ERROR_NOT_SUPPORTED)
-    );
+    assert_eq!(c.call(ECHO_HANDLE, 1, &five, &mut []), Err(Status::ERROR_PROGRAMMER_ERROR));
+    assert_eq!(c.call(ECHO_HANDLE, -3, &[], &mut []), Err(Status::ERROR_PROGRAMMER_ERROR));
+    assert_eq!(c.call(ECHO_HANDLE, 99, &[], &mut []), Err(Status::ERROR_NOT_SUPPORTED));
     assert_eq!(c.framework_version(), 0x0101, "the connection still works");
 }
 
@@ -231,31 +194,16 @@ fn connection_based_service_with_strict_version() {
         Err(Status::ERROR_CONNECTION_REFUSED),
         "STRICT refuses an older version"
     );
-    assert_eq!(
-        a.connect(COUNTER, 3),
-        Err(Status::ERROR_CONNECTION_REFUSED),
-        "and a newer one"
-    );
+    assert_eq!(a.connect(COUNTER, 3), Err(Status::ERROR_CONNECTION_REFUSED), "and a newer one");
     let ha = a.connect(COUNTER, 2).unwrap();
     let hb = b.connect(COUNTER, 2).unwrap();
     let mut out = [0u8; 4];
     let reply = a.call(ha, 0, &[], &mut [&mut out]).unwrap();
-    assert_eq!(
-        (reply.status, u32::from_le_bytes(out)),
-        (2, 1),
-        "two open connections, first call"
-    );
+    assert_eq!((reply.status, u32::from_le_bytes(out)), (2, 1), "two open connections, first call");
     // A handle belongs to the connection that opened it.
-    assert_eq!(
-        a.call(Handle(hb.0 + 100), 0, &[], &mut [&mut out]),
-        Err(Status::ERROR_INVALID_HANDLE)
-    );
+    assert_eq!(a.call(Handle(hb.0 + 100), 0, &[], &mut [&mut out]), Err(Status::ERROR_INVALID_HANDLE));
     a.close(ha);
-    assert_eq!(
-        a.call(ha, 0, &[], &mut [&mut out]),
-        Err(Status::ERROR_INVALID_HANDLE),
-        "closed"
-    );
+    assert_eq!(a.call(ha, 0, &[], &mut [&mut out]), Err(Status::ERROR_INVALID_HANDLE), "closed");
     assert_eq!(b.call(hb, 0, &[], &mut [&mut out]).unwrap().status, 1);
     // A client that goes away has its connections closed for it (the server notices
     // the end of the stream on its own thread, so poll briefly).

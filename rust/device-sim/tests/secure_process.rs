@@ -35,9 +35,7 @@ fn ten_thousand_random_and_truncated_frames_do_not_stop_the_secure_process() {
     let template = valid_call_frame();
     let mut rng = Rng(0xC0FF_EE01);
     let mut stream = UnixStream::connect(&socket).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let (mut answered, mut dropped) = (0u32, 0u32);
     for i in 0..10_000u32 {
         let frame: Vec<u8> = match rng.below(4) {
@@ -69,9 +67,7 @@ fn ten_thousand_random_and_truncated_frames_do_not_stop_the_secure_process() {
         }
         stream.write_all(&framed(&frame)).unwrap();
         let mut len = [0u8; 4];
-        stream
-            .read_exact(&mut len)
-            .expect("the secure process answers every whole frame");
+        stream.read_exact(&mut len).expect("the secure process answers every whole frame");
         let mut response = vec![0u8; u32::from_le_bytes(len) as usize];
         stream.read_exact(&mut response).unwrap();
         answered += 1;
@@ -81,29 +77,12 @@ fn ten_thousand_random_and_truncated_frames_do_not_stop_the_secure_process() {
     s.write_all(&u32::MAX.to_le_bytes()).unwrap();
     let mut rest = Vec::new();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(
-        s.read_to_end(&mut rest).unwrap(),
-        0,
-        "dropped without an answer"
-    );
+    assert_eq!(s.read_to_end(&mut rest).unwrap(), 0, "dropped without an answer");
 
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "secure process still running"
-    );
+    assert!(child.try_wait().unwrap().is_none(), "secure process still running");
     let mut c = SocketClient::connect(&socket).unwrap();
     let mut flags = [0u8; 4];
-    assert_eq!(
-        c.call(
-            ps::SERVICE.handle(),
-            ps::GET_SUPPORT,
-            &[],
-            &mut [&mut flags]
-        )
-        .unwrap()
-        .status,
-        0
-    );
+    assert_eq!(c.call(ps::SERVICE.handle(), ps::GET_SUPPORT, &[], &mut [&mut flags]).unwrap().status, 0);
     assert_eq!(answered + dropped, 10_000);
     child.kill().unwrap();
     let _ = child.wait();
@@ -111,23 +90,15 @@ fn ten_thousand_random_and_truncated_frames_do_not_stop_the_secure_process() {
 
 /// The children of a process, from procfs.
 fn children(pid: u32) -> Vec<u32> {
-    let text =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    text.split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 #[test]
 fn killing_the_secure_process_during_a_call_is_reported_within_a_second() {
     let state = scratch("kill");
-    let mut ns = device_sim()
-        .arg("--state")
-        .arg(&state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut ns =
+        device_sim().arg("--state").arg(&state).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = ns.stdin.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let stdout = ns.stdout.take().unwrap();
@@ -148,12 +119,8 @@ fn killing_the_secure_process_during_a_call_is_reported_within_a_second() {
     wait_for("*** Booting", Duration::from_secs(10)).expect("boot banner");
     let secure = children(ns.id());
     assert_eq!(secure.len(), 1, "one secure process");
-    let signal = |sig: &str| {
-        std::process::Command::new("kill")
-            .args([sig, &secure[0].to_string()])
-            .status()
-            .unwrap()
-    };
+    let signal =
+        |sig: &str| std::process::Command::new("kill").args([sig, &secure[0].to_string()]).status().unwrap();
     // Freeze the secure world so that the next call is in flight when it dies.
     assert!(signal("-STOP").success());
     writeln!(stdin, "info version").unwrap();
@@ -163,10 +130,7 @@ fn killing_the_secure_process_during_a_call_is_reported_within_a_second() {
     let (line, at) = wait_for("error:", Duration::from_secs(5)).expect("an error line");
     let delay = at - killed;
     eprintln!("secure process killed during a call: the shell reported it after {delay:?}");
-    assert!(
-        delay < Duration::from_secs(1),
-        "reported after {delay:?}: {line}"
-    );
+    assert!(delay < Duration::from_secs(1), "reported after {delay:?}: {line}");
     assert!(line.contains("secure"), "{line}");
     drop(stdin);
     let status = ns.wait().unwrap();
@@ -176,12 +140,8 @@ fn killing_the_secure_process_during_a_call_is_reported_within_a_second() {
 #[test]
 fn scripted_session_prints_the_boot_log_and_answers() {
     let state = scratch("script");
-    let out = device_sim()
-        .arg("--state")
-        .arg(&state)
-        .args(["-c", "info version; info nope"])
-        .output()
-        .unwrap();
+    let out =
+        device_sim().arg("--state").arg(&state).args(["-c", "info version; info nope"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let boot = [
         "[Sec Thread] Secure image initializing!",
@@ -190,14 +150,9 @@ fn scripted_session_prints_the_boot_log_and_answers() {
     ];
     let mut at = 0;
     for line in boot {
-        at += text[at..]
-            .find(line)
-            .unwrap_or_else(|| panic!("{line:?} in order in:\n{text}"));
+        at += text[at..].find(line).unwrap_or_else(|| panic!("{line:?} in order in:\n{text}"));
     }
-    assert!(
-        text.contains("uart:~$ info version\nFirmware: secure-inference"),
-        "{text}"
-    );
+    assert!(text.contains("uart:~$ info version\nFirmware: secure-inference"), "{text}");
     assert!(text.contains("PSA Firmware Framework: 1.1"), "{text}");
     assert!(text.contains("info: nope: unknown parameter"), "{text}");
     assert!(!out.status.success(), "a failed command fails the script");
@@ -210,28 +165,10 @@ fn protected_storage_persists_and_detects_tampering() {
     let h = ps::SERVICE.handle();
     let uid = 0x5EC0u64.to_le_bytes();
     let mut c = SocketClient::connect(&socket).unwrap();
-    c.call(
-        h,
-        ps::SET,
-        &[&uid, b"config v1", &0u32.to_le_bytes()],
-        &mut [],
-    )
-    .unwrap();
-    c.call(
-        h,
-        ps::SET,
-        &[&uid, b"config v2!", &0u32.to_le_bytes()],
-        &mut [],
-    )
-    .unwrap();
+    c.call(h, ps::SET, &[&uid, b"config v1", &0u32.to_le_bytes()], &mut []).unwrap();
+    c.call(h, ps::SET, &[&uid, b"config v2!", &0u32.to_le_bytes()], &mut []).unwrap();
     let old_file = std::fs::read(state.join("ps/0000000000005ec0.obj")).unwrap();
-    c.call(
-        h,
-        ps::SET,
-        &[&uid, b"config v3", &0u32.to_le_bytes()],
-        &mut [],
-    )
-    .unwrap();
+    c.call(h, ps::SET, &[&uid, b"config v3", &0u32.to_le_bytes()], &mut []).unwrap();
     child.kill().unwrap();
     let _ = child.wait();
 
@@ -239,18 +176,9 @@ fn protected_storage_persists_and_detects_tampering() {
     let (mut child, socket) = secure_process(&state);
     let mut c = SocketClient::connect(&socket).unwrap();
     let mut buf = [0u8; 32];
-    let r = c
-        .call(h, ps::GET, &[&uid, &0u32.to_le_bytes()], &mut [&mut buf])
-        .unwrap();
+    let r = c.call(h, ps::GET, &[&uid, &0u32.to_le_bytes()], &mut [&mut buf]).unwrap();
     assert_eq!(&buf[..r.out_len[0]], b"config v3");
-    let r = c
-        .call(
-            h,
-            ps::GET,
-            &[&uid, &7u32.to_le_bytes()],
-            &mut [&mut buf[..1]],
-        )
-        .unwrap();
+    let r = c.call(h, ps::GET, &[&uid, &7u32.to_le_bytes()], &mut [&mut buf[..1]]).unwrap();
     assert_eq!(&buf[..r.out_len[0]], b"v");
     let mut info = [0u8; ps::INFO_LEN];
     c.call(h, ps::GET_INFO, &[&uid], &mut [&mut info]).unwrap();
@@ -258,21 +186,11 @@ fn protected_storage_persists_and_detects_tampering() {
 
     // Malformed requests: sizes are checked first.
     assert_eq!(
-        c.call(
-            h,
-            ps::GET,
-            &[&uid[..4], &0u32.to_le_bytes()],
-            &mut [&mut buf]
-        ),
+        c.call(h, ps::GET, &[&uid[..4], &0u32.to_le_bytes()], &mut [&mut buf]),
         Err(Status::ERROR_INVALID_ARGUMENT)
     );
     assert_eq!(
-        c.call(
-            h,
-            ps::SET,
-            &[&0u64.to_le_bytes(), b"x", &0u32.to_le_bytes()],
-            &mut []
-        ),
+        c.call(h, ps::SET, &[&0u64.to_le_bytes(), b"x", &0u32.to_le_bytes()], &mut []),
         Err(Status::ERROR_INVALID_ARGUMENT)
     );
     assert_eq!(
@@ -290,21 +208,12 @@ fn protected_storage_persists_and_detects_tampering() {
 
     // Write-once objects can be neither changed nor removed.
     let once = 0x77u64.to_le_bytes();
-    c.call(
-        h,
-        ps::SET,
-        &[&once, b"serial", &ps::FLAG_WRITE_ONCE.to_le_bytes()],
-        &mut [],
-    )
-    .unwrap();
+    c.call(h, ps::SET, &[&once, b"serial", &ps::FLAG_WRITE_ONCE.to_le_bytes()], &mut []).unwrap();
     assert_eq!(
         c.call(h, ps::SET, &[&once, b"other", &0u32.to_le_bytes()], &mut []),
         Err(Status::ERROR_NOT_PERMITTED)
     );
-    assert_eq!(
-        c.call(h, ps::REMOVE, &[&once], &mut []),
-        Err(Status::ERROR_NOT_PERMITTED)
-    );
+    assert_eq!(c.call(h, ps::REMOVE, &[&once], &mut []), Err(Status::ERROR_NOT_PERMITTED));
 
     // Rolling an object back to an older, validly hashed file is detected.
     let path = state.join("ps/0000000000005ec0.obj");
@@ -323,16 +232,11 @@ fn protected_storage_persists_and_detects_tampering() {
         Err(Status::ERROR_DATA_CORRUPT)
     );
     std::fs::write(&path, &current).unwrap();
-    let r = c
-        .call(h, ps::GET, &[&uid, &0u32.to_le_bytes()], &mut [&mut buf])
-        .unwrap();
+    let r = c.call(h, ps::GET, &[&uid, &0u32.to_le_bytes()], &mut [&mut buf]).unwrap();
     assert_eq!(&buf[..r.out_len[0]], b"config v3");
 
     c.call(h, ps::REMOVE, &[&uid], &mut []).unwrap();
-    assert_eq!(
-        c.call(h, ps::GET_INFO, &[&uid], &mut [&mut info]),
-        Err(Status::ERROR_DOES_NOT_EXIST)
-    );
+    assert_eq!(c.call(h, ps::GET_INFO, &[&uid], &mut [&mut info]), Err(Status::ERROR_DOES_NOT_EXIST));
     child.kill().unwrap();
     let _ = child.wait();
 }
@@ -350,31 +254,15 @@ fn the_huk_is_one_time_programmable() {
     };
     let other = "ff".repeat(32);
     assert!(run(Some(&other)).status.success());
-    assert_eq!(
-        std::fs::read(state.join("huk.bin")).unwrap(),
-        vec![0xff; 32]
-    );
-    assert!(
-        run(None).status.success(),
-        "a programmed HUK boots without the flag"
-    );
+    assert_eq!(std::fs::read(state.join("huk.bin")).unwrap(), vec![0xff; 32]);
+    assert!(run(None).status.success(), "a programmed HUK boots without the flag");
     let again = run(Some(&"00".repeat(32)));
     assert!(!again.status.success());
-    let text = String::from_utf8_lossy(&again.stdout).into_owned()
-        + &String::from_utf8_lossy(&again.stderr);
+    let text = String::from_utf8_lossy(&again.stdout).into_owned() + &String::from_utf8_lossy(&again.stderr);
     assert!(text.contains("one-time programmable"), "{text}");
     let fresh = scratch("huk-default");
-    let out = device_sim()
-        .arg("--state")
-        .arg(&fresh)
-        .args(["-c", "info version"])
-        .output()
-        .unwrap();
+    let out = device_sim().arg("--state").arg(&fresh).args(["-c", "info version"]).output().unwrap();
     assert!(out.status.success());
     let expected: Vec<u8> = (0..32).map(|i| i % 16).collect();
-    assert_eq!(
-        std::fs::read(fresh.join("huk.bin")).unwrap(),
-        expected,
-        "TF-M's AN521 dummy HUK"
-    );
+    assert_eq!(std::fs::read(fresh.join("huk.bin")).unwrap(), expected, "TF-M's AN521 dummy HUK");
 }

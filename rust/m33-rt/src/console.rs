@@ -11,10 +11,7 @@ pub struct Console {
 
 impl Console {
     pub const fn new() -> Self {
-        Console {
-            buf: [0; 128],
-            len: 0,
-        }
+        Console { buf: [0; 128], len: 0 }
     }
 
     pub fn flush(&mut self) {

@@ -46,11 +46,7 @@ pub fn exit(code: u32) -> ! {
     let block = [ADP_STOPPED_APPLICATION_EXIT, code];
     call(SYS_EXIT_EXTENDED, block.as_ptr());
     // A host without SYS_EXIT_EXTENDED: the plain call can only tell success.
-    let reason = if code == 0 {
-        ADP_STOPPED_APPLICATION_EXIT
-    } else {
-        0x2_0023
-    };
+    let reason = if code == 0 { ADP_STOPPED_APPLICATION_EXIT } else { 0x2_0023 };
     call(SYS_EXIT, reason as *const u32);
     loop {
         core::hint::spin_loop();

@@ -11,13 +11,8 @@ pub type Test = (&'static str, fn());
 pub fn main(tests: &[Test]) -> u32 {
     let mut buf = [0u8; 64];
     let cmdline = crate::semihosting::cmdline(&mut buf);
-    let mut words = cmdline
-        .split_ascii_whitespace()
-        .skip_while(|w| *w != "list" && *w != "run");
-    match (
-        words.next(),
-        words.next().and_then(|n| n.parse::<usize>().ok()),
-    ) {
+    let mut words = cmdline.split_ascii_whitespace().skip_while(|w| *w != "list" && *w != "run");
+    match (words.next(), words.next().and_then(|n| n.parse::<usize>().ok())) {
         (Some("list"), _) => {
             for (name, _) in tests {
                 crate::println!("test-name: {}", name);

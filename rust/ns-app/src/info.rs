@@ -15,16 +15,32 @@ pub fn version(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Re
     let _ = writeln!(out, "PSA Firmware Framework: {}.{}", fw >> 8, fw & 0xff);
     for service in secure_api::SERVICES {
         let v = ctx.client.version(service.sid);
-        let state = if v == psa::VERSION_NONE {
-            "absent"
-        } else {
-            "ok"
-        };
-        let _ = writeln!(
-            out,
-            "  {:<24} SID {:#010x}  version {}  {}",
-            service.name, service.sid.0, v, state
-        );
+        let state = if v == psa::VERSION_NONE { "absent" } else { "ok" };
+        let _ = writeln!(out, "  {:<24} SID {:#010x}  version {}  {}", service.name, service.sid.0, v, state);
     }
     Ok(())
+}
+
+/// `info uuid`: the device's UUID, derived from the HUK in the secure world.
+pub fn uuid(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
+    use secure_api::identity as api;
+    let mut uuid = [0u8; 16];
+    match ctx.client.call(api::SERVICE.handle(), api::UUID, &[], &mut [&mut uuid]) {
+        Ok(reply) if reply.out_len[0] == 16 => {
+            for (i, b) in uuid.iter().enumerate() {
+                let sep = if matches!(i, 4 | 6 | 8 | 10) { "-" } else { "" };
+                let _ = write!(out, "{sep}{b:02x}");
+            }
+            let _ = writeln!(out);
+            Ok(())
+        }
+        Ok(_) => {
+            let _ = writeln!(out, "Error: UUID: malformed reply");
+            Err(Failed)
+        }
+        Err(status) => {
+            let _ = writeln!(out, "Error: UUID: {status}");
+            Err(Failed)
+        }
+    }
 }

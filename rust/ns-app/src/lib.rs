@@ -7,7 +7,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod csr_subject;
 mod info;
+mod keys;
+mod pem;
 pub mod shell;
 
 /// The non-secure application's version.

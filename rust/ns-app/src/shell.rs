@@ -25,19 +25,45 @@ pub struct Command {
     pub handler: Option<Handler>,
 }
 
+/// A leaf command.
+const fn leaf(
+    name: &'static str,
+    help: &'static str,
+    usage: &'static str,
+    args: (usize, usize),
+    handler: Handler,
+) -> Command {
+    Command { name, help, usage, args, subcommands: &[], handler: Some(handler) }
+}
+
+/// A command that only groups subcommands.
+const fn group(name: &'static str, help: &'static str, subcommands: &'static [Command]) -> Command {
+    Command { name, help, usage: "", args: (0, 0), subcommands, handler: None }
+}
+
 /// The application's commands.
-pub static COMMANDS: &[Command] = &[Command {
-    name: "info",
-    help: "Device information",
-    usage: "",
-    args: (0, 0),
-    subcommands: &[Command {
-        name: "version",
-        help: "Firmware and secure service versions",
-        usage: "",
-        args: (0, 0),
-        subcommands: &[],
-        handler: Some(crate::info::version),
-    }],
-    handler: None,
-}];
+pub static COMMANDS: &[Command] = &[
+    group(
+        "info",
+        "Device information",
+        &[
+            leaf("uuid", "The device UUID, derived from the HUK", "", (0, 0), crate::info::uuid),
+            leaf("version", "Firmware and secure service versions", "", (0, 0), crate::info::version),
+        ],
+    ),
+    group(
+        "keys",
+        "Device keys (derived from the HUK in the secure world)",
+        &[
+            leaf(
+                "csr",
+                "Generate a CSR for a key, built and signed in the secure world",
+                "<PEM|JSON|PEM_JSON> <keyid>",
+                (2, 0),
+                crate::keys::csr,
+            ),
+            leaf("public", "Public key(s) as PEM", "[keyid]", (0, 1), crate::keys::public),
+            leaf("status", "Status of each key", "", (0, 0), crate::keys::status),
+        ],
+    ),
+];

@@ -49,11 +49,7 @@ pub(crate) fn size_at(size: &[usize], index: usize) -> usize {
 /// refused or busy (TF-M panics on anything else), so other values become refused;
 /// other messages pass their status through.
 pub(crate) fn reply_status(msg_type: i32, status: i32) -> i32 {
-    let allowed = [
-        Status::SUCCESS,
-        Status::ERROR_CONNECTION_REFUSED,
-        Status::ERROR_CONNECTION_BUSY,
-    ];
+    let allowed = [Status::SUCCESS, Status::ERROR_CONNECTION_REFUSED, Status::ERROR_CONNECTION_BUSY];
     if msg_type == IPC_CONNECT && !allowed.contains(&Status(status)) {
         Status::ERROR_CONNECTION_REFUSED.0
     } else {
@@ -77,13 +73,8 @@ impl Room {
 
     /// Claims `len` bytes of output vector `index`; on refusal nothing is claimed.
     pub(crate) fn claim(&mut self, index: usize, len: usize) -> Result<(), Status> {
-        let left = self
-            .left
-            .get_mut(index)
-            .ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
-        *left = left
-            .checked_sub(len)
-            .ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
+        let left = self.left.get_mut(index).ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
+        *left = left.checked_sub(len).ok_or(Status::ERROR_PROGRAMMER_ERROR)?;
         Ok(())
     }
 }

@@ -49,24 +49,14 @@ impl Client for TfmClient {
         // Checked here because TF-M would mistake a wide type or count for other
         // fields of its packed word, or terminate the caller.
         check_call(msg_type, inputs.len(), outputs.len())?;
-        let mut in_vec = [psa_invec {
-            base: ptr::null(),
-            len: 0,
-        }; MAX_IOVEC];
+        let mut in_vec = [psa_invec { base: ptr::null(), len: 0 }; MAX_IOVEC];
         for (vec, input) in in_vec.iter_mut().zip(inputs) {
             vec.base = input.as_ptr().cast();
             vec.len = input.len();
         }
-        let mut out_vec = [psa_outvec {
-            base: ptr::null_mut(),
-            len: 0,
-        }; MAX_IOVEC];
+        let mut out_vec = [psa_outvec { base: ptr::null_mut(), len: 0 }; MAX_IOVEC];
         let mut capacity = [0usize; MAX_IOVEC];
-        for ((vec, cap), output) in out_vec
-            .iter_mut()
-            .zip(&mut capacity)
-            .zip(outputs.iter_mut())
-        {
+        for ((vec, cap), output) in out_vec.iter_mut().zip(&mut capacity).zip(outputs.iter_mut()) {
             vec.base = output.as_mut_ptr().cast();
             vec.len = output.len();
             *cap = output.len();

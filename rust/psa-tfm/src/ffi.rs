@@ -83,12 +83,7 @@ mod decls {
             num_bytes: usize,
         ) -> usize;
         pub fn psa_skip(msg_handle: psa_handle_t, invec_idx: u32, num_bytes: usize) -> usize;
-        pub fn psa_write(
-            msg_handle: psa_handle_t,
-            outvec_idx: u32,
-            buffer: *const c_void,
-            num_bytes: usize,
-        );
+        pub fn psa_write(msg_handle: psa_handle_t, outvec_idx: u32, buffer: *const c_void, num_bytes: usize);
         pub fn psa_reply(msg_handle: psa_handle_t, status: psa_status_t);
         pub fn psa_panic();
     }

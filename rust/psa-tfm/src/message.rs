@@ -32,10 +32,7 @@ impl TfmMessage {
         if status < 0 {
             return Err(Status(status));
         }
-        Ok(TfmMessage {
-            room: Room::new(msg.out_size),
-            msg,
-        })
+        Ok(TfmMessage { room: Room::new(msg.out_size), msg })
     }
 
     /// The message as TF-M delivered it (its `rhandle`, say).

@@ -26,10 +26,7 @@ fn negative_call_status_is_the_error() {
     let out_len = [1, 2, 0, 0];
     assert_eq!(call_result(5, out_len), Ok(Reply { status: 5, out_len }));
     assert_eq!(call_result(0, [0; MAX_IOVEC]).map(|r| r.status), Ok(0));
-    assert_eq!(
-        call_result(-135, out_len),
-        Err(Status::ERROR_INVALID_ARGUMENT)
-    );
+    assert_eq!(call_result(-135, out_len), Err(Status::ERROR_INVALID_ARGUMENT));
 }
 
 #[test]

@@ -126,14 +126,8 @@ struct Out<'b> {
 
 impl Out<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
-        let end = self
-            .len
-            .checked_add(bytes.len())
-            .ok_or(FrameError::BufferTooSmall)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(FrameError::BufferTooSmall)?
-            .copy_from_slice(bytes);
+        let end = self.len.checked_add(bytes.len()).ok_or(FrameError::BufferTooSmall)?;
+        self.buf.get_mut(self.len..end).ok_or(FrameError::BufferTooSmall)?.copy_from_slice(bytes);
         self.len = end;
         Ok(())
     }
@@ -162,13 +156,8 @@ impl<'a> Request<'a> {
         match op {
             1 => only_header(Request::FrameworkVersion),
             2 => only_header(Request::Version { sid: Sid(target) }),
-            3 => only_header(Request::Connect {
-                sid: Sid(target),
-                version: arg,
-            }),
-            5 => only_header(Request::Close {
-                handle: Handle(target as i32),
-            }),
+            3 => only_header(Request::Connect { sid: Sid(target), version: arg }),
+            5 => only_header(Request::Close { handle: Handle(target as i32) }),
             4 => {
                 if n_in + n_out > MAX_IOVEC {
                     return Err(FrameError::TooManyVectors);
@@ -195,12 +184,7 @@ impl<'a> Request<'a> {
                     *len = u32_at(frame, at)? as usize;
                     at += 4;
                 }
-                if call
-                    .out_cap()
-                    .iter()
-                    .chain(&lens[..n_in])
-                    .any(|&n| n > MAX_VECTOR)
-                {
+                if call.out_cap().iter().chain(&lens[..n_in]).any(|&n| n > MAX_VECTOR) {
                     return Err(FrameError::VectorTooLarge);
                 }
                 for (input, &len) in call.inputs.iter_mut().zip(&lens[..n_in]) {
@@ -220,9 +204,7 @@ impl<'a> Request<'a> {
     pub fn encoded_len(&self) -> usize {
         match self {
             Request::Call(call) => {
-                HEADER
-                    + 4 * (call.n_in + call.n_out)
-                    + call.inputs().iter().map(|i| i.len()).sum::<usize>()
+                HEADER + 4 * (call.n_in + call.n_out) + call.inputs().iter().map(|i| i.len()).sum::<usize>()
             }
             _ => HEADER,
         }
@@ -285,19 +267,9 @@ impl<'a> Response<'a> {
         if n_out > MAX_IOVEC || (n_out != 0 && n_out != max_out.len()) {
             return Err(FrameError::TooManyVectors);
         }
-        let mut response = Response {
-            status,
-            outputs: [&[]; MAX_IOVEC],
-            n_out,
-        };
+        let mut response = Response { status, outputs: [&[]; MAX_IOVEC], n_out };
         let mut at = 8 + 4 * n_out;
-        for (i, (slot, &cap)) in response
-            .outputs
-            .iter_mut()
-            .zip(max_out)
-            .take(n_out)
-            .enumerate()
-        {
+        for (i, (slot, &cap)) in response.outputs.iter_mut().zip(max_out).take(n_out).enumerate() {
             let len = u32_at(frame, 8 + 4 * i)? as usize;
             if len > cap {
                 return Err(FrameError::VectorTooLarge);

@@ -134,11 +134,7 @@ pub trait Service {
 
 /// Reads the whole of input vector `index` into `buf`, which must be exactly its size
 /// (validate the size first, copy once: TF-M's habit against TOCTOU).
-pub fn read_exact<'a>(
-    msg: &mut dyn Message,
-    index: usize,
-    buf: &'a mut [u8],
-) -> Result<&'a [u8], Status> {
+pub fn read_exact<'a>(msg: &mut dyn Message, index: usize, buf: &'a mut [u8]) -> Result<&'a [u8], Status> {
     if msg.in_size(index) != buf.len() {
         return Err(Status::ERROR_INVALID_ARGUMENT);
     }

@@ -28,13 +28,8 @@ fn call_frame_layout_is_pinned() {
 fn every_operation_round_trips() {
     let requests = [
         Request::FrameworkVersion,
-        Request::Version {
-            sid: Sid(0x5EC1_0001),
-        },
-        Request::Connect {
-            sid: Sid(7),
-            version: 2,
-        },
+        Request::Version { sid: Sid(0x5EC1_0001) },
+        Request::Connect { sid: Sid(7), version: 2 },
         Request::Close { handle: Handle(3) },
         Request::Call(Call::new(Handle(1), 0, &[], &[]).unwrap()),
         Request::Call(Call::new(Handle(1), i32::MAX, &[b"x", b"yz", b"", b"w"], &[]).unwrap()),
@@ -50,18 +45,11 @@ fn every_truncation_of_a_call_is_refused() {
     let call = Call::new(Handle(1), 3, &[b"hello", b"world"], &[8, 8]).unwrap();
     let (buf, n) = encode(&Request::Call(call));
     for cut in 0..n {
-        assert_eq!(
-            Request::decode(&buf[..cut]),
-            Err(FrameError::Truncated),
-            "cut at {cut}"
-        );
+        assert_eq!(Request::decode(&buf[..cut]), Err(FrameError::Truncated), "cut at {cut}");
     }
     let mut long = buf;
     long[n] = 0;
-    assert_eq!(
-        Request::decode(&long[..n + 1]),
-        Err(FrameError::TrailingBytes)
-    );
+    assert_eq!(Request::decode(&long[..n + 1]), Err(FrameError::TrailingBytes));
 }
 
 #[test]
@@ -72,34 +60,13 @@ fn malformed_headers_are_refused() {
         f[8..].copy_from_slice(&arg.to_le_bytes());
         f
     };
-    assert_eq!(
-        Request::decode(&header(9, 0, 0, 0, 0)),
-        Err(FrameError::UnknownOperation(9))
-    );
-    assert_eq!(
-        Request::decode(&header(0, 0, 0, 0, 0)),
-        Err(FrameError::UnknownOperation(0))
-    );
-    assert_eq!(
-        Request::decode(&header(1, 0, 0, 1, 0)),
-        Err(FrameError::ReservedNotZero)
-    );
-    assert_eq!(
-        Request::decode(&header(2, 1, 0, 0, 0)),
-        Err(FrameError::TooManyVectors)
-    );
-    assert_eq!(
-        Request::decode(&header(4, 3, 2, 0, 0)),
-        Err(FrameError::TooManyVectors)
-    );
-    assert_eq!(
-        Request::decode(&header(4, 0, 0, 0, (-1i32) as u32)),
-        Err(FrameError::InvalidMessageType)
-    );
-    assert_eq!(
-        Request::decode(&header(1, 0, 0, 0, 0)[..11]),
-        Err(FrameError::Truncated)
-    );
+    assert_eq!(Request::decode(&header(9, 0, 0, 0, 0)), Err(FrameError::UnknownOperation(9)));
+    assert_eq!(Request::decode(&header(0, 0, 0, 0, 0)), Err(FrameError::UnknownOperation(0)));
+    assert_eq!(Request::decode(&header(1, 0, 0, 1, 0)), Err(FrameError::ReservedNotZero));
+    assert_eq!(Request::decode(&header(2, 1, 0, 0, 0)), Err(FrameError::TooManyVectors));
+    assert_eq!(Request::decode(&header(4, 3, 2, 0, 0)), Err(FrameError::TooManyVectors));
+    assert_eq!(Request::decode(&header(4, 0, 0, 0, (-1i32) as u32)), Err(FrameError::InvalidMessageType));
+    assert_eq!(Request::decode(&header(1, 0, 0, 0, 0)[..11]), Err(FrameError::Truncated));
     let mut big = [0u8; 16];
     big[..12].copy_from_slice(&header(4, 1, 0, 0, 0));
     big[12..].copy_from_slice(&((MAX_VECTOR + 1) as u32).to_le_bytes());
@@ -110,23 +77,11 @@ fn malformed_headers_are_refused() {
 
 #[test]
 fn calls_are_checked_before_encoding() {
-    assert_eq!(
-        Call::new(Handle(1), -1, &[], &[]),
-        Err(FrameError::InvalidMessageType)
-    );
-    assert_eq!(
-        Call::new(Handle(1), 0, &[b"", b"", b""], &[1, 1]),
-        Err(FrameError::TooManyVectors)
-    );
-    assert_eq!(
-        Call::new(Handle(1), 0, &[], &[MAX_VECTOR + 1]),
-        Err(FrameError::VectorTooLarge)
-    );
+    assert_eq!(Call::new(Handle(1), -1, &[], &[]), Err(FrameError::InvalidMessageType));
+    assert_eq!(Call::new(Handle(1), 0, &[b"", b"", b""], &[1, 1]), Err(FrameError::TooManyVectors));
+    assert_eq!(Call::new(Handle(1), 0, &[], &[MAX_VECTOR + 1]), Err(FrameError::VectorTooLarge));
     let call = Call::new(Handle(1), 0, &[b"abcdef"], &[]).unwrap();
-    assert_eq!(
-        Request::Call(call).encode(&mut [0u8; 20]),
-        Err(FrameError::BufferTooSmall)
-    );
+    assert_eq!(Request::Call(call).encode(&mut [0u8; 20]), Err(FrameError::BufferTooSmall));
 }
 
 #[test]
@@ -134,35 +89,15 @@ fn responses_round_trip_and_respect_capacities() {
     let mut outputs: [&[u8]; 4] = [&[]; 4];
     outputs[0] = b"abc";
     outputs[1] = b"";
-    let resp = Response {
-        status: 0,
-        outputs,
-        n_out: 2,
-    };
+    let resp = Response { status: 0, outputs, n_out: 2 };
     let mut buf = [0u8; 64];
     let n = resp.encode(&mut buf).unwrap();
-    assert_eq!(
-        &buf[..n],
-        &[0, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c']
-    );
+    assert_eq!(&buf[..n], &[0, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, b'a', b'b', b'c']);
     assert_eq!(Response::decode(&buf[..n], &[3, 0]), Ok(resp));
-    assert_eq!(
-        Response::decode(&buf[..n], &[2, 0]),
-        Err(FrameError::VectorTooLarge)
-    );
-    assert_eq!(
-        Response::decode(&buf[..n], &[3]),
-        Err(FrameError::TooManyVectors)
-    );
-    assert_eq!(
-        Response::decode(&buf[..n - 1], &[3, 0]),
-        Err(FrameError::Truncated)
-    );
-    let error = Response {
-        status: Status::ERROR_INVALID_HANDLE.0,
-        outputs: [&[]; 4],
-        n_out: 0,
-    };
+    assert_eq!(Response::decode(&buf[..n], &[2, 0]), Err(FrameError::VectorTooLarge));
+    assert_eq!(Response::decode(&buf[..n], &[3]), Err(FrameError::TooManyVectors));
+    assert_eq!(Response::decode(&buf[..n - 1], &[3, 0]), Err(FrameError::Truncated));
+    let error = Response { status: Status::ERROR_INVALID_HANDLE.0, outputs: [&[]; 4], n_out: 0 };
     let n = error.encode(&mut buf).unwrap();
     assert_eq!(Response::decode(&buf[..n], &[3, 0]).unwrap().status, -136);
 }
@@ -200,10 +135,7 @@ fn version_policies() {
 fn statuses_print_their_psa_names() {
     extern crate std;
     use std::format;
-    assert_eq!(
-        format!("{}", Status::ERROR_CONNECTION_REFUSED),
-        "PSA_ERROR_CONNECTION_REFUSED (-130)"
-    );
+    assert_eq!(format!("{}", Status::ERROR_CONNECTION_REFUSED), "PSA_ERROR_CONNECTION_REFUSED (-130)");
     assert_eq!(format!("{}", Status(-7)), "status -7");
     assert_eq!(Status::ERROR_DATA_INVALID.0, -153);
 }

@@ -4,6 +4,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod identity;
 pub mod protected_storage;
 
 use psa::Sid;
@@ -35,4 +36,4 @@ pub mod pid {
 }
 
 /// Every service the non-secure application uses, in the order `info version` lists.
-pub const SERVICES: &[ServiceId] = &[protected_storage::SERVICE];
+pub const SERVICES: &[ServiceId] = &[identity::SERVICE, protected_storage::SERVICE];

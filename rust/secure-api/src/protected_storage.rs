@@ -13,12 +13,8 @@
 use crate::ServiceId;
 use psa::Sid;
 
-pub const SERVICE: ServiceId = ServiceId {
-    name: "Protected Storage",
-    sid: Sid(0x0000_0060),
-    version: 1,
-    stateless_index: 2,
-};
+pub const SERVICE: ServiceId =
+    ServiceId { name: "Protected Storage", sid: Sid(0x0000_0060), version: 1, stateless_index: 2 };
 
 pub const SET: i32 = 1001;
 pub const GET: i32 = 1002;

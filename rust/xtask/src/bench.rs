@@ -50,14 +50,14 @@ pub struct Counted {
     /// From reset to exit.
     pub total: u64,
     pub stack_peak: Option<u64>,
+    /// (operation, bytes) from `stack-peak-bytes[<operation>]: N` lines: the peak of
+    /// one operation, which the image measures after `m33_rt::stack::repaint`.
+    pub stack_peaks: Vec<(String, u64)>,
 }
 
 impl Counted {
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.measurements
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
+        self.measurements.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
 
     /// A measurement less the empty one (`m33_rt::bench::calibrate`).
@@ -75,28 +75,27 @@ pub fn count(python: &Path, image: &Path) -> Result<Counted> {
         .map_err(|e| format!("cannot start {}: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let console = String::from_utf8_lossy(&out.stderr);
-    let mut counted = Counted {
-        measurements: Vec::new(),
-        exit: -1,
-        total: 0,
-        stack_peak: None,
-    };
+    let mut counted =
+        Counted { measurements: Vec::new(), exit: -1, total: 0, stack_peak: None, stack_peaks: Vec::new() };
     for line in stdout.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields[..] {
             ["insn", name, n] => counted.measurements.push((name.to_owned(), parse(n)?)),
             ["exit", code, total] => {
-                counted.exit = code
-                    .parse()
-                    .map_err(|_| format!("bad exit line {line:?}"))?;
+                counted.exit = code.parse().map_err(|_| format!("bad exit line {line:?}"))?;
                 counted.total = parse(total)?;
             }
             _ => return Err(format!("m33count: unexpected line {line:?}")),
         }
     }
-    counted.stack_peak = console
+    counted.stack_peak = console.lines().find_map(|l| l.strip_prefix("stack-peak-bytes: ")?.parse().ok());
+    counted.stack_peaks = console
         .lines()
-        .find_map(|l| l.strip_prefix("stack-peak-bytes: ")?.parse().ok());
+        .filter_map(|l| {
+            let (op, n) = l.strip_prefix("stack-peak-bytes[")?.rsplit_once("]: ")?;
+            Some((op.to_owned(), n.parse().ok()?))
+        })
+        .collect();
     if counted.exit != 0 || !out.status.success() {
         return Err(format!(
             "{} failed under the counter (exit {}):\n{console}",
@@ -116,10 +115,7 @@ pub fn count_twice(python: &Path, image: &Path) -> Result<Counted> {
     let first = count(python, image)?;
     let second = count(python, image)?;
     if first != second {
-        return Err(format!(
-            "{}: the counter did not repeat:\n{first:?}\n{second:?}",
-            image.display()
-        ));
+        return Err(format!("{}: the counter did not repeat:\n{first:?}\n{second:?}", image.display()));
     }
     Ok(first)
 }
@@ -128,10 +124,7 @@ pub fn count_twice(python: &Path, image: &Path) -> Result<Counted> {
 /// linearly (each doubling within 2.00 +- 0.02) and repeats exactly.
 pub fn check_counter(python: &Path, image: &Path) -> Result {
     let runs = [count(python, image)?, count(python, image)?];
-    println!(
-        "{:<10} {:>12} {:>12} {:>8}",
-        "iterations", "run 1", "run 2", "ratio"
-    );
+    println!("{:<10} {:>12} {:>12} {:>8}", "iterations", "run 1", "run 2", "ratio");
     let mut previous: Option<u64> = None;
     for n in [1000, 2000, 4000] {
         let name = format!("loop-{n}");
@@ -140,14 +133,10 @@ pub fn check_counter(python: &Path, image: &Path) -> Result {
             return Err(format!("counter image reported no {name}"));
         };
         let ratio = previous.map(|p| a as f64 / p as f64);
-        let shown = ratio
-            .map(|r| format!("{r:.4}"))
-            .unwrap_or_else(|| "-".into());
+        let shown = ratio.map(|r| format!("{r:.4}")).unwrap_or_else(|| "-".into());
         println!("{n:<10} {a:>12} {b:>12} {shown:>8}");
         if a != b {
-            return Err(format!(
-                "{name}: {a} then {b} instructions: the counter does not repeat"
-            ));
+            return Err(format!("{name}: {a} then {b} instructions: the counter does not repeat"));
         }
         if ratio.is_some_and(|r| (r - 2.0).abs() > 0.02) {
             return Err(format!("{name}: ratio {shown} is not 2.00 +- 0.02"));
@@ -183,9 +172,7 @@ fn host() -> Result {
         "device-sim",
         "--bins",
     ]))?;
-    crate::run(&mut Command::new(
-        root.join("target/release/psa-call-bench"),
-    ))
+    crate::run(&mut Command::new(root.join("target/release/psa-call-bench")))
 }
 
 /// Emulated-target images, `only` these if any are named.
@@ -193,10 +180,7 @@ fn target(only: &[String]) -> Result {
     let cargo = toolchain::ensure()?;
     let python = crate::python::venv()?;
     let images = crate::target::build_images(&cargo, "m33-bench")?;
-    for (name, image) in images
-        .iter()
-        .filter(|(n, _)| only.is_empty() || only.contains(n))
-    {
+    for (name, image) in images.iter().filter(|(n, _)| only.is_empty() || only.contains(n)) {
         println!("== {name}");
         if name == "counter" {
             check_counter(&python, image)?;
@@ -204,15 +188,11 @@ fn target(only: &[String]) -> Result {
         }
         let counted = count_twice(&python, image)?;
         let fp = footprint(image)?;
-        for (measurement, _) in counted
-            .measurements
-            .iter()
-            .filter(|(m, _)| m != "calibration")
-        {
-            println!(
-                "{measurement:<40} {:>12} instructions",
-                counted.net(measurement).unwrap_or(0)
-            );
+        for (measurement, _) in counted.measurements.iter().filter(|(m, _)| m != "calibration") {
+            println!("{measurement:<40} {:>12} instructions", counted.net(measurement).unwrap_or(0));
+        }
+        for (op, bytes) in &counted.stack_peaks {
+            println!("{:<40} {bytes:>12} B", format!("stack peak: {op}"));
         }
         let stack = counted.stack_peak.unwrap_or(0);
         println!(
@@ -230,10 +210,7 @@ fn target(only: &[String]) -> Result {
 pub fn size(paths: &[String]) -> Result {
     for path in paths {
         let fp = footprint(Path::new(path))?;
-        println!(
-            "{path}: flash {} B, static RAM {} B",
-            fp.flash, fp.ram_static
-        );
+        println!("{path}: flash {} B, static RAM {} B", fp.flash, fp.ram_static);
     }
     Ok(())
 }

@@ -6,7 +6,8 @@ use crate::Result;
 use std::process::Command;
 
 /// The scripted session; each feature adds the commands that show it.
-const SESSION: &[&str] = &["help", "info version"];
+const SESSION: &[&str] =
+    &["help", "info version", "info uuid", "keys status", "keys public 5002", "keys csr PEM 5001"];
 
 pub fn run(args: &[String]) -> Result {
     let interactive = match args {

@@ -22,6 +22,10 @@ pub fn test_all() -> Result {
         }
     };
 
+    step("setup: Debian packages, target toolchain, pinned Python venv");
+    let target_cargo = crate::toolchain::ensure()?;
+    let python = crate::python::venv()?;
+
     step("format");
     crate::run(cargo().args(["fmt", "--all", "--", "--check"]))?;
 
@@ -31,9 +35,9 @@ pub fn test_all() -> Result {
     host_crates(&mut clippy);
     crate::run(clippy.args(["--", "-D", "warnings"]))?;
 
-    step("host tests");
+    step("host tests (interop tests use openssl and the venv's Python)");
     let mut test = cargo();
-    test.arg("test");
+    test.arg("test").env("SI_PYTHON", &python);
     host_crates(&mut test);
     crate::run(&mut test)?;
 
@@ -41,13 +45,8 @@ pub fn test_all() -> Result {
     crate::target::test(None)?;
 
     step("instruction counter (Unicorn Cortex-M33)");
-    let target_cargo = crate::toolchain::ensure()?;
-    let python = crate::python::venv()?;
     let images = crate::target::build_images(&target_cargo, "m33-bench")?;
-    let (_, counter) = images
-        .iter()
-        .find(|(n, _)| n == "counter")
-        .ok_or("no counter image")?;
+    let (_, counter) = images.iter().find(|(n, _)| n == "counter").ok_or("no counter image")?;
     crate::bench::check_counter(&python, counter)?;
 
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());

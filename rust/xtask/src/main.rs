@@ -40,9 +40,7 @@ fn main() -> ExitCode {
         Some("target-test") => target::test(args.get(1).map(String::as_str)),
         Some("bench") => bench::run(&args[1..]),
         Some("size") => bench::size(&args[1..]),
-        Some("setup") => toolchain::ensure()
-            .map(|_| ())
-            .and_then(|()| python::venv().map(|_| ())),
+        Some("setup") => toolchain::ensure().map(|_| ()).and_then(|()| python::venv().map(|_| ())),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
@@ -60,18 +58,12 @@ fn main() -> ExitCode {
 /// The workspace root (xtask lives in `rust/xtask`).
 pub fn root() -> std::path::PathBuf {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .nth(2)
-        .expect("rust/xtask sits two levels below the root")
-        .to_path_buf()
+    manifest.ancestors().nth(2).expect("rust/xtask sits two levels below the root").to_path_buf()
 }
 
 /// Runs a command to completion; a non-zero status is an error naming the command.
 pub fn run(cmd: &mut std::process::Command) -> Result {
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {

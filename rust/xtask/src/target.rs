@@ -14,11 +14,7 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds every bin of `package` for the target; returns the images, by name.
 pub fn build_images(cargo: &TargetCargo, package: &str) -> Result<Vec<(String, PathBuf)>> {
-    crate::run(
-        cargo
-            .command("build")
-            .args(["--package", package, "--bins"]),
-    )?;
+    crate::run(cargo.command("build").args(["--package", package, "--bins"]))?;
     let bins = crate::root().join("rust").join(package).join("src/bin");
     let mut names: Vec<String> = std::fs::read_dir(&bins)
         .map_err(|e| format!("{}: {e}", bins.display()))?
@@ -28,10 +24,7 @@ pub fn build_images(cargo: &TargetCargo, package: &str) -> Result<Vec<(String, P
         })
         .collect();
     names.sort();
-    Ok(names
-        .into_iter()
-        .map(|n| (n.clone(), toolchain::image_dir().join(n)))
-        .collect())
+    Ok(names.into_iter().map(|n| (n.clone(), toolchain::image_dir().join(n))).collect())
 }
 
 /// The result of one emulator run.
@@ -49,23 +42,9 @@ pub fn qemu(image: &Path, args: &[&str], timeout: Duration) -> Result<Run> {
         semihosting.push_str(arg);
     }
     let mut cmd = Command::new("qemu-system-arm");
-    cmd.args([
-        "-machine",
-        "mps2-an521",
-        "-cpu",
-        "cortex-m33",
-        "-nographic",
-        "-monitor",
-        "none",
-    ])
-    .args([
-        "-serial",
-        "none",
-        "-semihosting-config",
-        &semihosting,
-        "-kernel",
-    ])
-    .arg(image);
+    cmd.args(["-machine", "mps2-an521", "-cpu", "cortex-m33", "-nographic", "-monitor", "none"])
+        .args(["-serial", "none", "-semihosting-config", &semihosting, "-kernel"])
+        .arg(image);
     run_with_timeout(&mut cmd, timeout)
 }
 
@@ -87,18 +66,10 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<Run> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = child.wait_with_output().map_err(|e| e.to_string())?;
+    let Output { status, stdout, stderr } = child.wait_with_output().map_err(|e| e.to_string())?;
     let mut console = String::from_utf8_lossy(&stdout).into_owned();
     console.push_str(&String::from_utf8_lossy(&stderr));
-    Ok(Run {
-        status: status.code(),
-        timed_out,
-        console,
-    })
+    Ok(Run { status: status.code(), timed_out, console })
 }
 
 /// `cargo xtask target-test [FILTER]`: one line per test, then `N passed, N failed`.
@@ -109,16 +80,10 @@ pub fn test(filter: Option<&str>) -> Result {
     let (mut passed, mut failed) = (0usize, 0usize);
     for (image_name, image) in &images {
         let listing = qemu(image, &["list"], TEST_TIMEOUT)?;
-        let names: Vec<&str> = listing
-            .console
-            .lines()
-            .filter_map(|l| l.strip_prefix("test-name: "))
-            .collect();
+        let names: Vec<&str> =
+            listing.console.lines().filter_map(|l| l.strip_prefix("test-name: ")).collect();
         if listing.status != Some(0) || names.is_empty() {
-            println!(
-                "test {image_name} (listing) ... FAILED\n{}",
-                listing.console
-            );
+            println!("test {image_name} (listing) ... FAILED\n{}", listing.console);
             failed += 1;
             continue;
         }

@@ -17,6 +17,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("gcc-arm-none-eabi", "/usr/bin/arm-none-eabi-gcc"),
     ("libnewlib-arm-none-eabi", "/usr/lib/arm-none-eabi/newlib"),
     ("qemu-system-arm", "/usr/bin/qemu-system-arm"),
+    // The interop tests check CSRs and keys with the openssl command.
+    ("openssl", "/usr/bin/openssl"),
 ];
 /// Needed only when rustup has no standard library for the target.
 const DEBIAN_RUST: &[(&str, &str)] = &[
@@ -41,10 +43,7 @@ impl TargetCargo {
             .arg(subcommand)
             .args(["--target", TARGET, "--profile", "m33"])
             .env("CARGO_TARGET_DIR", target_dir())
-            .env(
-                "CARGO_TARGET_THUMBV8M_MAIN_NONE_EABI_LINKER",
-                "arm-none-eabi-gcc",
-            );
+            .env("CARGO_TARGET_THUMBV8M_MAIN_NONE_EABI_LINKER", "arm-none-eabi-gcc");
         if let Some(rustc) = &self.rustc {
             cmd.env("RUSTC", rustc);
         }
@@ -59,15 +58,9 @@ impl TargetCargo {
 
     pub fn describe(&self) -> String {
         if self.build_std {
-            format!(
-                "{} with -Zbuild-std (Debian rustc-web)",
-                self.cargo.display()
-            )
+            format!("{} with -Zbuild-std (Debian rustc-web)", self.cargo.display())
         } else {
-            format!(
-                "{} with rustup's {TARGET} standard library",
-                self.cargo.display()
-            )
+            format!("{} with rustup's {TARGET} standard library", self.cargo.display())
         }
     }
 }
@@ -85,11 +78,7 @@ fn rustup_has_target() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == TARGET)
-        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET))
         .unwrap_or(false)
 }
 
@@ -101,17 +90,12 @@ pub fn ensure() -> Result<TargetCargo> {
     if !rustup {
         needed.extend(DEBIAN_RUST);
     }
-    let missing: Vec<&str> = needed
-        .iter()
-        .filter(|(_, probe)| !Path::new(probe).exists())
-        .map(|(p, _)| *p)
-        .collect();
+    let missing: Vec<&str> =
+        needed.iter().filter(|(_, probe)| !Path::new(probe).exists()).map(|(p, _)| *p).collect();
     if !missing.is_empty() {
         let line = format!("apt-get install -y {}", missing.join(" "));
         if !is_root() {
-            return Err(format!(
-                "missing Debian packages; run: sudo apt-get update && sudo {line}"
-            ));
+            return Err(format!("missing Debian packages; run: sudo apt-get update && sudo {line}"));
         }
         eprintln!("xtask: installing {}", missing.join(" "));
         crate::run(Command::new("apt-get").arg("update").arg("-qq"))?;
@@ -123,24 +107,12 @@ pub fn ensure() -> Result<TargetCargo> {
         )?;
     }
     Ok(if rustup {
-        TargetCargo {
-            cargo: "cargo".into(),
-            rustc: None,
-            build_std: false,
-        }
+        TargetCargo { cargo: "cargo".into(), rustc: None, build_std: false }
     } else {
-        TargetCargo {
-            cargo: "/usr/bin/cargo".into(),
-            rustc: Some("/usr/bin/rustc".into()),
-            build_std: true,
-        }
+        TargetCargo { cargo: "/usr/bin/cargo".into(), rustc: Some("/usr/bin/rustc".into()), build_std: true }
     })
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
 }

@@ -20,9 +20,10 @@ fn main() {
     let socket = state.join("s.sock");
     std::fs::create_dir_all(&state).expect("state dir");
     let mut secure = Command::new(&sim)
-        .arg("secure")
-        .arg(&state)
+        .arg("--secure-socket")
         .arg(&socket)
+        .arg("--state")
+        .arg(&state)
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", sim.display()));
@@ -62,18 +63,9 @@ fn main() {
     measure("psa_framework_version (SPM only)", &mut |c| {
         assert_eq!(c.framework_version(), psa::FRAMEWORK_VERSION);
     });
-    measure(
-        "psa_call, empty (PS get_support: 0 in, 4 B out)",
-        &mut |c| {
-            c.call(
-                ps::SERVICE.handle(),
-                ps::GET_SUPPORT,
-                &[],
-                &mut [&mut flags],
-            )
-            .expect("call");
-        },
-    );
+    measure("psa_call, empty (PS get_support: 0 in, 4 B out)", &mut |c| {
+        c.call(ps::SERVICE.handle(), ps::GET_SUPPORT, &[], &mut [&mut flags]).expect("call");
+    });
     let _ = secure.kill();
     let _ = secure.wait();
     let _ = std::fs::remove_dir_all(&state);

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 pub fn scratch(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{name}-{}-{n}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -24,9 +23,10 @@ pub fn device_sim() -> Command {
 pub fn secure_process(state: &Path) -> (Child, PathBuf) {
     let socket = state.join("s.sock");
     let child = device_sim()
-        .arg("secure")
-        .arg(state)
+        .arg("--secure-socket")
         .arg(&socket)
+        .arg("--state")
+        .arg(state)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

@@ -46,13 +46,8 @@ fn other_requests_round_trip() {
     let mut buf = [0u8; 16];
     for request in [
         Request::FrameworkVersion,
-        Request::Version {
-            sid: Sid(0x0000_0F10),
-        },
-        Request::Connect {
-            sid: Sid(0x0000_0F10),
-            version: 1,
-        },
+        Request::Version { sid: Sid(0x0000_0F10) },
+        Request::Connect { sid: Sid(0x0000_0F10), version: 1 },
         Request::Close { handle: Handle(3) },
     ] {
         let n = request.encode(&mut buf).expect("fits");
@@ -68,36 +63,20 @@ fn truncated_and_long_frames_are_refused() {
     for cut in [0, 11, n - 1] {
         assert_eq!(Request::decode(&buf[..cut]), Err(FrameError::Truncated));
     }
-    assert_eq!(
-        Request::decode(&buf[..n + 1]),
-        Err(FrameError::TrailingBytes)
-    );
+    assert_eq!(Request::decode(&buf[..n + 1]), Err(FrameError::TrailingBytes));
     // An encoder given too small a buffer refuses rather than truncating.
-    assert_eq!(
-        Request::Call(call).encode(&mut buf[..n - 1]),
-        Err(FrameError::BufferTooSmall)
-    );
+    assert_eq!(Request::Call(call).encode(&mut buf[..n - 1]), Err(FrameError::BufferTooSmall));
 }
 
 fn response_round_trips() {
     let outputs: [&[u8]; 2] = [b"ok", b""];
-    let response = Response {
-        status: 0,
-        outputs: [outputs[0], outputs[1], &[], &[]],
-        n_out: 2,
-    };
+    let response = Response { status: 0, outputs: [outputs[0], outputs[1], &[], &[]], n_out: 2 };
     let mut buf = [0u8; 32];
     let n = response.encode(&mut buf).expect("fits");
     assert_eq!(Response::decode(&buf[..n], &[4, 4]), Ok(response));
     // More bytes than the request's capacity are refused.
-    assert_eq!(
-        Response::decode(&buf[..n], &[1, 4]),
-        Err(FrameError::VectorTooLarge)
-    );
-    assert_eq!(
-        Response::decode(&buf[..n - 1], &[4, 4]),
-        Err(FrameError::Truncated)
-    );
+    assert_eq!(Response::decode(&buf[..n], &[1, 4]), Err(FrameError::VectorTooLarge));
+    assert_eq!(Response::decode(&buf[..n - 1], &[4, 4]), Err(FrameError::Truncated));
 }
 
 m33_rt::test_image!(

@@ -14,10 +14,7 @@ fn data_is_copied_and_bss_is_zeroed() {
     // The stores keep both statics writable, in .data and .bss.
     INITIALISED.store(core::hint::black_box(1), Ordering::Relaxed);
     ZEROED.store(core::hint::black_box(2), Ordering::Relaxed);
-    assert_eq!(
-        INITIALISED.load(Ordering::Relaxed) + ZEROED.load(Ordering::Relaxed),
-        3
-    );
+    assert_eq!(INITIALISED.load(Ordering::Relaxed) + ZEROED.load(Ordering::Relaxed), 3);
 }
 
 #[inline(never)]
@@ -42,10 +39,7 @@ fn u64_division_and_wrapping_arithmetic() {
     let x: u64 = core::hint::black_box(0x1234_5678_9ABC_DEF0);
     assert_eq!(x / 7, 0x0299_C335_CCF6_68FD);
     assert_eq!(x % 7, 5);
-    assert_eq!(
-        core::hint::black_box(u32::MAX).wrapping_mul(3),
-        u32::MAX - 2
-    );
+    assert_eq!(core::hint::black_box(u32::MAX).wrapping_mul(3), u32::MAX - 2);
 }
 
 fn soft_float_is_exact() {

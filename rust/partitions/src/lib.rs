@@ -1,0 +1,16 @@
+//! The secure services, written once against [`psa::Service`]: TF-M runs them as
+//! partitions, the host emulation in its secure process. Each handler validates the
+//! sizes of every vector first, reads each input exactly once into its own memory,
+//! and answers malformed requests with a PSA error status; nothing here allocates or
+//! panics on caller input.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod identity;
+
+/// Reads a `u32` key id that must be exactly 4 bytes.
+fn read_u32(msg: &mut dyn psa::Message, index: usize) -> Result<u32, psa::Status> {
+    let mut b = [0u8; 4];
+    psa::read_exact(msg, index, &mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
