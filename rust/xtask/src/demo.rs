@@ -22,13 +22,15 @@ pub fn run(args: &[String]) -> Result {
         "--package",
         "device-sim",
     ]))?;
-    let state = root.join("target/demo-state");
+    // Relative to the root, so the boot log shows no machine-specific path.
+    let state = std::path::Path::new("target/demo-state");
     // A new device every time, so the session shows a first boot.
-    if state.exists() {
-        std::fs::remove_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
+    let absolute = root.join(state);
+    if absolute.exists() {
+        std::fs::remove_dir_all(&absolute).map_err(|e| format!("{}: {e}", absolute.display()))?;
     }
     let mut sim = Command::new(root.join("target/debug/device-sim"));
-    sim.arg("--state").arg(&state);
+    sim.current_dir(&root).arg("--state").arg(state);
     if !interactive {
         sim.args(["-c", &SESSION.join("; ")]);
     }
