@@ -1,0 +1,203 @@
+//! FULLY_CONNECTED, int8 (per-tensor or per-channel weights, int32 bias) and f32, as
+//! TFLM's reference kernels compute it (`reference_integer_ops::FullyConnected`,
+//! `reference_ops::FullyConnected`).
+
+use super::requant_multiplier;
+use super::{f32_at, required, tensor_index, Io, Persist, Slot};
+use crate::quant::{multiply_by_quantized_multiplier, Activation};
+use crate::schema::{DType, Model, OpCode, OperatorInfo};
+use crate::{Error, Result};
+
+const OP: OpCode = OpCode::FULLY_CONNECTED;
+const FULLY_CONNECTED_OPTIONS: u8 = 8;
+
+#[derive(Clone, Copy, Debug)]
+pub struct FullyConnected<'m> {
+    input: usize,
+    output: usize,
+    filter: &'m [u8],
+    bias: Option<&'m [u8]>,
+    batches: usize,
+    out_depth: usize,
+    accum_depth: usize,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Float { min: f32, max: f32 },
+    Int8 { input_offset: i32, output_offset: i32, multiplier: Multiplier, act_min: i32, act_max: i32 },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Multiplier {
+    PerTensor(i32, i32),
+    /// (multiplier, shift) pairs per unit, in the arena's persistent part.
+    PerChannel {
+        at: usize,
+    },
+}
+
+pub fn prepare<'m>(
+    model: &Model<'m>,
+    op: &OperatorInfo<'m>,
+    persist: &mut Persist<'_>,
+) -> Result<FullyConnected<'m>> {
+    let bad = |why| Error::InvalidOperator(OP, why);
+    if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
+        return Err(bad("needs input, weights, optional bias and one output"));
+    }
+    let mut activation = Activation::None;
+    if let Some(options) = op.options {
+        if op.options_type != FULLY_CONNECTED_OPTIONS {
+            return Err(bad("options of another operator"));
+        }
+        activation =
+            Activation::from_schema(options.u8_or(0, 0)?).ok_or(bad("unsupported fused activation"))?;
+        if options.u8_or(1, 0)? != 0 {
+            return Err(bad("shuffled weights format"));
+        }
+        if options.bool_or(3, false)? {
+            return Err(bad("hybrid (asymmetric_quantize_inputs) is not supported"));
+        }
+    }
+    let (input, in_t) = required(model, op.inputs, 0, OP)?;
+    let (_, filter_t) = required(model, op.inputs, 1, OP)?;
+    let (output, out_t) = required(model, op.outputs, 0, OP)?;
+    let filter = filter_t.data.ok_or(bad("weights must be constant"))?;
+    if filter_t.rank != 2 {
+        return Err(bad("weights must have rank 2"));
+    }
+    let (out_depth, accum_depth) = (filter_t.dims[0] as usize, filter_t.dims[1] as usize);
+    if !in_t.elements().is_multiple_of(accum_depth) {
+        return Err(bad("input size is not a multiple of the weights' depth"));
+    }
+    let batches = in_t.elements() / accum_depth;
+    if out_t.elements() != batches * out_depth || out_t.dims().last().copied() != Some(out_depth as i32) {
+        return Err(bad("output shape does not match batches x units"));
+    }
+    let bias = match tensor_index(op.inputs, 2)? {
+        None => None,
+        Some(i) => {
+            let b = model.tensor(i)?;
+            if b.elements() != out_depth {
+                return Err(bad("bias size is not the number of units"));
+            }
+            Some((b.data.ok_or(bad("bias must be constant"))?, b.dtype))
+        }
+    };
+    let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
+        (DType::F32, DType::F32, DType::F32) => {
+            if bias.is_some_and(|(_, t)| t != DType::F32) {
+                return Err(bad("float bias must be f32"));
+            }
+            let (min, max) = activation.float_range();
+            Kind::Float { min, max }
+        }
+        (DType::I8, DType::I8, DType::I8) => {
+            if bias.is_some_and(|(_, t)| t != DType::I32) {
+                return Err(bad("int8 bias must be int32"));
+            }
+            if filter_t.zero_point != 0 {
+                return Err(bad("int8 weights must be symmetric (zero point 0)"));
+            }
+            let multiplier = match filter_t.channel_scales {
+                None => {
+                    // TFLM: the product of the float scales, in float, then as double.
+                    let product = (in_t.scale * filter_t.scale) as f64;
+                    let (m, s) = requant_multiplier(product / out_t.scale as f64, OP)?;
+                    Multiplier::PerTensor(m, s)
+                }
+                Some(scales) => {
+                    if filter_t.quantized_dimension != 0 {
+                        return Err(bad("per-channel weights must be quantized along the units"));
+                    }
+                    let at = persist.alloc(8 * out_depth)?;
+                    for c in 0..out_depth {
+                        let real = in_t.scale as f64 * scales.f32(c)? as f64 / out_t.scale as f64;
+                        let (m, s) = requant_multiplier(real, OP)?;
+                        persist.put_i32(at + 8 * c, m);
+                        persist.put_i32(at + 8 * c + 4, s);
+                    }
+                    Multiplier::PerChannel { at }
+                }
+            };
+            let (act_min, act_max) = activation
+                .int8_range(out_t.scale, out_t.zero_point)
+                .ok_or(bad("activation range overflows"))?;
+            Kind::Int8 {
+                input_offset: -in_t.zero_point,
+                output_offset: out_t.zero_point,
+                multiplier,
+                act_min,
+                act_max,
+            }
+        }
+        _ => return Err(bad("types must be all f32 or all int8")),
+    };
+    Ok(FullyConnected {
+        input,
+        output,
+        filter,
+        bias: bias.map(|(b, _)| b),
+        batches,
+        out_depth,
+        accum_depth,
+        kind,
+    })
+}
+
+impl FullyConnected<'_> {
+    pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
+        let persistent = io.persistent;
+        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (depth, units) = (self.accum_depth, self.out_depth);
+        match self.kind {
+            Kind::Int8 { input_offset, output_offset, multiplier, act_min, act_max } => {
+                for (x, out) in input.chunks_exact(depth).zip(output.chunks_exact_mut(units)) {
+                    for (c, (w, o)) in self.filter.chunks_exact(depth).zip(out.iter_mut()).enumerate() {
+                        let mut acc: i32 = 0;
+                        for (&wv, &xv) in w.iter().zip(x) {
+                            // Wrapping, as TFLM's int32 arithmetic behaves on every target it runs on.
+                            acc = acc.wrapping_add(
+                                (wv as i8 as i32).wrapping_mul((xv as i8 as i32).wrapping_add(input_offset)),
+                            );
+                        }
+                        if let Some(b) = self.bias {
+                            acc = acc.wrapping_add(i32::from_le_bytes([
+                                b[4 * c],
+                                b[4 * c + 1],
+                                b[4 * c + 2],
+                                b[4 * c + 3],
+                            ]));
+                        }
+                        let (m, s) = match multiplier {
+                            Multiplier::PerTensor(m, s) => (m, s),
+                            Multiplier::PerChannel { at } => (
+                                super::i32_at(persistent, at + 8 * c),
+                                super::i32_at(persistent, at + 8 * c + 4),
+                            ),
+                        };
+                        let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(output_offset);
+                        *o = v.clamp(act_min, act_max) as i8 as u8;
+                    }
+                }
+            }
+            Kind::Float { min, max } => {
+                for b in 0..self.batches {
+                    for c in 0..units {
+                        let mut total = 0.0f32;
+                        for d in 0..depth {
+                            total += f32_at(input, b * depth + d) * f32_at(self.filter, c * depth + d);
+                        }
+                        let bias = self.bias.map_or(0.0, |bias| f32_at(bias, c));
+                        let v = (total + bias).clamp(min, max);
+                        output[4 * (b * units + c)..4 * (b * units + c) + 4]
+                            .copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! Operators: each module validates and prepares its operator once (`prepare`) and
+//! computes it on every invoke (`eval`). Preparation is where TFLM's `Prepare` work
+//! happens — multipliers, shifts, activation ranges — so that invoke only computes.
+
+#[cfg(feature = "op-fully-connected")]
+mod fully_connected;
+#[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
+mod quantize;
+#[cfg(feature = "op-relu")]
+mod relu;
+#[cfg(feature = "op-reshape")]
+mod reshape;
+
+use crate::schema::{Model, OpCode, OperatorInfo, TensorInfo};
+use crate::{Error, Result};
+
+/// Where a tensor's bytes are: in the model (constants) or in the arena.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Slot {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Everything an operator needs at invoke time.
+#[derive(Clone, Copy, Debug)]
+pub enum OpData<'m> {
+    #[cfg(feature = "op-fully-connected")]
+    FullyConnected(fully_connected::FullyConnected<'m>),
+    #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
+    Quantize(quantize::Quantize),
+    #[cfg(feature = "op-relu")]
+    Relu(relu::Relu),
+    #[cfg(feature = "op-reshape")]
+    Reshape(reshape::Reshape),
+    /// Keeps the enum inhabited and the lifetime used in a build with no operators.
+    #[doc(hidden)]
+    _Model(core::marker::PhantomData<&'m ()>),
+}
+
+/// The tensors an operator reads and writes, by index (-1 for an absent input).
+pub fn tensor_index(v: crate::flatbuffer::Vector<'_>, i: usize) -> Result<Option<usize>> {
+    if i >= v.len() {
+        return Ok(None);
+    }
+    let t = v.i32(i)?;
+    Ok(if t < 0 { None } else { Some(t as usize) })
+}
+
+/// Operator tensor `i` of `v`, which must be present.
+pub fn required<'m>(
+    model: &Model<'m>,
+    v: crate::flatbuffer::Vector<'m>,
+    i: usize,
+    op: OpCode,
+) -> Result<(usize, TensorInfo<'m>)> {
+    let index = tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, "a required tensor is missing"))?;
+    Ok((index, model.tensor(index)?))
+}
+
+/// Checks the operator's version against the highest this engine implements.
+fn check_version(op: &OperatorInfo<'_>, max: i32) -> Result<()> {
+    if op.version < 1 || op.version > max {
+        return Err(Error::UnsupportedVersion(op.code, op.version));
+    }
+    Ok(())
+}
+
+/// The arena's persistent part: data that preparation computes once and invoke
+/// reads (per-channel multipliers, say). Without a buffer it only counts the bytes,
+/// which is how loading validates and the interpreter sizes the arena.
+pub struct Persist<'a> {
+    buf: Option<&'a mut [u8]>,
+    pub used: usize,
+}
+
+impl<'a> Persist<'a> {
+    pub fn counting() -> Self {
+        Persist { buf: None, used: 0 }
+    }
+
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Persist { buf: Some(buf), used: 0 }
+    }
+
+    /// Reserves `n` bytes, 4-aligned; returns their offset.
+    pub fn alloc(&mut self, n: usize) -> Result<usize> {
+        let at = self.used;
+        self.used = at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge("persistent data"))?;
+        if let Some(buf) = &self.buf {
+            if self.used > buf.len() {
+                return Err(Error::ArenaTooSmall { needed: self.used });
+            }
+        }
+        Ok(at)
+    }
+
+    pub fn put_i32(&mut self, at: usize, v: i32) {
+        if let Some(slot) = self.buf.as_deref_mut().and_then(|b| b.get_mut(at..at + 4)) {
+            slot.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// Validates and prepares one operator.
+pub fn prepare<'m>(
+    model: &Model<'m>,
+    op: &OperatorInfo<'m>,
+    persist: &mut Persist<'_>,
+) -> Result<OpData<'m>> {
+    match op.code {
+        #[cfg(feature = "op-fully-connected")]
+        OpCode::FULLY_CONNECTED => {
+            check_version(op, 9)?;
+            fully_connected::prepare(model, op, persist).map(OpData::FullyConnected)
+        }
+        #[cfg(feature = "op-quantize")]
+        OpCode::QUANTIZE => {
+            check_version(op, 2)?;
+            quantize::prepare(model, op).map(OpData::Quantize)
+        }
+        #[cfg(feature = "op-dequantize")]
+        OpCode::DEQUANTIZE => {
+            check_version(op, 2)?;
+            quantize::prepare(model, op).map(OpData::Quantize)
+        }
+        #[cfg(feature = "op-relu")]
+        OpCode::RELU | OpCode::RELU6 => {
+            check_version(op, 2)?;
+            relu::prepare(model, op).map(OpData::Relu)
+        }
+        #[cfg(feature = "op-reshape")]
+        OpCode::RESHAPE => {
+            check_version(op, 1)?;
+            reshape::prepare(model, op).map(OpData::Reshape)
+        }
+        other => Err(Error::UnsupportedOperator(other)),
+    }
+}
+
+/// The operator's input tensor bytes and output bytes; the planner guarantees that
+/// an operator's arena inputs and output do not overlap.
+pub struct Io<'a> {
+    /// The planned tensors.
+    pub arena: &'a mut [u8],
+    /// What preparation stored.
+    pub persistent: &'a [u8],
+}
+
+impl Io<'_> {
+    /// An input's bytes and the output's bytes, both in the arena.
+    pub fn split(&mut self, input: Slot, output: Slot) -> Result<(&[u8], &mut [u8])> {
+        let arena = &mut *self.arena;
+        if input.offset + input.len <= output.offset {
+            let (lo, hi) = arena.split_at_mut(output.offset);
+            Ok((
+                lo.get(input.offset..input.offset + input.len).ok_or(Error::BadTensor)?,
+                hi.get_mut(..output.len).ok_or(Error::BadTensor)?,
+            ))
+        } else if output.offset + output.len <= input.offset {
+            let (lo, hi) = arena.split_at_mut(input.offset);
+            Ok((
+                hi.get(..input.len).ok_or(Error::BadTensor)?,
+                lo.get_mut(output.offset..output.offset + output.len).ok_or(Error::BadTensor)?,
+            ))
+        } else {
+            Err(Error::BadTensor)
+        }
+    }
+}
+
+/// Runs one prepared operator; `slots` locates each tensor in the arena.
+pub fn eval(data: &OpData<'_>, slots: &[Slot], arena: &mut [u8], persistent: &[u8]) -> Result<()> {
+    let mut io = Io { arena, persistent };
+    match data {
+        #[cfg(feature = "op-fully-connected")]
+        OpData::FullyConnected(d) => d.eval(slots, &mut io),
+        #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
+        OpData::Quantize(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-relu")]
+        OpData::Relu(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-reshape")]
+        OpData::Reshape(d) => d.eval(slots, &mut io),
+        OpData::_Model(_) => Ok(()),
+    }
+}
+
+/// f32 values of a tensor's bytes (little-endian).
+pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
+    let b = [bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]];
+    f32::from_le_bytes(b)
+}
+
+/// An i32 stored by [`Persist::put_i32`].
+pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// [`crate::quant::quantize_multiplier`] for a requantization scale, refusing scales of
+/// 2^30 and more, whose left shift would overflow (undefined in TFLM's C++).
+pub fn requant_multiplier(real: f64, op: OpCode) -> Result<(i32, i32)> {
+    let (m, s) = crate::quant::quantize_multiplier(real);
+    if s > 30 {
+        return Err(Error::InvalidOperator(op, "requantization scale out of range"));
+    }
+    Ok((m, s))
+}

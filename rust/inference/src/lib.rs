@@ -1,0 +1,50 @@
+//! A TFLite inference engine for the secure world: `no_std`, no heap, bit-exact with
+//! TensorFlow Lite Micro's reference kernels for int8 and in step with them for f32.
+//!
+//! [`Model::load`] validates a flatbuffer completely before anything runs: offsets and
+//! lengths, tensor shapes and types, buffer sizes, quantization parameters, operator
+//! versions and every operator's own constraints (by running its preparation).
+//! [`Interpreter::new`] plans the caller's arena (tensors whose lifetimes do not overlap
+//! share bytes) and prepares each operator once; [`Interpreter::invoke`] then only
+//! computes.
+//!
+//! The operators linked into an image are chosen with cargo features (`op-*`), as
+//! TFLM's op resolver chooses them; a model that needs another one is refused at load
+//! with the operator's name.
+#![no_std]
+
+mod flatbuffer;
+mod interpreter;
+mod kernels;
+mod planner;
+pub mod quant;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+pub use interpreter::Interpreter;
+pub use schema::{DType, Model, OpCode};
+
+/// Errors of loading, planning and running a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The flatbuffer is not a well-formed TFLite model; says what was wrong.
+    Malformed(&'static str),
+    /// An operator this build does not include (or does not know), by name.
+    UnsupportedOperator(OpCode),
+    /// An operator version this engine does not implement.
+    UnsupportedVersion(OpCode, i32),
+    /// A tensor type this engine does not handle.
+    UnsupportedType(u8),
+    /// An operator's inputs, outputs or options break its constraints.
+    InvalidOperator(OpCode, &'static str),
+    /// The model has more tensors or operators than the interpreter was sized for.
+    TooLarge(&'static str),
+    /// The arena is smaller than the plan needs.
+    ArenaTooSmall { needed: usize },
+    /// A tensor index or size given by the caller does not match the model.
+    BadTensor,
+}
+
+pub type Result<T> = core::result::Result<T, Error>;

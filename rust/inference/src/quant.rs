@@ -1,0 +1,181 @@
+//! Integer requantization exactly as TFLite's reference kernels do it (the default
+//! "double rounding" build of `tensorflow/lite/kernels/internal/common.cc` and gemmlowp's
+//! fixed-point helpers), and the multipliers computed from float scales the way TFLite's
+//! preparation computes them. No libm: rounding and `frexp` are done on the bits.
+
+/// Rounds half away from zero (C's `round`), for |x| < 2^62.
+pub fn round_f64(x: f64) -> f64 {
+    let t = x as i64 as f64; // truncates toward zero
+    let diff = x - t;
+    if diff >= 0.5 {
+        t + 1.0
+    } else if diff <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// Rounds half away from zero (C's `roundf`), for |x| < 2^62.
+pub fn round_f32(x: f32) -> f32 {
+    let t = x as i64 as f32;
+    let diff = x - t;
+    if diff >= 0.5 {
+        t + 1.0
+    } else if diff <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// C's `frexp` for finite, non-zero `x`: `x = m * 2^e` with 0.5 <= |m| < 1.
+pub fn frexp(x: f64) -> (f64, i32) {
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale into the normal range first.
+        let (m, e) = frexp(x * f64::from_bits(0x4350_0000_0000_0000)); // 2^54
+        return (m, e - 54);
+    }
+    let m = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
+    (m, exp - 1022)
+}
+
+/// TFLite's `QuantizeMultiplier`: a real multiplier as a Q31 significand and a shift
+/// (positive: left).
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    if real == 0.0 || !real.is_finite() {
+        return (0, 0);
+    }
+    let (q, mut shift) = frexp(real);
+    let mut q_fixed = round_f64(q * (1i64 << 31) as f64) as i64;
+    if q_fixed == 1i64 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        shift = 0;
+        q_fixed = 0;
+    }
+    (q_fixed as i32, shift)
+}
+
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`.
+#[inline(always)]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge = if ab >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp's `RoundingDivideByPOT`: x / 2^exponent, rounding half away from zero.
+#[inline(always)]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let mask = ((1i64 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + i32::from(x < 0);
+    (x >> exponent) + i32::from(remainder > threshold)
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` (double rounding).
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let left = if shift > 0 { shift } else { 0 };
+    let right = if shift > 0 { 0 } else { -shift };
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x.wrapping_mul(1 << left), multiplier),
+        right,
+    )
+}
+
+/// Fused activations (schema `ActivationFunctionType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    None,
+    Relu,
+    ReluN1To1,
+    Relu6,
+}
+
+impl Activation {
+    pub fn from_schema(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Activation::None),
+            1 => Some(Activation::Relu),
+            2 => Some(Activation::ReluN1To1),
+            3 => Some(Activation::Relu6),
+            _ => None, // TANH and SIGN_BIT are not fused by the converter for these ops
+        }
+    }
+
+    /// The clamp of a float output.
+    pub fn float_range(self) -> (f32, f32) {
+        match self {
+            Activation::None => (f32::MIN, f32::MAX),
+            Activation::Relu => (0.0, f32::MAX),
+            Activation::ReluN1To1 => (-1.0, 1.0),
+            Activation::Relu6 => (0.0, 6.0),
+        }
+    }
+
+    /// The clamp of an int8 output (TFLite's `CalculateActivationRangeQuantized`).
+    pub fn int8_range(self, scale: f32, zero_point: i32) -> Option<(i32, i32)> {
+        let q = |f: f32| -> Option<i32> {
+            let t = round_f32(f / scale);
+            if !(t >= i32::MIN as f32 && t <= i32::MAX as f32) {
+                return None;
+            }
+            Some(zero_point + t as i32)
+        };
+        let (lo, hi) = (-128, 127);
+        Some(match self {
+            Activation::None => (lo, hi),
+            Activation::Relu => (lo.max(q(0.0)?), hi),
+            Activation::Relu6 => (lo.max(q(0.0)?), hi.min(q(6.0)?)),
+            Activation::ReluN1To1 => (lo.max(q(-1.0)?), hi.min(q(1.0)?)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frexp_and_round_match_c() {
+        assert_eq!(frexp(1.0), (0.5, 1));
+        assert_eq!(frexp(0.75), (0.75, 0));
+        assert_eq!(frexp(-3.0), (-0.75, 2));
+        assert_eq!(frexp(f64::MIN_POSITIVE / 4.0), (0.5, -1023));
+        assert_eq!(round_f64(2.5), 3.0);
+        assert_eq!(round_f64(-2.5), -3.0);
+        assert_eq!(round_f64(2.4999), 2.0);
+        assert_eq!(round_f32(-0.5), -1.0);
+    }
+
+    #[test]
+    fn quantize_multiplier_edges() {
+        assert_eq!(quantize_multiplier(0.5), (1 << 30, 0));
+        assert_eq!(quantize_multiplier(1.0), (1 << 30, 1));
+        assert_eq!(quantize_multiplier(0.0), (0, 0));
+        // Rounds up to 2^31: halved, shift incremented.
+        assert_eq!(quantize_multiplier(0.99999999999), (1 << 30, 1));
+        assert_eq!(quantize_multiplier(1e-12), (0, 0), "below 2^-31 flushes to zero");
+    }
+
+    #[test]
+    fn gemmlowp_fixed_point_helpers() {
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1, "rounds half away from zero");
+        assert_eq!(rounding_divide_by_pot(5, 1), 3);
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3);
+        assert_eq!(rounding_divide_by_pot(-4, 1), -2);
+        assert_eq!(rounding_divide_by_pot(i32::MIN, 31), -1);
+        assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25);
+    }
+}

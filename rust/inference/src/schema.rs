@@ -1,0 +1,336 @@
+//! The part of the TFLite schema (`tensorflow/lite/schema/schema.fbs`) the engine
+//! reads, over [`crate::flatbuffer`], and the model-level validation.
+
+use crate::flatbuffer::{Buf, Table, Vector};
+use crate::{Error, Result};
+
+/// The most dimensions a tensor may have.
+pub const MAX_DIMS: usize = 6;
+
+/// Tensor element types (schema `TensorType`) that the engine handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    I32,
+    I8,
+    I64,
+}
+
+impl DType {
+    fn from_schema(t: u8) -> Result<Self> {
+        match t {
+            0 => Ok(DType::F32),
+            2 => Ok(DType::I32),
+            4 => Ok(DType::I64),
+            9 => Ok(DType::I8),
+            other => Err(Error::UnsupportedType(other)),
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            DType::I8 => 1,
+            DType::F32 | DType::I32 => 4,
+            DType::I64 => 8,
+        }
+    }
+}
+
+macro_rules! opcodes {
+    ($($name:ident = $code:expr,)*) => {
+        /// Builtin operators (schema `BuiltinOperator`), by the names TFLite uses.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(non_camel_case_types)]
+        pub enum OpCode {
+            $($name,)*
+            /// Any other builtin code.
+            Other(i32),
+            /// A custom operator.
+            Custom,
+        }
+
+        impl OpCode {
+            fn from_code(code: i32) -> Self {
+                match code {
+                    $($code => OpCode::$name,)*
+                    other => OpCode::Other(other),
+                }
+            }
+
+            /// The name TFLite gives the operator.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(OpCode::$name => stringify!($name),)*
+                    OpCode::Other(_) => "unknown builtin",
+                    OpCode::Custom => "custom",
+                }
+            }
+        }
+    };
+}
+
+opcodes! {
+    ADD = 0,
+    AVERAGE_POOL_2D = 1,
+    CONCATENATION = 2,
+    CONV_2D = 3,
+    DEPTHWISE_CONV_2D = 4,
+    DEQUANTIZE = 6,
+    FULLY_CONNECTED = 9,
+    LOGISTIC = 14,
+    MAX_POOL_2D = 17,
+    MUL = 18,
+    RELU = 19,
+    RELU6 = 21,
+    RESHAPE = 22,
+    SOFTMAX = 25,
+    TANH = 28,
+    PAD = 34,
+    MEAN = 40,
+    QUANTIZE = 114,
+}
+
+/// A tensor's static description.
+#[derive(Clone, Copy, Debug)]
+pub struct TensorInfo<'a> {
+    pub dtype: DType,
+    pub dims: [i32; MAX_DIMS],
+    pub rank: usize,
+    /// Constant data from the model (weights, biases, shapes), if any.
+    pub data: Option<&'a [u8]>,
+    /// Per-tensor scale and zero point (the first of per-channel ones).
+    pub scale: f32,
+    pub zero_point: i32,
+    /// Per-channel scales, when there are several.
+    pub channel_scales: Option<Vector<'a>>,
+    pub quantized_dimension: usize,
+}
+
+impl TensorInfo<'_> {
+    pub fn dims(&self) -> &[i32] {
+        &self.dims[..self.rank]
+    }
+
+    pub fn elements(&self) -> usize {
+        self.dims().iter().map(|&d| d as usize).product()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.elements() * self.dtype.size()
+    }
+
+    /// Quantized tensors carry a positive, finite scale.
+    pub fn is_quantized(&self) -> bool {
+        self.scale > 0.0
+    }
+}
+
+/// One operator: its code, version, tensor indices (-1: optional input absent) and
+/// options table.
+#[derive(Clone, Copy)]
+pub struct OperatorInfo<'a> {
+    pub code: OpCode,
+    pub version: i32,
+    pub inputs: Vector<'a>,
+    pub outputs: Vector<'a>,
+    pub options: Option<Table<'a>>,
+    pub options_type: u8,
+}
+
+/// A model that passed validation; it borrows the flatbuffer (flash on a device).
+#[derive(Clone, Copy)]
+pub struct Model<'a> {
+    buffers: Vector<'a>,
+    codes: Vector<'a>,
+    tensors: Vector<'a>,
+    operators: Vector<'a>,
+    inputs: Vector<'a>,
+    outputs: Vector<'a>,
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates `bytes` completely (see the crate documentation).
+    pub fn load(bytes: &'a [u8]) -> Result<Self> {
+        let buf = Buf(bytes);
+        let root = buf.root()?;
+        if root.u32_or(0, 0)? != 3 {
+            return Err(Error::Malformed("schema version is not 3"));
+        }
+        let need = |v: Option<Vector<'a>>, what| v.ok_or(Error::Malformed(what));
+        let codes = need(root.vector(1, 4)?, "no operator codes")?;
+        let subgraphs = need(root.vector(2, 4)?, "no subgraphs")?;
+        let buffers = need(root.vector(4, 4)?, "no buffers")?;
+        if subgraphs.len() != 1 {
+            return Err(Error::Malformed("exactly one subgraph is supported"));
+        }
+        let graph = subgraphs.table(0)?;
+        let model = Model {
+            buffers,
+            codes,
+            tensors: need(graph.vector(0, 4)?, "no tensors")?,
+            inputs: need(graph.vector(1, 4)?, "no inputs")?,
+            outputs: need(graph.vector(2, 4)?, "no outputs")?,
+            operators: need(graph.vector(3, 4)?, "no operators")?,
+        };
+        for i in 0..model.tensors.len() {
+            model.tensor(i)?;
+        }
+        for v in [model.inputs, model.outputs] {
+            for i in 0..v.len() {
+                let t = v.i32(i)?;
+                if t < 0 || t as usize >= model.tensors.len() {
+                    return Err(Error::Malformed("graph input or output index"));
+                }
+                if model.tensor(t as usize)?.data.is_some() {
+                    return Err(Error::Malformed("graph input or output is a constant"));
+                }
+            }
+        }
+        for i in 0..model.operators.len() {
+            let op = model.operator(i)?;
+            for v in [op.inputs, op.outputs] {
+                for j in 0..v.len() {
+                    let t = v.i32(j)?;
+                    if t < -1 || t >= model.tensors.len() as i32 {
+                        return Err(Error::Malformed("operator tensor index"));
+                    }
+                }
+            }
+            // Every operator checks its own constraints in its preparation.
+            crate::kernels::prepare(&model, &op, &mut crate::kernels::Persist::counting())?;
+        }
+        Ok(model)
+    }
+
+    pub fn tensor_count(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn operator_count(&self) -> usize {
+        self.operators.len()
+    }
+
+    pub fn inputs(&self) -> Vector<'a> {
+        self.inputs
+    }
+
+    pub fn outputs(&self) -> Vector<'a> {
+        self.outputs
+    }
+
+    /// Tensor `i`, validated: type, shape, constant data size, quantization.
+    pub fn tensor(&self, i: usize) -> Result<TensorInfo<'a>> {
+        let t = self.tensors.table(i)?;
+        let dtype = DType::from_schema(t.u8_or(1, 0)?)?;
+        let mut dims = [1i32; MAX_DIMS];
+        let mut rank = 0;
+        if let Some(shape) = t.vector(0, 4)? {
+            if shape.len() > MAX_DIMS {
+                return Err(Error::Malformed("tensor rank above 6"));
+            }
+            rank = shape.len();
+            for (d, slot) in dims.iter_mut().enumerate().take(rank) {
+                *slot = shape.i32(d)?;
+                if *slot < 1 {
+                    return Err(Error::Malformed(
+                        "tensor dimension below 1 (dynamic shapes are not supported)",
+                    ));
+                }
+            }
+        }
+        let mut elements: usize = 1;
+        for &d in &dims[..rank] {
+            elements = elements.checked_mul(d as usize).ok_or(Error::Malformed("tensor size overflow"))?;
+        }
+        let bytes = elements
+            .checked_mul(dtype.size())
+            .filter(|&b| b <= 1 << 24)
+            .ok_or(Error::Malformed("tensor too large"))?;
+        let buffer = t.u32_or(2, 0)? as usize;
+        if buffer >= self.buffers.len() {
+            return Err(Error::Malformed("tensor buffer index"));
+        }
+        let data = match self.buffers.table(buffer)?.vector(0, 1)? {
+            Some(v) if !v.is_empty() => {
+                if v.data.len() != bytes {
+                    return Err(Error::Malformed("constant tensor data size does not match its shape"));
+                }
+                Some(v.data)
+            }
+            _ => None,
+        };
+        let mut info = TensorInfo {
+            dtype,
+            dims,
+            rank,
+            data,
+            scale: 0.0,
+            zero_point: 0,
+            channel_scales: None,
+            quantized_dimension: 0,
+        };
+        if let Some(q) = t.table(4)? {
+            if let (Some(scales), Some(zps)) = (q.vector(2, 4)?, q.vector(3, 8)?) {
+                if scales.is_empty() || scales.len() != zps.len() {
+                    return Err(Error::Malformed("quantization scales and zero points differ in count"));
+                }
+                let qd = q.i32_or(6, 0)?;
+                if scales.len() > 1 {
+                    if qd < 0 || qd as usize >= rank || dims[qd as usize] as usize != scales.len() {
+                        return Err(Error::Malformed(
+                            "per-channel scales do not match the quantized dimension",
+                        ));
+                    }
+                    info.channel_scales = Some(scales);
+                    info.quantized_dimension = qd as usize;
+                }
+                for c in 0..scales.len() {
+                    let s = scales.f32(c)?;
+                    if !(s.is_finite() && s > 0.0) {
+                        return Err(Error::Malformed("quantization scale is not positive and finite"));
+                    }
+                    let zp = zps.i64(c)?;
+                    if !(-128..=127).contains(&zp) && dtype == DType::I8 {
+                        return Err(Error::Malformed("int8 zero point out of range"));
+                    }
+                    if !(i32::MIN as i64..=i32::MAX as i64).contains(&zp) {
+                        return Err(Error::Malformed("zero point out of range"));
+                    }
+                }
+                info.scale = scales.f32(0)?;
+                info.zero_point = zps.i64(0)? as i32;
+            }
+        }
+        if dtype == DType::I8 && !info.is_quantized() {
+            return Err(Error::Malformed("int8 tensor without quantization parameters"));
+        }
+        Ok(info)
+    }
+
+    /// Operator `i` with its code resolved.
+    pub fn operator(&self, i: usize) -> Result<OperatorInfo<'a>> {
+        let op = self.operators.table(i)?;
+        let index = op.u32_or(0, 0)? as usize;
+        if index >= self.codes.len() {
+            return Err(Error::Malformed("operator code index"));
+        }
+        let code = self.codes.table(index)?;
+        // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
+        // builtin_code: the larger of the two is the operator (TFLite's GetBuiltinCode).
+        let deprecated = code.u8_or(0, 0)? as i8 as i32;
+        let builtin = code.i32_or(3, 0)?;
+        let opcode = if code.string(1)?.is_some() && builtin.max(deprecated) == 32 {
+            OpCode::Custom
+        } else {
+            OpCode::from_code(builtin.max(deprecated))
+        };
+        Ok(OperatorInfo {
+            code: opcode,
+            version: code.i32_or(2, 1)?,
+            inputs: op.vector(1, 4)?.ok_or(Error::Malformed("operator without inputs"))?,
+            outputs: op.vector(2, 4)?.ok_or(Error::Malformed("operator without outputs"))?,
+            options_type: op.u8_or(3, 0)?,
+            options: op.table(4)?,
+        })
+    }
+}

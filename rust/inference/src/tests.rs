@@ -1,0 +1,87 @@
+extern crate std;
+
+use crate::{Error, Interpreter, Model};
+use std::vec::Vec;
+
+fn shared(name: &str) -> Vec<u8> {
+    let path = std::format!("{}/../../../shared/models/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn hello_world_int8_equals_tflm_for_all_256_inputs() {
+    let bytes = shared("hello_world_int8.tflite");
+    let model = Model::load(&bytes).unwrap();
+    let mut arena = [0u8; 512];
+    let mut interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
+    let golden = std::string::String::from_utf8(shared("golden_hello_world_int8.csv")).unwrap();
+    let mut checked = 0;
+    for line in golden.lines().skip(1) {
+        let (x, y) = line.split_once(',').unwrap();
+        let (x, y): (i8, i8) = (x.parse().unwrap(), y.parse().unwrap());
+        interp.input(0).unwrap()[0] = x as u8;
+        interp.invoke().unwrap();
+        assert_eq!(interp.output(0).unwrap()[0] as i8, y, "input {x}");
+        checked += 1;
+    }
+    assert_eq!(checked, 256);
+}
+
+#[test]
+fn hello_world_float_within_1e6_of_tflm() {
+    let bytes = shared("hello_world_float.tflite");
+    let model = Model::load(&bytes).unwrap();
+    let mut arena = [0u8; 1024];
+    let mut interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
+    let golden = std::string::String::from_utf8(shared("golden_hello_world_float.csv")).unwrap();
+    for line in golden.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let x: f32 = f[0].parse().unwrap();
+        let want = f32::from_bits(u32::from_str_radix(f[2], 16).unwrap());
+        interp.input(0).unwrap().copy_from_slice(&x.to_le_bytes());
+        interp.invoke().unwrap();
+        let got = f32::from_le_bytes(interp.output(0).unwrap().try_into().unwrap());
+        assert!((got - want).abs() <= 1e-6, "x {x}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn every_truncation_of_a_model_is_an_error() {
+    let bytes = shared("hello_world_int8.tflite");
+    for cut in 0..bytes.len() {
+        assert!(Model::load(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn flipped_bytes_never_panic() {
+    let bytes = shared("hello_world_int8.tflite");
+    let mut state = 0x9E37_79B9u32;
+    for _ in 0..20_000 {
+        let mut m = bytes.clone();
+        for _ in 0..3 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let at = state as usize % m.len();
+            m[at] = (state >> 8) as u8;
+        }
+        if let Ok(model) = Model::load(&m) {
+            let mut arena = [0u8; 4096];
+            if let Ok(mut interp) = Interpreter::<32, 16>::new(model, &mut arena) {
+                let _ = interp.invoke();
+            }
+        }
+    }
+}
+
+#[test]
+fn small_arenas_and_interpreters_are_refused() {
+    let bytes = shared("hello_world_int8.tflite");
+    let model = Model::load(&bytes).unwrap();
+    let mut arena = [0u8; 8];
+    assert!(matches!(Interpreter::<16, 8>::new(model, &mut arena), Err(Error::ArenaTooSmall { .. })));
+    let mut arena = [0u8; 512];
+    assert_eq!(Interpreter::<4, 8>::new(model, &mut arena).err(), Some(Error::TooLarge("tensors")));
+    assert_eq!(Interpreter::<16, 2>::new(model, &mut arena).err(), Some(Error::TooLarge("operators")));
+}
