@@ -1,0 +1,44 @@
+//! The sine model on the Cortex-M33 (`cargo xtask bench sine`): instructions to load,
+//! validate, plan and prepare it, and per inference; the image's flash and RAM (the
+//! arena is on the stack, so the stack peak includes it).
+//!
+//! Until the project's own sine model lands, this measures TFLM's hello_world int8
+//! model (the same 1 -> 16 -> 16 -> 1 shape) from `../shared/models/`, read in place.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use inference::{Interpreter, Model};
+use m33_rt::{bench, stack};
+
+static MODEL: &[u8] = include_bytes!("../../../../../shared/models/hello_world_int8.tflite");
+
+
+fn main() -> u32 {
+    bench::calibrate();
+    // The arena lives on the stack, so the stack peak includes it; the interpreter is
+    // sized for the model's 12 tensors and 3 operators.
+    let mut arena = [0u8; 64];
+    let arena = &mut arena;
+    let interp = bench::measure("sine: setup (load, validate, plan, prepare)", || {
+        let model = Model::load(black_box(MODEL)).ok()?;
+        Interpreter::<12, 3>::new(model, arena).ok()
+    });
+    let Some(mut interp) = interp else { return 1 };
+    let mut checksum = 0i32;
+    for x in [-128i8, 0, 64, 127] {
+        let Ok(input) = interp.input(0) else { return 2 };
+        input[0] = black_box(x) as u8;
+        let name = if x == 0 { "sine: one inference (invoke)" } else { "sine: invoke (other input)" };
+        if bench::measure(name, || interp.invoke()).is_err() {
+            return 3;
+        }
+        checksum += interp.output(0).map_or(0, |o| o[0] as i8 as i32);
+    }
+    black_box(checksum);
+    m33_rt::println!("arena-bytes: {}", interp.arena_used());
+    stack::report_peak();
+    0
+}
+
+m33_rt::image_main!(main);
