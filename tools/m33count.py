@@ -11,6 +11,8 @@ instructions retired from the entry of the first to the entry of the second.
 Output on stdout, one record per line, tab separated:
     insn  <name>  <instructions>
     exit  <code>  <instructions from reset to exit>
+With --profile NAME, the instructions of measurement NAME are also broken down by
+function (from the ELF symbols) on stderr.
 The image's console goes to stderr. Exit status: the image's.
 """
 import argparse
@@ -41,7 +43,7 @@ def thumb_instruction_count(code: bytes) -> int:
 
 
 class Image:
-    def __init__(self, path, cmdline, limit):
+    def __init__(self, path, cmdline, limit, profile=None):
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M33)
         for base, size in REGIONS:
@@ -51,7 +53,12 @@ class Image:
             for seg in elf.iter_segments():
                 if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]:
                     self.uc.mem_write(seg["p_paddr"], seg.data())
-            symbols = {s.name: s["st_value"] & ~1 for s in elf.get_section_by_name(".symtab").iter_symbols()}
+            symtab = list(elf.get_section_by_name(".symtab").iter_symbols())
+            symbols = {s.name: s["st_value"] & ~1 for s in symtab}
+            self.functions = sorted(
+                (s["st_value"] & ~1, s["st_size"], s.name) for s in symtab if s["st_info"]["type"] == "STT_FUNC"
+            )
+        self.profile, self.by_block = profile, {}
         self.cmdline = cmdline.encode()
         self.limit = limit
         self.total = 0
@@ -70,6 +77,8 @@ class Image:
             n = self.block_sizes[(address, size)] = thumb_instruction_count(bytes(uc.mem_read(address, size)))
         self.total += n
         self.last_block = n
+        if self.profile is not None and self.open_name == self.profile:
+            self.by_block[address] = self.by_block.get(address, 0) + n
         if self.total > self.limit:
             print(f"m33count: more than {self.limit} instructions, stopping", file=sys.stderr)
             self.exit_code = 124
@@ -86,7 +95,23 @@ class Image:
 
     def on_stop(self, uc, *_):
         print(f"insn\t{self.open_name}\t{self.here() - self.open_at}", flush=True)
+        if self.profile is not None and self.open_name == self.profile:
+            self.report_profile()
         self.open_name = None
+
+    def report_profile(self):
+        import bisect
+        starts = [f[0] for f in self.functions]
+        per_function = {}
+        for address, n in self.by_block.items():
+            i = bisect.bisect_right(starts, address) - 1
+            name = self.functions[i][2] if i >= 0 else "?"
+            per_function[name] = per_function.get(name, 0) + n
+        for name, n in sorted(per_function.items(), key=lambda kv: -kv[1]):
+            print(f"profile {n:>10}  {name}", file=sys.stderr)
+        for address, n in sorted(self.by_block.items(), key=lambda kv: -kv[1])[:20]:
+            print(f"profile-block {n:>10}  {address:#010x}", file=sys.stderr)
+        self.by_block = {}
 
     def read_cstr(self, address):
         out = bytearray()
@@ -148,8 +173,9 @@ def main():
     ap.add_argument("elf")
     ap.add_argument("--cmdline", default="image")
     ap.add_argument("--limit", type=int, default=2_000_000_000, help="stop after this many instructions")
+    ap.add_argument("--profile", metavar="NAME", help="break measurement NAME down by function")
     args = ap.parse_args()
-    sys.exit(Image(args.elf, args.cmdline, args.limit).run())
+    sys.exit(Image(args.elf, args.cmdline, args.limit, args.profile).run())
 
 
 if __name__ == "__main__":

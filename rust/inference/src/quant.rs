@@ -178,4 +178,48 @@ mod tests {
         assert_eq!(rounding_divide_by_pot(i32::MIN, 31), -1);
         assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25);
     }
+
+    #[test]
+    fn prepared_requant_equals_the_reference_formula() {
+        let mut state = 0x2545_F491u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for _ in 0..200_000 {
+            let x = next() as i32 >> (next() % 31);
+            let m = (next() >> 1) as i32 | (1 << 30);
+            let s = (next() % 62) as i32 - 31;
+            let s = s.min(30);
+            assert_eq!(Requant::new(m, s).apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
+        }
+    }
+}
+
+/// A requantization step prepared once: [`multiply_by_quantized_multiplier`] with its
+/// shift split, and the rounding mask precomputed, for the invoke loop. Same results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requant {
+    multiplier: i32,
+    left_shift: u32,
+    right_shift: u32,
+    mask: i32,
+}
+
+impl Requant {
+    /// From a multiplier and shift as [`quantize_multiplier`] gives them (shift <= 30).
+    pub fn new(multiplier: i32, shift: i32) -> Self {
+        let left_shift = shift.max(0) as u32;
+        let right_shift = (-shift).max(0) as u32;
+        Requant { multiplier, left_shift, right_shift, mask: ((1i64 << right_shift) - 1) as i32 }
+    }
+
+    #[inline(always)]
+    pub fn apply(&self, x: i32) -> i32 {
+        let high = saturating_rounding_doubling_high_mul(x.wrapping_shl(self.left_shift), self.multiplier);
+        let threshold = (self.mask >> 1) + i32::from(high < 0);
+        (high >> self.right_shift) + i32::from((high & self.mask) > threshold)
+    }
 }

@@ -4,7 +4,7 @@
 
 use super::requant_multiplier;
 use super::{f32_at, required, tensor_index, Io, Persist, Slot};
-use crate::quant::{multiply_by_quantized_multiplier, Activation};
+use crate::quant::{Activation, Requant};
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
 
@@ -25,13 +25,25 @@ pub struct FullyConnected<'m> {
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
-    Float { min: f32, max: f32 },
-    Int8 { input_offset: i32, output_offset: i32, multiplier: Multiplier, act_min: i32, act_max: i32 },
+    Float {
+        min: f32,
+        max: f32,
+    },
+    /// `folded` (persistent, one i32 per unit): bias + input offset x sum of the unit's
+    /// weights, so that invoke computes only sum(w x). Exact: it is the same sum
+    /// regrouped, in the same wrapping int32 arithmetic.
+    Int8 {
+        folded: usize,
+        output_offset: i32,
+        multiplier: Multiplier,
+        act_min: i32,
+        act_max: i32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Multiplier {
-    PerTensor(i32, i32),
+    PerTensor(Requant),
     /// (multiplier, shift) pairs per unit, in the arena's persistent part.
     PerChannel {
         at: usize,
@@ -106,7 +118,7 @@ pub fn prepare<'m>(
                     // TFLM: the product of the float scales, in float, then as double.
                     let product = (in_t.scale * filter_t.scale) as f64;
                     let (m, s) = requant_multiplier(product / out_t.scale as f64, OP)?;
-                    Multiplier::PerTensor(m, s)
+                    Multiplier::PerTensor(Requant::new(m, s))
                 }
                 Some(scales) => {
                     if filter_t.quantized_dimension != 0 {
@@ -125,13 +137,14 @@ pub fn prepare<'m>(
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
                 .ok_or(bad("activation range overflows"))?;
-            Kind::Int8 {
-                input_offset: -in_t.zero_point,
-                output_offset: out_t.zero_point,
-                multiplier,
-                act_min,
-                act_max,
+            let folded = persist.alloc(4 * out_depth)?;
+            let input_offset = in_t.zero_point.wrapping_neg();
+            for (c, w) in filter.chunks_exact(accum_depth).enumerate() {
+                let sum = w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
+                let b = bias.map_or(0, |(b, _)| super::i32_at(b, 4 * c));
+                persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
             }
+            Kind::Int8 { folded, output_offset: out_t.zero_point, multiplier, act_min, act_max }
         }
         _ => return Err(bad("types must be all f32 or all int8")),
     };
@@ -153,33 +166,26 @@ impl FullyConnected<'_> {
         let (input, output) = io.split(slots[self.input], slots[self.output])?;
         let (depth, units) = (self.accum_depth, self.out_depth);
         match self.kind {
-            Kind::Int8 { input_offset, output_offset, multiplier, act_min, act_max } => {
-                for (x, out) in input.chunks_exact(depth).zip(output.chunks_exact_mut(units)) {
-                    for (c, (w, o)) in self.filter.chunks_exact(depth).zip(out.iter_mut()).enumerate() {
-                        let mut acc: i32 = 0;
-                        for (&wv, &xv) in w.iter().zip(x) {
-                            // Wrapping, as TFLM's int32 arithmetic behaves on every target it runs on.
-                            acc = acc.wrapping_add(
-                                (wv as i8 as i32).wrapping_mul((xv as i8 as i32).wrapping_add(input_offset)),
-                            );
-                        }
-                        if let Some(b) = self.bias {
-                            acc = acc.wrapping_add(i32::from_le_bytes([
-                                b[4 * c],
-                                b[4 * c + 1],
-                                b[4 * c + 2],
-                                b[4 * c + 3],
-                            ]));
-                        }
-                        let (m, s) = match multiplier {
-                            Multiplier::PerTensor(m, s) => (m, s),
-                            Multiplier::PerChannel { at } => (
+            Kind::Int8 { folded, output_offset, multiplier, act_min, act_max } => {
+                let folded = persistent.get(folded..folded + 4 * units).ok_or(Error::BadTensor)?;
+                let filter = self.filter.get(..units * depth).ok_or(Error::BadTensor)?;
+                for b in 0..self.batches {
+                    let x = input.get(b * depth..(b + 1) * depth).ok_or(Error::BadTensor)?;
+                    let out = output.get_mut(b * units..(b + 1) * units).ok_or(Error::BadTensor)?;
+                    for (c, o) in out.iter_mut().enumerate() {
+                        let w = &filter[c * depth..(c + 1) * depth];
+                        let f = &folded[4 * c..4 * c + 4];
+                        let acc = i32::from_le_bytes([f[0], f[1], f[2], f[3]]).wrapping_add(dot_i8(w, x));
+                        let scaled = match multiplier {
+                            Multiplier::PerTensor(rq) => rq.apply(acc),
+                            Multiplier::PerChannel { at } => Requant::new(
                                 super::i32_at(persistent, at + 8 * c),
                                 super::i32_at(persistent, at + 8 * c + 4),
-                            ),
+                            )
+                            .apply(acc),
                         };
-                        let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(output_offset);
-                        *o = v.clamp(act_min, act_max) as i8 as u8;
+                        // max then min, as TFLM clamps (and no panic path for a bad range).
+                        *o = scaled.wrapping_add(output_offset).max(act_min).min(act_max) as i8 as u8;
                     }
                 }
             }
@@ -191,7 +197,14 @@ impl FullyConnected<'_> {
                             total += f32_at(input, b * depth + d) * f32_at(self.filter, c * depth + d);
                         }
                         let bias = self.bias.map_or(0.0, |bias| f32_at(bias, c));
-                        let v = (total + bias).clamp(min, max);
+                        let t = total + bias;
+                        let v = if t < min {
+                            min
+                        } else if t > max {
+                            max
+                        } else {
+                            t
+                        };
                         output[4 * (b * units + c)..4 * (b * units + c) + 4]
                             .copy_from_slice(&v.to_le_bytes());
                     }
@@ -200,4 +213,23 @@ impl FullyConnected<'_> {
         }
         Ok(())
     }
+}
+
+/// sum(w[i] x[i]) over int8 values, four at a time.
+#[inline(always)]
+fn dot_i8(w: &[u8], x: &[u8]) -> i32 {
+    let mut acc = 0i32;
+    let (w4, x4) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (wr, xr) = (w4.remainder(), x4.remainder());
+    for (a, b) in w4.zip(x4) {
+        let p0 = (a[0] as i8 as i32) * (b[0] as i8 as i32);
+        let p1 = (a[1] as i8 as i32) * (b[1] as i8 as i32);
+        let p2 = (a[2] as i8 as i32) * (b[2] as i8 as i32);
+        let p3 = (a[3] as i8 as i32) * (b[3] as i8 as i32);
+        acc = acc.wrapping_add(p0).wrapping_add(p1).wrapping_add(p2).wrapping_add(p3);
+    }
+    for (&a, &b) in wr.iter().zip(xr) {
+        acc = acc.wrapping_add((a as i8 as i32) * (b as i8 as i32));
+    }
+    acc
 }
