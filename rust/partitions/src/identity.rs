@@ -8,6 +8,17 @@ use device_identity::{csr, DeviceIdentity, HukKdf, KeyId, LabelExtra};
 use psa::{Message, Service, ServiceInfo, Status, VersionPolicy};
 use secure_api::identity as api;
 
+/// `HUK_DERIV_LABEL_EXTRA` as the secure image was built with it (empty if unset),
+/// checked by the compiler: a value over 15 characters fails the build with the
+/// message below.
+pub const BUILD_LABEL_EXTRA: LabelExtra = match LabelExtra::new(match option_env!("HUK_DERIV_LABEL_EXTRA") {
+    Some(extra) => extra,
+    None => "",
+}) {
+    Ok(extra) => extra,
+    Err(_) => panic!("HUK_DERIV_LABEL_EXTRA must be at most 15 characters (and hold no NUL)"),
+};
+
 pub struct IdentityService {
     /// `None` if derivation failed at boot: the keys are then "unknown".
     identity: Option<DeviceIdentity>,
