@@ -13,7 +13,6 @@ use m33_rt::{bench, stack};
 
 static MODEL: &[u8] = include_bytes!("../../../../../shared/models/hello_world_int8.tflite");
 
-
 fn main() -> u32 {
     bench::calibrate();
     // The arena lives on the stack, so the stack peak includes it; the interpreter is

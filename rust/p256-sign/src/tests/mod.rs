@@ -1,0 +1,63 @@
+//! Host tests: the arithmetic against a big-integer reference (`crypto-bigint`),
+//! the comb table and public keys against RustCrypto `p256`, and signatures against
+//! RFC 6979, NIST and RustCrypto `p256` 0.13.
+
+mod arith;
+mod ecdsa;
+
+use crate::arith::Limbs;
+
+/// Bytes from hex (whitespace ignored).
+pub fn hex<const L: usize>(s: &str) -> [u8; L] {
+    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    assert_eq!(digits.len(), 2 * L, "{s}");
+    let mut out = [0u8; L];
+    for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
+        *o = u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap();
+    }
+    out
+}
+
+pub fn limbs(s: &str) -> Limbs {
+    crate::arith::from_be_bytes(&hex::<32>(s))
+}
+
+/// xorshift64*: reproducible pseudo-random test inputs.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn bytes(&mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for chunk in out.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out
+    }
+
+    /// Random limbs, half of the time with runs of all-ones or all-zero words
+    /// (carry chains are where limb arithmetic goes wrong).
+    pub fn limbs(&mut self) -> Limbs {
+        let mut l = crate::arith::from_be_bytes(&self.bytes());
+        if self.next_u64() & 1 == 1 {
+            for w in l.iter_mut() {
+                match self.next_u64() % 3 {
+                    0 => *w = 0,
+                    1 => *w = u32::MAX,
+                    _ => {}
+                }
+            }
+        }
+        l
+    }
+}
