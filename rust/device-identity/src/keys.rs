@@ -2,11 +2,12 @@
 
 use crate::derivation::{derive_labelled, HukKdf, LabelExtra};
 use crate::{Error, Result};
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::bigint::{Encoding, NonZero, U384};
 use p256::elliptic_curve::Curve;
 use p256::NistP256;
+use p256_sign::SecretKey;
 
 /// The device's keys, by the ids the non-secure application uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,19 +87,21 @@ impl Uuid {
 
 /// A P-256 scalar from 48 derived bytes, as FIPS 186-5 A.2.1 makes one from extra
 /// random bits: d = (c mod (n - 1)) + 1, unbiased to within 2^-128 and never zero.
-fn scalar_from_wide(okm: &[u8; 48]) -> Result<SigningKey> {
+fn scalar_from_wide(okm: &[u8; 48]) -> Result<SecretKey> {
     let c = U384::from_be_slice(okm);
     let n_minus_1 = U384::from(&NistP256::ORDER).wrapping_sub(&U384::ONE);
     let modulus = Option::<NonZero<U384>>::from(NonZero::new(n_minus_1)).ok_or(Error::Signature)?;
     let d = c.rem(&modulus).wrapping_add(&U384::ONE);
     let bytes = d.to_be_bytes();
     // d < n < 2^256: the top 16 of the 48 bytes are zero.
-    SigningKey::from_slice(&bytes[16..]).map_err(|_| Error::Signature)
+    let mut scalar = [0u8; 32];
+    scalar.copy_from_slice(&bytes[16..]);
+    SecretKey::from_bytes(&scalar).map_err(|_| Error::Signature)
 }
 
 /// The device's identity, derived at boot and held only in secure memory.
 pub struct DeviceIdentity {
-    keys: [SigningKey; 3],
+    keys: [SecretKey; 3],
     public: [[u8; 65]; 3],
     uuid: Uuid,
 }
@@ -106,7 +109,7 @@ pub struct DeviceIdentity {
 impl DeviceIdentity {
     /// Derives the three keys and the UUID (scheme v1).
     pub fn derive(kdf: &mut dyn HukKdf, extra: &LabelExtra) -> Result<Self> {
-        let mut key = |id: KeyId| -> Result<SigningKey> {
+        let mut key = |id: KeyId| -> Result<SecretKey> {
             let mut okm = [0u8; 48];
             derive_labelled(kdf, id.derivation_label(), extra, &mut okm)?;
             scalar_from_wide(&okm)
@@ -118,8 +121,7 @@ impl DeviceIdentity {
         uuid[8] = (uuid[8] & 0x3f) | 0x80; // RFC 4122 variant
         let mut public = [[0u8; 65]; 3];
         for (out, k) in public.iter_mut().zip(&keys) {
-            let point = k.verifying_key().to_encoded_point(false);
-            out.copy_from_slice(point.as_bytes());
+            *out = k.public_key();
         }
         Ok(DeviceIdentity { keys, public, uuid: Uuid(uuid) })
     }
@@ -136,8 +138,7 @@ impl DeviceIdentity {
     /// ECDSA P-256 over a SHA-256 digest, deterministic (RFC 6979); r || s.
     /// Who may ask for which key is the partition's policy, not this crate's.
     pub fn sign_prehash(&self, id: KeyId, digest: &[u8; 32]) -> Result<[u8; 64]> {
-        let sig: Signature = self.keys[id.index()].sign_prehash(digest).map_err(|_| Error::Signature)?;
-        Ok(sig.to_bytes().into())
+        self.keys[id.index()].sign_prehash(digest).map_err(|_| Error::Signature)
     }
 
     /// The SHA-256 of `message`, signed.
