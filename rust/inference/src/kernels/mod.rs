@@ -147,24 +147,41 @@ pub struct Io<'a> {
 }
 
 impl Io<'_> {
-    /// An input's bytes and the output's bytes, both in the arena.
-    pub fn split(&mut self, input: Slot, output: Slot) -> Result<(&[u8], &mut [u8])> {
+    /// Input bytes and the output's bytes, all in the arena. Inputs may share bytes
+    /// with each other but not with the output (the planner keeps an operator's
+    /// inputs and output apart, since all are alive at that operator).
+    pub fn inputs_and_output<const N: usize>(
+        &mut self,
+        inputs: [Slot; N],
+        output: Slot,
+    ) -> Result<([&[u8]; N], &mut [u8])> {
         let arena = &mut *self.arena;
-        if input.offset + input.len <= output.offset {
-            let (lo, hi) = arena.split_at_mut(output.offset);
-            Ok((
-                lo.get(input.offset..input.offset + input.len).ok_or(Error::BadTensor)?,
-                hi.get_mut(..output.len).ok_or(Error::BadTensor)?,
-            ))
-        } else if output.offset + output.len <= input.offset {
-            let (lo, hi) = arena.split_at_mut(input.offset);
-            Ok((
-                hi.get(..input.len).ok_or(Error::BadTensor)?,
-                lo.get_mut(output.offset..output.offset + output.len).ok_or(Error::BadTensor)?,
-            ))
-        } else {
-            Err(Error::BadTensor)
+        let (before, rest) = arena.split_at_mut(output.offset.min(arena.len()));
+        let (out, after) = rest.split_at_mut(output.len.min(rest.len()));
+        if out.len() != output.len {
+            return Err(Error::BadTensor);
         }
+        let (before, after): (&[u8], &[u8]) = (before, after);
+        let after_start = output.offset + output.len;
+        let mut views: [&[u8]; N] = [&[]; N];
+        for (view, slot) in views.iter_mut().zip(inputs) {
+            let end = slot.offset.checked_add(slot.len).ok_or(Error::BadTensor)?;
+            *view = if end <= output.offset {
+                before.get(slot.offset..end)
+            } else if slot.offset >= after_start {
+                after.get(slot.offset - after_start..end - after_start)
+            } else {
+                None
+            }
+            .ok_or(Error::BadTensor)?;
+        }
+        Ok((views, out))
+    }
+
+    /// One input's bytes and the output's bytes.
+    pub fn split(&mut self, input: Slot, output: Slot) -> Result<(&[u8], &mut [u8])> {
+        let ([input], output) = self.inputs_and_output([input], output)?;
+        Ok((input, output))
     }
 }
 
