@@ -2,8 +2,8 @@
 //! validate, plan and prepare it, and per inference; the image's flash and RAM (the
 //! arena is on the stack, so the stack peak includes it).
 //!
-//! Until the project's own sine model lands, this measures TFLM's hello_world int8
-//! model (the same 1 -> 16 -> 16 -> 1 shape) from `../shared/models/`, read in place.
+//! The model is the project's own `models/sine/sine_int8.tflite` (1 -> 16 -> 16 -> 1,
+//! like TFLM's hello_world).
 #![no_std]
 #![no_main]
 
@@ -11,7 +11,7 @@ use core::hint::black_box;
 use inference::{Interpreter, Model};
 use m33_rt::{bench, stack};
 
-static MODEL: &[u8] = include_bytes!("../../../../../shared/models/hello_world_int8.tflite");
+static MODEL: &[u8] = include_bytes!("../../../../models/sine/sine_int8.tflite");
 
 fn main() -> u32 {
     bench::calibrate();

@@ -1,0 +1,109 @@
+//! The oracle harness shared by the operator test files: runs a model on TFLM's
+//! reference kernels (`tools/tflm_oracle.py`, the pinned `tflite-micro` package) and
+//! on our engine, and compares: int8 bit for bit, float32 within 1e-6.
+#![allow(dead_code)] // each test file uses part of it
+
+use inference::{Interpreter, Model};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CASES: usize = 100;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Tensor {
+    dtype: u8,
+    len: usize,
+}
+
+impl Tensor {
+    fn bytes(&self) -> usize {
+        self.len * if self.dtype == 2 || self.dtype == 4 { 4 } else { 1 }
+    }
+}
+
+struct Oracle {
+    inputs: Vec<Tensor>,
+    outputs: Vec<Tensor>,
+    /// Per case: every input's bytes, then every output's.
+    cases: Vec<Vec<Vec<u8>>>,
+}
+
+fn u32_at(b: &[u8], at: &mut usize) -> u32 {
+    let v = u32::from_le_bytes(b[*at..*at + 4].try_into().unwrap());
+    *at += 4;
+    v
+}
+
+/// Runs the oracle on `model` (seeded inputs in [low, high) for float inputs).
+fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
+    let python = std::env::var("SI_PYTHON")
+        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{}-{seed}.oracle", model.file_stem().unwrap().to_string_lossy()));
+    let status = Command::new(python)
+        .arg(root().join("tools/tflm_oracle.py"))
+        .arg(model)
+        .args(["--seed", &seed.to_string(), "--count", &CASES.to_string()])
+        .args(["--low", &low.to_string(), "--high", &high.to_string(), "-o"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "oracle failed on {}", model.display());
+    let b = std::fs::read(&out).unwrap();
+    assert_eq!(&b[..8], b"TFLMORC1");
+    let mut at = 8;
+    let (n_in, n_out, n_cases) = (u32_at(&b, &mut at), u32_at(&b, &mut at), u32_at(&b, &mut at));
+    let mut tensors = Vec::new();
+    for _ in 0..n_in + n_out {
+        let (dtype, rank) = (b[at], b[at + 1] as usize);
+        at += 4;
+        let len = (0..rank).map(|_| u32_at(&b, &mut at) as usize).product();
+        at += 8; // scale, zero point
+        tensors.push(Tensor { dtype, len });
+    }
+    let outputs = tensors.split_off(n_in as usize);
+    let mut cases = Vec::new();
+    for _ in 0..n_cases {
+        let mut case = Vec::new();
+        for t in tensors.iter().chain(&outputs) {
+            case.push(b[at..at + t.bytes()].to_vec());
+            at += t.bytes();
+        }
+        cases.push(case);
+    }
+    assert_eq!(at, b.len());
+    Oracle { inputs: tensors, outputs, cases }
+}
+
+/// Runs every case on our engine and compares.
+pub fn check(model_path: &str, low: f32, high: f32) {
+    let path = root().join(model_path);
+    let bytes = std::fs::read(&path).unwrap();
+    let model = Model::load(&bytes).unwrap_or_else(|e| panic!("{model_path}: {e:?}"));
+    let mut arena = vec![0u8; 256 * 1024];
+    let mut interp = Interpreter::<128, 64>::new(model, &mut arena).unwrap();
+    let oracle = oracle(&path, 7, low, high);
+    for (n, case) in oracle.cases.iter().enumerate() {
+        for (i, data) in case[..oracle.inputs.len()].iter().enumerate() {
+            interp.input(i).unwrap().copy_from_slice(data);
+        }
+        interp.invoke().unwrap();
+        for (o, (want, t)) in case[oracle.inputs.len()..].iter().zip(&oracle.outputs).enumerate() {
+            let got = interp.output(o).unwrap();
+            if t.dtype == 2 {
+                for (k, (g, w)) in got.chunks(4).zip(want.chunks(4)).enumerate() {
+                    let (g, w) = (
+                        f32::from_le_bytes(g.try_into().unwrap()),
+                        f32::from_le_bytes(w.try_into().unwrap()),
+                    );
+                    assert!((g - w).abs() <= 1e-6, "{model_path} case {n} output {o}[{k}]: {g} vs TFLM {w}");
+                }
+            } else {
+                assert_eq!(got, &want[..], "{model_path} case {n} output {o}: bytes differ from TFLM");
+            }
+        }
+    }
+}
