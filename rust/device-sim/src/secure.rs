@@ -56,8 +56,20 @@ pub fn services(
         )),
         None => log.push("[Sec Thread] Device identity: key derivation FAILED, keys unknown".into()),
     }
+    let inference = partitions::inference::InferenceService::new();
+    for m in inference.models() {
+        let state = if m.active { "loaded" } else { "REFUSED (see infer model)" };
+        log.push(format!(
+            "[Sec Thread] Inference: model {} {state}, {} arena bytes",
+            m.label(),
+            m.arena_bytes
+        ));
+    }
     let ps = crate::storage::FileStorage::open(&platform.state.join("ps"))?;
-    let services: Services =
-        vec![Box::new(identity), Box::new(crate::protected_storage::ProtectedStorage::new(ps))];
+    let services: Services = vec![
+        Box::new(identity),
+        Box::new(inference),
+        Box::new(crate::protected_storage::ProtectedStorage::new(ps)),
+    ];
     Ok((services, log))
 }

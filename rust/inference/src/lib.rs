@@ -23,7 +23,7 @@ mod schema;
 mod tests;
 
 pub use interpreter::Interpreter;
-pub use schema::{DType, Model, OpCode};
+pub use schema::{DType, Model, OpCode, TensorInfo};
 
 /// Errors of loading, planning and running a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -57,6 +57,21 @@ macro_rules! opcodes {
                 }
             }
 
+            /// The schema's builtin code (`None` for custom operators and codes
+            /// beyond a byte).
+            pub fn builtin_code(self) -> Option<u8> {
+                match self {
+                    $(OpCode::$name => Some($code),)*
+                    OpCode::Other(c) => u8::try_from(c).ok(),
+                    OpCode::Custom => None,
+                }
+            }
+
+            /// The name for a builtin code, as [`OpCode::name`] gives it.
+            pub fn name_of(code: u8) -> &'static str {
+                Self::from_code(code as i32).name()
+            }
+
             /// The name TFLite gives the operator.
             pub fn name(self) -> &'static str {
                 match self {
@@ -188,11 +203,15 @@ impl<'a> Model<'a> {
         }
         for i in 0..model.operators.len() {
             let op = model.operator(i)?;
-            for v in [op.inputs, op.outputs] {
+            for (v, is_output) in [(op.inputs, false), (op.outputs, true)] {
                 for j in 0..v.len() {
                     let t = v.i32(j)?;
-                    if t < -1 || t >= model.tensors.len() as i32 {
+                    if t < -1 || t >= model.tensors.len() as i32 || (is_output && t < 0) {
                         return Err(Error::Malformed("operator tensor index"));
+                    }
+                    // Operators write to the arena: an output must not be a constant.
+                    if is_output && model.tensor(t as usize)?.data.is_some() {
+                        return Err(Error::Malformed("an operator output is a constant tensor"));
                     }
                 }
             }

@@ -20,13 +20,9 @@ fn sine_float_within_1e6_of_tflm() {
 /// missing operator (and this list shrinks as kernels land).
 #[test]
 fn models_with_missing_operators_are_refused_by_name() {
-    for (model, op) in [
-        ("models/ops/conv_int8.tflite", "CONV_2D"),
-        ("models/ops/depthwise_float32.tflite", "DEPTHWISE_CONV_2D"),
-        ("models/ops/pool_int8.tflite", "AVERAGE_POOL_2D"),
-        ("models/ops/elementwise_float32.tflite", "ADD"),
-        ("models/ops/fc_int8.tflite", "SOFTMAX"),
-    ] {
+    // A slice, not an array literal: it may hold one model, or none.
+    const MISSING: &[(&str, &str)] = &[];
+    for &(model, op) in MISSING {
         let bytes = std::fs::read(root().join(model)).unwrap();
         match Model::load(&bytes) {
             Err(Error::UnsupportedOperator(code)) => assert_eq!(code.name(), op, "{model}"),

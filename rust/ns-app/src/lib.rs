@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod csr_subject;
+mod infer;
 mod info;
 mod keys;
 mod pem;

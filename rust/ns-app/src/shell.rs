@@ -52,6 +52,20 @@ pub static COMMANDS: &[Command] = &[
         ],
     ),
     group(
+        "infer",
+        "Inference in the secure world",
+        &[
+            leaf(
+                "get",
+                "Run a model on angles in degrees (0..359); print the result as the secure world encoded it",
+                "<model> <CBOR|SIGN1|ENCRYPT0> <start> [stop] [stride]",
+                (3, 2),
+                crate::infer::get,
+            ),
+            leaf("model", "The models in the secure image", "", (0, 0), crate::infer::model),
+        ],
+    ),
+    group(
         "keys",
         "Device keys (derived from the HUK in the secure world)",
         &[

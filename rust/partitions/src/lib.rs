@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod identity;
+pub mod inference;
 
 /// Reads a `u32` key id that must be exactly 4 bytes.
 fn read_u32(msg: &mut dyn psa::Message, index: usize) -> Result<u32, psa::Status> {

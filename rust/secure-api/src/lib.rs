@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod identity;
+pub mod inference;
 pub mod protected_storage;
 
 use psa::Sid;
@@ -36,4 +37,4 @@ pub mod pid {
 }
 
 /// Every service the non-secure application uses, in the order `info version` lists.
-pub const SERVICES: &[ServiceId] = &[identity::SERVICE, protected_storage::SERVICE];
+pub const SERVICES: &[ServiceId] = &[identity::SERVICE, inference::SERVICE, protected_storage::SERVICE];

@@ -19,17 +19,43 @@ pub fn device_sim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_device-sim"))
 }
 
+/// A child process that is killed when the test ends, even by a panic, so that a
+/// failing test leaves no process holding the test runner's output open.
+pub struct Guard(pub Child);
+
+impl std::ops::Deref for Guard {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the secure process alone and waits for its socket.
-pub fn secure_process(state: &Path) -> (Child, PathBuf) {
+pub fn secure_process(state: &Path) -> (Guard, PathBuf) {
     let socket = state.join("s.sock");
-    let child = device_sim()
-        .arg("--secure-socket")
-        .arg(&socket)
-        .arg("--state")
-        .arg(state)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Guard(
+        device_sim()
+            .arg("--secure-socket")
+            .arg(&socket)
+            .arg("--state")
+            .arg(state)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         assert!(Instant::now() < deadline, "secure process did not listen");

@@ -190,6 +190,14 @@ impl FullyConnected<'_> {
                 }
             }
             Kind::Float { min, max } => {
+                // Validated shapes make these hold; checked so that no index below can fail.
+                if input.len() < 4 * self.batches * depth
+                    || output.len() < 4 * self.batches * units
+                    || self.filter.len() < 4 * units * depth
+                    || self.bias.is_some_and(|b| b.len() < 4 * units)
+                {
+                    return Err(Error::BadTensor);
+                }
                 for b in 0..self.batches {
                     for c in 0..units {
                         let mut total = 0.0f32;

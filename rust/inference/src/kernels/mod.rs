@@ -2,14 +2,38 @@
 //! computes it on every invoke (`eval`). Preparation is where TFLM's `Prepare` work
 //! happens — multipliers, shifts, activation ranges — so that invoke only computes.
 
+#[cfg(any(feature = "op-add", feature = "op-mul"))]
+mod add_mul;
+#[cfg(feature = "op-concatenation")]
+mod concatenation;
+#[cfg(feature = "op-conv-2d")]
+mod conv;
+#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+mod conv_common;
+#[cfg(feature = "op-depthwise-conv-2d")]
+mod depthwise_conv;
+#[cfg(any(feature = "op-softmax", feature = "op-logistic", feature = "op-tanh"))]
+mod fixed_point;
+#[cfg(any(feature = "op-softmax", feature = "op-logistic", feature = "op-tanh"))]
+mod float_math;
 #[cfg(feature = "op-fully-connected")]
 mod fully_connected;
+#[cfg(any(feature = "op-logistic", feature = "op-tanh"))]
+mod logistic_tanh;
+#[cfg(feature = "op-mean")]
+mod mean;
+#[cfg(feature = "op-pad")]
+mod pad;
+#[cfg(any(feature = "op-average-pool-2d", feature = "op-max-pool-2d"))]
+mod pool;
 #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
 mod quantize;
 #[cfg(feature = "op-relu")]
 mod relu;
 #[cfg(feature = "op-reshape")]
 mod reshape;
+#[cfg(feature = "op-softmax")]
+mod softmax;
 
 use crate::schema::{Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
@@ -24,6 +48,16 @@ pub struct Slot {
 /// Everything an operator needs at invoke time.
 #[derive(Clone, Copy, Debug)]
 pub enum OpData<'m> {
+    #[cfg(any(feature = "op-add", feature = "op-mul"))]
+    AddMul(add_mul::AddMul<'m>),
+    #[cfg(any(feature = "op-logistic", feature = "op-tanh"))]
+    LogisticTanh(logistic_tanh::LogisticTanh),
+    #[cfg(feature = "op-softmax")]
+    Softmax(softmax::Softmax),
+    #[cfg(feature = "op-conv-2d")]
+    Conv(conv::Conv<'m>),
+    #[cfg(feature = "op-depthwise-conv-2d")]
+    DepthwiseConv(depthwise_conv::DepthwiseConv<'m>),
     #[cfg(feature = "op-fully-connected")]
     FullyConnected(fully_connected::FullyConnected<'m>),
     #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
@@ -32,6 +66,14 @@ pub enum OpData<'m> {
     Relu(relu::Relu),
     #[cfg(feature = "op-reshape")]
     Reshape(reshape::Reshape),
+    #[cfg(any(feature = "op-average-pool-2d", feature = "op-max-pool-2d"))]
+    Pool(pool::Pool),
+    #[cfg(feature = "op-pad")]
+    Pad(pad::Pad),
+    #[cfg(feature = "op-mean")]
+    Mean(mean::Mean),
+    #[cfg(feature = "op-concatenation")]
+    Concatenation(concatenation::Concatenation<'m>),
     /// Keeps the enum inhabited and the lifetime used in a build with no operators.
     #[doc(hidden)]
     _Model(core::marker::PhantomData<&'m ()>),
@@ -108,6 +150,47 @@ pub fn prepare<'m>(
     persist: &mut Persist<'_>,
 ) -> Result<OpData<'m>> {
     match op.code {
+        // ADD v3+ and SOFTMAX, LOGISTIC, TANH v3 are int16; MUL v3 is int8 with a
+        // rescale of 1 or more, which the int8 path handles.
+        #[cfg(feature = "op-add")]
+        OpCode::ADD => {
+            check_version(op, 2)?;
+            add_mul::prepare(model, op, persist).map(OpData::AddMul)
+        }
+        #[cfg(feature = "op-mul")]
+        OpCode::MUL => {
+            check_version(op, 3)?;
+            add_mul::prepare(model, op, persist).map(OpData::AddMul)
+        }
+        #[cfg(feature = "op-softmax")]
+        OpCode::SOFTMAX => {
+            check_version(op, 2)?;
+            softmax::prepare(model, op).map(OpData::Softmax)
+        }
+        #[cfg(feature = "op-logistic")]
+        OpCode::LOGISTIC => {
+            check_version(op, 2)?;
+            logistic_tanh::prepare(model, op, persist).map(OpData::LogisticTanh)
+        }
+        #[cfg(feature = "op-tanh")]
+        OpCode::TANH => {
+            check_version(op, 2)?;
+            logistic_tanh::prepare(model, op, persist).map(OpData::LogisticTanh)
+        }
+        // Version 6 (grouped filters) is the highest implemented; 4 (int16) and 5
+        // (hybrid) are refused by the type checks, 7 (int4 weights) by the loader.
+        #[cfg(feature = "op-conv-2d")]
+        OpCode::CONV_2D => {
+            check_version(op, 6)?;
+            conv::prepare(model, op, persist).map(OpData::Conv)
+        }
+        // Version 3 (int8; 2 is dilation) is the highest implemented: 4 and 6 are
+        // hybrid, 5 int16, 7 int4 weights.
+        #[cfg(feature = "op-depthwise-conv-2d")]
+        OpCode::DEPTHWISE_CONV_2D => {
+            check_version(op, 3)?;
+            depthwise_conv::prepare(model, op, persist).map(OpData::DepthwiseConv)
+        }
         #[cfg(feature = "op-fully-connected")]
         OpCode::FULLY_CONNECTED => {
             check_version(op, 9)?;
@@ -132,6 +215,35 @@ pub fn prepare<'m>(
         OpCode::RESHAPE => {
             check_version(op, 1)?;
             reshape::prepare(model, op).map(OpData::Reshape)
+        }
+        // Pools, MEAN and CONCATENATION: version 2 is int8, 3 int16 (and CONCATENATION 4
+        // uint32), types the engine does not have.
+        #[cfg(feature = "op-average-pool-2d")]
+        OpCode::AVERAGE_POOL_2D => {
+            check_version(op, 2)?;
+            pool::prepare(model, op).map(OpData::Pool)
+        }
+        #[cfg(feature = "op-max-pool-2d")]
+        OpCode::MAX_POOL_2D => {
+            check_version(op, 2)?;
+            pool::prepare(model, op).map(OpData::Pool)
+        }
+        // PAD version 4 (five dimensions) is the highest implemented; 3 (int16) is
+        // refused by the type checks.
+        #[cfg(feature = "op-pad")]
+        OpCode::PAD => {
+            check_version(op, 4)?;
+            pad::prepare(model, op).map(OpData::Pad)
+        }
+        #[cfg(feature = "op-mean")]
+        OpCode::MEAN => {
+            check_version(op, 2)?;
+            mean::prepare(model, op).map(OpData::Mean)
+        }
+        #[cfg(feature = "op-concatenation")]
+        OpCode::CONCATENATION => {
+            check_version(op, 2)?;
+            concatenation::prepare(model, op).map(OpData::Concatenation)
         }
         other => Err(Error::UnsupportedOperator(other)),
     }
@@ -189,6 +301,16 @@ impl Io<'_> {
 pub fn eval(data: &OpData<'_>, slots: &[Slot], arena: &mut [u8], persistent: &[u8]) -> Result<()> {
     let mut io = Io { arena, persistent };
     match data {
+        #[cfg(any(feature = "op-add", feature = "op-mul"))]
+        OpData::AddMul(d) => d.eval(slots, &mut io),
+        #[cfg(any(feature = "op-logistic", feature = "op-tanh"))]
+        OpData::LogisticTanh(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-softmax")]
+        OpData::Softmax(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-conv-2d")]
+        OpData::Conv(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-depthwise-conv-2d")]
+        OpData::DepthwiseConv(d) => d.eval(slots, &mut io),
         #[cfg(feature = "op-fully-connected")]
         OpData::FullyConnected(d) => d.eval(slots, &mut io),
         #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
@@ -197,6 +319,14 @@ pub fn eval(data: &OpData<'_>, slots: &[Slot], arena: &mut [u8], persistent: &[u
         OpData::Relu(d) => d.eval(slots, &mut io),
         #[cfg(feature = "op-reshape")]
         OpData::Reshape(d) => d.eval(slots, &mut io),
+        #[cfg(any(feature = "op-average-pool-2d", feature = "op-max-pool-2d"))]
+        OpData::Pool(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-pad")]
+        OpData::Pad(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-mean")]
+        OpData::Mean(d) => d.eval(slots, &mut io),
+        #[cfg(feature = "op-concatenation")]
+        OpData::Concatenation(d) => d.eval(slots, &mut io),
         OpData::_Model(_) => Ok(()),
     }
 }

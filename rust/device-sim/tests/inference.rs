@@ -1,0 +1,110 @@
+//! The inference service through the real secure process: results, bad input.
+
+mod common;
+
+use common::{device_sim, scratch, secure_process};
+use device_sim::client::SocketClient;
+use psa::{Client, Status};
+use secure_api::inference as api;
+
+fn infer(c: &mut SocketClient, label: &[u8], x: f32, format: u32) -> Result<Vec<u8>, Status> {
+    let mut out = [0u8; api::RESULT_MAX];
+    let reply = c.call(
+        api::SERVICE.handle(),
+        api::INFER,
+        &[label, &x.to_le_bytes(), &format.to_le_bytes()],
+        &mut [&mut out],
+    )?;
+    Ok(out[..reply.out_len[0]].to_vec())
+}
+
+#[test]
+fn results_are_plain_cbor_and_close_to_sine() {
+    let state = scratch("infer");
+    let (mut child, socket) = secure_process(&state);
+    let mut c = SocketClient::connect(&socket).unwrap();
+    for label in [&b"sine"[..], b"sine_f32"] {
+        let mut total_error = 0.0;
+        for i in 0..=36 {
+            let x = i as f32 * std::f32::consts::TAU / 36.0;
+            let payload = infer(&mut c, label, x, api::FORMAT_CBOR).unwrap();
+            assert_eq!(&payload[..7], &[0xA1, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44], "{{-80000: h'..'}}");
+            let y = cose_results::decode_plain(&payload).unwrap();
+            // A small model: worst near the ends of its range, good on average.
+            assert!((y - x.sin()).abs() < 0.25, "{label:?} sin({x}) = {} vs {y}", x.sin());
+            total_error += (y - x.sin()).abs();
+        }
+        assert!(total_error / 37.0 < 0.05, "{label:?}: mean error {}", total_error / 37.0);
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn bad_inference_requests_get_an_error_status() {
+    let state = scratch("infer-bad");
+    let (mut child, socket) = secure_process(&state);
+    let mut c = SocketClient::connect(&socket).unwrap();
+    assert_eq!(infer(&mut c, b"nope", 1.0, 0), Err(Status::ERROR_DOES_NOT_EXIST));
+    assert_eq!(infer(&mut c, b"", 1.0, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, &[b's'; 17], 1.0, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, b"sine", f32::NAN, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, b"sine", -0.001, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, b"sine", 6.3, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, b"sine", f32::INFINITY, 0), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(infer(&mut c, b"sine", 1.0, 9), Err(Status::ERROR_NOT_SUPPORTED));
+    let h = api::SERVICE.handle();
+    let mut out = [0u8; 64];
+    // Two input values, a short value, a missing format, a small output.
+    assert_eq!(
+        c.call(h, api::INFER, &[b"sine", &[0; 8], &[0; 4]], &mut [&mut out]),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
+    assert_eq!(
+        c.call(h, api::INFER, &[b"sine", &[0; 3], &[0; 4]], &mut [&mut out]),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
+    assert_eq!(
+        c.call(h, api::INFER, &[b"sine", &[0; 4]], &mut [&mut out]),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
+    assert_eq!(
+        c.call(h, api::INFER, &[b"sine", &1.0f32.to_le_bytes(), &[0; 4]], &mut [&mut out[..5]]),
+        Err(Status::ERROR_BUFFER_TOO_SMALL)
+    );
+    let mut info = [0u8; api::MODEL_INFO_LEN];
+    assert_eq!(
+        c.call(h, api::MODEL_INFO, &[&9u32.to_le_bytes()], &mut [&mut info]),
+        Err(Status::ERROR_DOES_NOT_EXIST)
+    );
+    assert_eq!(
+        c.call(h, api::MODEL_INFO, &[&0u32.to_le_bytes()], &mut [&mut info[..79]]),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
+    c.call(h, api::MODEL_INFO, &[&0u32.to_le_bytes()], &mut [&mut info]).unwrap();
+    let info = api::ModelInfo::decode(&info).unwrap();
+    assert_eq!((info.label(), info.active), ("sine", true));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn infer_commands_in_the_shell() {
+    let state = scratch("infer-shell");
+    let out = device_sim()
+        .arg("--state")
+        .arg(&state)
+        .args(["-c", "infer model; infer get sine CBOR 0 90 45"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Model: sine\n  SID:       0x5ec10002\n  Status:    Active"), "{text}");
+    assert!(text.contains("Operators: FULLY_CONNECTED"), "{text}");
+    assert_eq!(text.matches("CBOR encoded inference value:").count(), 3, "{text}");
+    assert!(text.contains("C Mathlib: Sine of 90.00 deg is: 1.000000"), "{text}");
+    let bad =
+        device_sim().arg("--state").arg(&state).args(["-c", "infer get sine CBOR 360"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("start must be 0 to 359 degrees"));
+}

@@ -1,0 +1,310 @@
+//! CONV_2D, int8 (per-channel or per-tensor weights, int32 bias) and f32, as TFLM's
+//! reference kernels compute it (`reference_integer_ops::ConvPerChannel`,
+//! `reference_ops::Conv`), with strides, dilation and grouped filters (filters whose
+//! depth divides the input's).
+//!
+//! Filters are `[out_channels, height, width, in_channels / groups]`. Taps outside the
+//! image are skipped. f32 sums each window's products in the reference order (rows,
+//! columns, channels) and then adds the bias; int8 sums `w * (x + input_offset)` in
+//! wrapping int32, adds the bias, requantizes per channel, adds the output zero
+//! point and clamps.
+
+use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
+use super::{f32_at, i32_at, required, tensor_index, Io, Persist, Slot};
+use crate::quant::Requant;
+use crate::schema::{DType, Model, OpCode, OperatorInfo};
+use crate::{Error, Result};
+
+const OP: OpCode = OpCode::CONV_2D;
+/// BuiltinOptions union: Conv2DOptions.
+const CONV_2D_OPTIONS: u8 = 1;
+/// Conv2DOptions field ids (quantized_bias_type, 6, only matters for int16).
+const OPTIONS: WindowOptions =
+    WindowOptions { padding: 0, stride_w: 1, stride_h: 2, activation: 3, dilation_w: 4, dilation_h: 5 };
+/// Bytes of prepared data per output channel: multiplier, shift, folded bias.
+const PER_CHANNEL: usize = 12;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Conv<'m> {
+    input: usize,
+    output: usize,
+    filter: &'m [u8],
+    bias: Option<&'m [u8]>,
+    batches: usize,
+    in_h: usize,
+    in_w: usize,
+    in_depth: usize,
+    out_depth: usize,
+    /// Channels each filter reads: the input's depth over the number of groups.
+    filter_depth: usize,
+    /// Output channels per group.
+    per_group: usize,
+    rows: Axis,
+    cols: Axis,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Float {
+        min: f32,
+        max: f32,
+    },
+    /// `params` (persistent): per output channel, the requantization multiplier and
+    /// shift, and the bias plus input offset x the sum of the channel's weights, which
+    /// a window wholly inside the image adds to sum(w x) (the same wrapping sum,
+    /// regrouped). Windows over the padding use the bias and the taps they cover.
+    Int8 {
+        params: usize,
+        input_offset: i32,
+        output_offset: i32,
+        act_min: i32,
+        act_max: i32,
+    },
+}
+
+/// One window: origins and inside taps of the rows and the columns.
+#[derive(Clone, Copy)]
+struct Window {
+    y0: i32,
+    fy: (usize, usize),
+    x0: i32,
+    fx: (usize, usize),
+}
+
+pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persist<'_>) -> Result<Conv<'m>> {
+    let bad = |why| Error::InvalidOperator(OP, why);
+    if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
+        return Err(bad("needs input, weights, optional bias and one output"));
+    }
+    let options = op.options.ok_or(bad("options missing"))?;
+    if op.options_type != CONV_2D_OPTIONS {
+        return Err(bad("options of another operator"));
+    }
+    let (padding, strides, dilations, activation) = read_options(&options, &OPTIONS, OP)?;
+    let (input, in_t) = required(model, op.inputs, 0, OP)?;
+    let (_, filter_t) = required(model, op.inputs, 1, OP)?;
+    let (output, out_t) = required(model, op.outputs, 0, OP)?;
+    if in_t.data.is_some() || out_t.data.is_some() {
+        return Err(bad("input and output must not be constants"));
+    }
+    let filter = filter_t.data.ok_or(bad("weights must be constant"))?;
+    let [batches, in_h, in_w, in_depth] = dims4(&in_t, "input must have rank 4", OP)?;
+    let [out_depth, f_h, f_w, filter_depth] = dims4(&filter_t, "weights must have rank 4", OP)?;
+    let [out_batches, out_h, out_w, out_channels] = dims4(&out_t, "output must have rank 4", OP)?;
+    if out_batches != batches || out_channels != out_depth {
+        return Err(bad("output batches or channels do not match"));
+    }
+    if !in_depth.is_multiple_of(filter_depth) || !out_depth.is_multiple_of(in_depth / filter_depth) {
+        return Err(bad("weights' depth does not divide the input's into groups of filters"));
+    }
+    let per_group = out_depth / (in_depth / filter_depth);
+    let rows = Axis::new(padding, in_h as i32, f_h as i32, strides[0], dilations[0], out_h as i32, OP)?;
+    let cols = Axis::new(padding, in_w as i32, f_w as i32, strides[1], dilations[1], out_w as i32, OP)?;
+    let bias = match tensor_index(op.inputs, 2)? {
+        None => None,
+        Some(i) => {
+            let b = model.tensor(i)?;
+            if b.elements() != out_depth {
+                return Err(bad("bias size is not the number of output channels"));
+            }
+            Some((b.data.ok_or(bad("bias must be constant"))?, b.dtype))
+        }
+    };
+    let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
+        (DType::F32, DType::F32, DType::F32) => {
+            if bias.is_some_and(|(_, t)| t != DType::F32) {
+                return Err(bad("float bias must be f32"));
+            }
+            let (min, max) = activation.float_range();
+            Kind::Float { min, max }
+        }
+        (DType::I8, DType::I8, DType::I8) => {
+            if bias.is_some_and(|(_, t)| t != DType::I32) {
+                return Err(bad("int8 bias must be int32"));
+            }
+            let params = persist.alloc(PER_CHANNEL * out_depth)?;
+            channel_multipliers(&in_t, &filter_t, &out_t, 0, persist, (params, PER_CHANNEL), OP)?;
+            let input_offset = in_t.zero_point.wrapping_neg();
+            let taps = f_h * f_w * filter_depth;
+            for (c, w) in filter.chunks_exact(taps).enumerate() {
+                let b = bias.map_or(0, |(b, _)| i32_at(b, 4 * c));
+                persist.put_i32(
+                    params + PER_CHANNEL * c + 8,
+                    b.wrapping_add(input_offset.wrapping_mul(sum_i8(w))),
+                );
+            }
+            let (act_min, act_max) = activation
+                .int8_range(out_t.scale, out_t.zero_point)
+                .ok_or(bad("activation range overflows"))?;
+            Kind::Int8 { params, input_offset, output_offset: out_t.zero_point, act_min, act_max }
+        }
+        _ => return Err(bad("types must be all f32 or all int8")),
+    };
+    Ok(Conv {
+        input,
+        output,
+        filter,
+        bias: bias.map(|(b, _)| b),
+        batches,
+        in_h,
+        in_w,
+        in_depth,
+        out_depth,
+        filter_depth,
+        per_group,
+        rows,
+        cols,
+        kind,
+    })
+}
+
+impl Conv<'_> {
+    pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
+        let persistent = io.persistent;
+        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let elem = match self.kind {
+            Kind::Float { .. } => 4,
+            Kind::Int8 { .. } => 1,
+        };
+        let (out_h, out_w, out_depth) = (self.rows.out, self.cols.out, self.out_depth);
+        let image_len = self.in_h * self.in_w * self.in_depth * elem;
+        let out_len = out_h * out_w * out_depth * elem;
+        let taps = self.rows.filter() * self.cols.filter() * self.filter_depth * elem;
+        let filter = self.filter.get(..out_depth * taps).ok_or(Error::BadTensor)?;
+        let params = match self.kind {
+            Kind::Int8 { params, .. } => {
+                persistent.get(params..params + PER_CHANNEL * out_depth).ok_or(Error::BadTensor)?
+            }
+            Kind::Float { .. } => &[],
+        };
+        if input.len() != self.batches * image_len || output.len() != self.batches * out_len || taps == 0 {
+            return Err(Error::BadTensor);
+        }
+        for (b, pixels) in output.chunks_exact_mut(out_len.max(1)).enumerate() {
+            let image = input.get(b * image_len..(b + 1) * image_len).ok_or(Error::BadTensor)?;
+            for (p, out) in pixels.chunks_exact_mut(out_depth * elem).enumerate() {
+                let (y0, fy0, fy1) = self.rows.window(p / out_w);
+                let (x0, fx0, fx1) = self.cols.window(p % out_w);
+                let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
+                let inside = fy0 == 0 && fy1 == self.rows.filter() && fx0 == 0 && fx1 == self.cols.filter();
+                match self.kind {
+                    Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } => {
+                        for (oc, (o, w)) in out.iter_mut().zip(filter.chunks_exact(taps)).enumerate() {
+                            let (mut dot, mut wsum) = (0i32, 0i32);
+                            self.for_each_run(image, w, 1, win, oc / self.per_group, |x, w| {
+                                dot = dot.wrapping_add(dot_i8(w, x));
+                                if !inside {
+                                    wsum = wsum.wrapping_add(sum_i8(w));
+                                }
+                            })?;
+                            let at = PER_CHANNEL * oc;
+                            let acc = if inside {
+                                i32_at(params, at + 8).wrapping_add(dot)
+                            } else {
+                                let bias = self.bias.map_or(0, |bias| i32_at(bias, 4 * oc));
+                                bias.wrapping_add(dot).wrapping_add(input_offset.wrapping_mul(wsum))
+                            };
+                            let scaled = Requant::new(i32_at(params, at), i32_at(params, at + 4)).apply(acc);
+                            // max then min, as TFLM clamps (and no panic path for a bad range).
+                            *o = scaled.wrapping_add(output_offset).max(act_min).min(act_max) as i8 as u8;
+                        }
+                    }
+                    Kind::Float { min, max } => {
+                        for (oc, (o, w)) in out.chunks_exact_mut(4).zip(filter.chunks_exact(taps)).enumerate()
+                        {
+                            let mut total = 0.0f32;
+                            self.for_each_run(image, w, 4, win, oc / self.per_group, |x, w| {
+                                total = dot_f32(total, w, x);
+                            })?;
+                            let bias = self.bias.map_or(0.0, |bias| f32_at(bias, oc));
+                            o.copy_from_slice(&clamp_f32(total + bias, min, max).to_le_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f(input, weights)` on each run of bytes of one filter's window that lies
+    /// inside the image, in the reference order. A window row is one run when the
+    /// columns are not dilated and the filter reads every input channel.
+    #[inline(always)]
+    fn for_each_run<'a>(
+        &self,
+        image: &'a [u8],
+        weights: &'a [u8],
+        elem: usize,
+        win: Window,
+        group: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> Result<()> {
+        let (fx0, fx1) = win.fx;
+        if fx0 == fx1 {
+            return Ok(());
+        }
+        let (f_w, depth, in_depth) = (self.cols.filter(), self.filter_depth, self.in_depth);
+        let whole_rows = self.cols.dilation() == 1 && depth == in_depth;
+        for fy in win.fy.0..win.fy.1 {
+            let row = self.rows.at(win.y0, fy) * self.in_w;
+            if whole_rows {
+                let n = (fx1 - fx0) * depth * elem;
+                let x = (row + self.cols.at(win.x0, fx0)) * in_depth * elem;
+                let w = (fy * f_w + fx0) * depth * elem;
+                f(
+                    image.get(x..x + n).ok_or(Error::BadTensor)?,
+                    weights.get(w..w + n).ok_or(Error::BadTensor)?,
+                );
+            } else {
+                let n = depth * elem;
+                for fx in fx0..fx1 {
+                    let x = ((row + self.cols.at(win.x0, fx)) * in_depth + group * depth) * elem;
+                    let w = (fy * f_w + fx) * depth * elem;
+                    f(
+                        image.get(x..x + n).ok_or(Error::BadTensor)?,
+                        weights.get(w..w + n).ok_or(Error::BadTensor)?,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// sum(w[i] x[i]) over int8 values in wrapping int32, four at a time.
+#[inline(always)]
+fn dot_i8(w: &[u8], x: &[u8]) -> i32 {
+    let mut acc = 0i32;
+    let (w4, x4) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (wr, xr) = (w4.remainder(), x4.remainder());
+    for (a, b) in w4.zip(x4) {
+        let p0 = (a[0] as i8 as i32) * (b[0] as i8 as i32);
+        let p1 = (a[1] as i8 as i32) * (b[1] as i8 as i32);
+        let p2 = (a[2] as i8 as i32) * (b[2] as i8 as i32);
+        let p3 = (a[3] as i8 as i32) * (b[3] as i8 as i32);
+        acc = acc.wrapping_add(p0).wrapping_add(p1).wrapping_add(p2).wrapping_add(p3);
+    }
+    for (&a, &b) in wr.iter().zip(xr) {
+        acc = acc.wrapping_add((a as i8 as i32) * (b as i8 as i32));
+    }
+    acc
+}
+
+/// sum(w[i]) over int8 values.
+#[inline(always)]
+fn sum_i8(w: &[u8]) -> i32 {
+    w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32))
+}
+
+/// `total` plus x[i] w[i] over f32 values, one product at a time in order (as the
+/// reference kernels accumulate: no reassociation, no fused multiply-add).
+#[inline(always)]
+fn dot_f32(mut total: f32, w: &[u8], x: &[u8]) -> f32 {
+    for (a, b) in w.chunks_exact(4).zip(x.chunks_exact(4)) {
+        let a = f32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+        let b = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        total += b * a;
+    }
+    total
+}

@@ -1,0 +1,101 @@
+//! The inference service: named models compiled into the secure image, one inference
+//! per call, the result as CBOR. Integers little-endian; input vectors must have
+//! exactly the sizes given.
+//!
+//! | message | inputs | output 0 | errors beyond size checks |
+//! |---|---|---|---|
+//! | [`MODEL_INFO`] | model index u32 | [`ModelInfo`] ([`MODEL_INFO_LEN`] B) | past the last model: DOES_NOT_EXIST |
+//! | [`INFER`] | model label (1..=16 B), input f32, format u32 | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range: INVALID_ARGUMENT; a format not built in: NOT_SUPPORTED |
+//!
+//! Formats: [`FORMAT_CBOR`] now; SIGN1 and ENCRYPT0 arrive with signed and encrypted
+//! results.
+
+use crate::ServiceId;
+use psa::Sid;
+
+pub const SERVICE: ServiceId =
+    ServiceId { name: "Inference", sid: Sid(0x5EC1_0002), version: 1, stateless_index: 18 };
+
+pub const MODEL_INFO: i32 = 1;
+pub const INFER: i32 = 2;
+
+pub const FORMAT_CBOR: u32 = 0;
+pub const FORMAT_SIGN1: u32 = 1;
+pub const FORMAT_ENCRYPT0: u32 = 2;
+
+pub const LABEL_MAX: usize = 16;
+/// The most operators a model's info lists.
+pub const MAX_OPERATORS: usize = 16;
+/// The most bytes a result takes.
+pub const RESULT_MAX: usize = 512;
+
+/// What `MODEL_INFO` returns, in this fixed layout:
+///
+/// | bytes | field |
+/// |---|---|
+/// | 16 | label, NUL-padded |
+/// | 1 | status: 0 not loaded (refused at boot), 1 active |
+/// | 1 | number of distinct operators (at most 16) |
+/// | 2 | reserved, 0 |
+/// | 4 | arena bytes in use |
+/// | 4 | input range low (f32) |
+/// | 4 | input range high (f32) |
+/// | 32 | SHA-256 of the model's flatbuffer |
+/// | 16 | the distinct builtin operator codes, one byte each |
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub label: [u8; LABEL_MAX],
+    pub active: bool,
+    pub operator_count: u8,
+    pub arena_bytes: u32,
+    pub input_low: f32,
+    pub input_high: f32,
+    pub sha256: [u8; 32],
+    pub operators: [u8; MAX_OPERATORS],
+}
+
+pub const MODEL_INFO_LEN: usize = 80;
+
+impl ModelInfo {
+    pub fn encode(&self) -> [u8; MODEL_INFO_LEN] {
+        let mut out = [0u8; MODEL_INFO_LEN];
+        out[..16].copy_from_slice(&self.label);
+        out[16] = u8::from(self.active);
+        out[17] = self.operator_count;
+        out[20..24].copy_from_slice(&self.arena_bytes.to_le_bytes());
+        out[24..28].copy_from_slice(&self.input_low.to_le_bytes());
+        out[28..32].copy_from_slice(&self.input_high.to_le_bytes());
+        out[32..64].copy_from_slice(&self.sha256);
+        out[64..80].copy_from_slice(&self.operators);
+        out
+    }
+
+    /// Decodes what the secure world sent; `None` if malformed.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let b: &[u8; MODEL_INFO_LEN] = b.try_into().ok()?;
+        let word = |at: usize| [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        let mut info = ModelInfo {
+            label: [0; LABEL_MAX],
+            active: b[16] == 1,
+            operator_count: b[17],
+            arena_bytes: u32::from_le_bytes(word(20)),
+            input_low: f32::from_le_bytes(word(24)),
+            input_high: f32::from_le_bytes(word(28)),
+            sha256: [0; 32],
+            operators: [0; MAX_OPERATORS],
+        };
+        if b[16] > 1 || usize::from(info.operator_count) > MAX_OPERATORS || b[18..20] != [0, 0] {
+            return None;
+        }
+        info.label.copy_from_slice(&b[..16]);
+        info.sha256.copy_from_slice(&b[32..64]);
+        info.operators.copy_from_slice(&b[64..80]);
+        Some(info)
+    }
+
+    /// The label as text (up to the first NUL).
+    pub fn label(&self) -> &str {
+        let end = self.label.iter().position(|&c| c == 0).unwrap_or(LABEL_MAX);
+        core::str::from_utf8(&self.label[..end]).unwrap_or("?")
+    }
+}
