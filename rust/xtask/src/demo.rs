@@ -6,8 +6,16 @@ use crate::Result;
 use std::process::Command;
 
 /// The scripted session; each feature adds the commands that show it.
-const SESSION: &[&str] =
-    &["help", "info version", "info uuid", "keys status", "keys public 5002", "keys csr PEM 5001"];
+const SESSION: &[&str] = &[
+    "help",
+    "info version",
+    "info uuid",
+    "keys status",
+    "keys public 5002",
+    "keys csr PEM 5001",
+    "infer model",
+    "infer get sine CBOR 0 90 45",
+];
 
 pub fn run(args: &[String]) -> Result {
     let interactive = match args {
