@@ -5,9 +5,8 @@
 
 mod common;
 
-use inference::{Error, Interpreter, Model, OpCode};
+use inference::{Error, Model, OpCode};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 #[test]
@@ -33,22 +32,11 @@ fn depthwise_float32_within_1e6_of_tflm() {
 /// The derived models, written once per test run.
 fn variants() -> &'static [PathBuf] {
     static PATHS: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    PATHS.get_or_init(|| {
-        let python = std::env::var("SI_PYTHON")
-            .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conv_variants");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conv_variants.py");
-        let out = Command::new(python).arg(script).arg(&dir).output().unwrap();
-        assert!(out.status.success(), "conv_variants.py: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect()
-    })
+    PATHS.get_or_init(|| common::generate("conv_variants.py"))
 }
 
 fn named(prefix: &str) -> Vec<&'static PathBuf> {
-    let found: Vec<_> =
-        variants().iter().filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix)).collect();
-    assert!(!found.is_empty(), "no {prefix}* variants");
-    found
+    common::named(variants(), prefix)
 }
 
 fn check_all(prefix: &str) {
@@ -127,29 +115,12 @@ fn set_version(bytes: &[u8], version: i32) -> Vec<u8> {
 
 #[test]
 fn flipped_bytes_in_conv_models_never_panic() {
-    let mut state = 0x1234_5677u32;
-    for model in [
+    let models = [
         "models/ops/conv_int8.tflite",
         "models/ops/conv_float32.tflite",
         "models/ops/depthwise_int8.tflite",
         "models/ops/depthwise_float32.tflite",
-    ] {
-        let bytes = std::fs::read(common::root().join(model)).unwrap();
-        let mut arena = vec![0u8; 64 * 1024];
-        for _ in 0..3000 {
-            let mut m = bytes.clone();
-            for _ in 0..3 {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let at = state as usize % m.len();
-                m[at] = (state >> 8) as u8;
-            }
-            if let Ok(model) = Model::load(&m) {
-                if let Ok(mut interp) = Interpreter::<32, 8>::new(model, &mut arena) {
-                    let _ = interp.invoke();
-                }
-            }
-        }
-    }
+    ]
+    .map(|m| common::root().join(m));
+    common::flip_bytes(models, 0x1234_5677, 3000);
 }

@@ -7,7 +7,6 @@ mod common;
 
 use inference::{Error, Interpreter, Model, OpCode};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 #[test]
@@ -44,22 +43,11 @@ fn fc_float32_within_1e6_of_tflm() {
 /// The single-operator models, written once per test run.
 fn variants() -> &'static [PathBuf] {
     static PATHS: OnceLock<Vec<PathBuf>> = OnceLock::new();
-    PATHS.get_or_init(|| {
-        let python = std::env::var("SI_PYTHON")
-            .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("elementwise_variants");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/elementwise_variants.py");
-        let out = Command::new(python).arg(script).arg(&dir).output().unwrap();
-        assert!(out.status.success(), "elementwise_variants.py: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect()
-    })
+    PATHS.get_or_init(|| common::generate("elementwise_variants.py"))
 }
 
 fn named(prefix: &str) -> Vec<&'static PathBuf> {
-    let found: Vec<_> =
-        variants().iter().filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix)).collect();
-    assert!(!found.is_empty(), "no {prefix}* variants");
-    found
+    common::named(variants(), prefix)
 }
 
 fn check_all(prefix: &str, low: f32, high: f32) {
@@ -167,7 +155,6 @@ fn versions_above_the_implemented_are_refused() {
 
 #[test]
 fn flipped_bytes_in_elementwise_models_never_panic() {
-    let mut state = 0x2468_ACE1u32;
     let models = [
         "models/ops/elementwise_int8.tflite",
         "models/ops/elementwise_float32.tflite",
@@ -175,24 +162,5 @@ fn flipped_bytes_in_elementwise_models_never_panic() {
         "models/ops/activations_float32.tflite",
     ]
     .map(|m| common::root().join(m));
-    let softmax = named("softmax_").into_iter().cloned();
-    for model in models.into_iter().chain(softmax) {
-        let bytes = std::fs::read(model).unwrap();
-        let mut arena = vec![0u8; 64 * 1024];
-        for _ in 0..3000 {
-            let mut m = bytes.clone();
-            for _ in 0..3 {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                let at = state as usize % m.len();
-                m[at] = (state >> 8) as u8;
-            }
-            if let Ok(model) = Model::load(&m) {
-                if let Ok(mut interp) = Interpreter::<32, 16>::new(model, &mut arena) {
-                    let _ = interp.invoke();
-                }
-            }
-        }
-    }
+    common::flip_bytes(models.into_iter().chain(named("softmax_").into_iter().cloned()), 0x2468_ACE1, 3000);
 }

@@ -107,3 +107,48 @@ pub fn check(model_path: &str, low: f32, high: f32) {
         }
     }
 }
+
+/// Runs `tests/<script>` (a generator of derived models, in the venv's Python) into a
+/// scratch directory; returns the model paths it printed.
+pub fn generate(script: &str) -> Vec<PathBuf> {
+    let python = std::env::var("SI_PYTHON")
+        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(script.trim_end_matches(".py"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(script);
+    let out = Command::new(python).arg(path).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect()
+}
+
+/// The models among `all` whose file name starts with `prefix` (there must be some).
+pub fn named<'a>(all: &'a [PathBuf], prefix: &str) -> Vec<&'a PathBuf> {
+    let found: Vec<_> =
+        all.iter().filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix)).collect();
+    assert!(!found.is_empty(), "no {prefix}* models");
+    found
+}
+
+/// Loads, plans and runs `rounds` copies of each model with three random bytes
+/// changed (xorshift32 from `seed`): none may panic.
+pub fn flip_bytes<P: AsRef<Path>>(models: impl IntoIterator<Item = P>, seed: u32, rounds: usize) {
+    let mut state = seed;
+    let mut arena = vec![0u8; 64 * 1024];
+    for model in models {
+        let bytes = std::fs::read(model.as_ref()).unwrap();
+        for _ in 0..rounds {
+            let mut m = bytes.clone();
+            for _ in 0..3 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let at = state as usize % m.len();
+                m[at] = (state >> 8) as u8;
+            }
+            if let Ok(model) = Model::load(&m) {
+                if let Ok(mut interp) = Interpreter::<64, 32>::new(model, &mut arena) {
+                    let _ = interp.invoke();
+                }
+            }
+        }
+    }
+}
