@@ -172,7 +172,66 @@ fn host() -> Result {
         "device-sim",
         "--bins",
     ]))?;
-    crate::run(&mut Command::new(root.join("target/release/psa-call-bench")))
+    crate::run(&mut Command::new(root.join("target/release/psa-call-bench")))?;
+    inference_vs_tflm()
+}
+
+/// Invokes per timed run and timed runs (the median is reported) of [`inference_vs_tflm`].
+const INVOKES: &str = "1000";
+const RUNS: &str = "11";
+
+/// Our engine against TFLM's interpreter (the pinned `tflite-micro` Python package,
+/// its C++ reference kernels) on the largest test models, in one run: the same model,
+/// input, invokes and runs on each side (`rust/inference/examples/host_bench.rs`,
+/// `tools/tflm_bench.py`). conv_float32 is the largest by bytes; conv_int8 is the same
+/// graph (the same MACs) quantized. The TFLM figure includes the fixed cost of each
+/// call from Python into C++.
+fn inference_vs_tflm() -> Result {
+    let root = crate::root();
+    let python = crate::python::venv()?;
+    crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "inference",
+        "--example",
+        "host_bench",
+    ]))?;
+    for model in ["conv_float32", "conv_int8"] {
+        println!("== host: {model}.tflite, our engine against the tflite-micro interpreter");
+        let path = root.join("models/ops").join(format!("{model}.tflite"));
+        let ours = timed(Command::new(root.join("target/release/examples/host_bench")).arg(&path))?;
+        let tflm = timed(Command::new(&python).arg(root.join("tools/tflm_bench.py")).arg(&path))?;
+        if ours.1 != tflm.1 {
+            return Err(format!("{model}: output checksums differ: ours {}, TFLM {}", ours.1, tflm.1));
+        }
+        println!("{:<40} {:>12.1} ns", "ours: median per invoke", ours.0);
+        println!("{:<40} {:>12.1} ns", "tflite-micro: median per invoke", tflm.0);
+        println!(
+            "{:<40} {:>12.2} x (output checksum {} on both)",
+            "ratio tflite-micro / ours",
+            tflm.0 / ours.0,
+            ours.1
+        );
+    }
+    Ok(())
+}
+
+/// Runs a host benchmark with `INVOKES RUNS` appended: (median ns per invoke, output checksum).
+fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
+    let out = cmd.args([INVOKES, RUNS]).output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr)));
+    }
+    let field = |name: &str| stdout.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    let median = field("median-ns-per-invoke:").and_then(|v| v.parse().ok());
+    let checksum = field("output-checksum:").and_then(|v| v.parse().ok());
+    match (median, checksum) {
+        (Some(m), Some(c)) => Ok((m, c)),
+        _ => Err(format!("{cmd:?}: unexpected output {stdout:?}")),
+    }
 }
 
 /// Emulated-target images, `only` these if any are named.
