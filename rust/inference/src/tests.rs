@@ -85,3 +85,19 @@ fn small_arenas_and_interpreters_are_refused() {
     assert_eq!(Interpreter::<4, 8>::new(model, &mut arena).err(), Some(Error::TooLarge("tensors")));
     assert_eq!(Interpreter::<16, 2>::new(model, &mut arena).err(), Some(Error::TooLarge("operators")));
 }
+
+/// Inputs libFuzzer (`cargo xtask fuzz`) found crashing, kept so they stay fixed.
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    // A RESHAPE whose input is a constant (no arena bytes) panicked in invoke.
+    let path =
+        std::format!("{}/tests/fuzz-regressions/reshape_constant_input.tflite", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    if let Ok(model) = Model::load(&bytes) {
+        let mut arena = std::vec![0u8; 64 * 1024];
+        if let Ok(mut interp) = Interpreter::<128, 64>::new(model, &mut arena) {
+            let _ = interp.invoke();
+            let _ = interp.invoke();
+        }
+    }
+}

@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod fuzz;
 mod host;
 mod python;
 mod target;
@@ -26,6 +27,8 @@ commands:
   bench [IMAGE...]     build the benchmark images and measure them on the emulated M33:
                        retired instructions (exact), flash, RAM, stack peak
   size ELF...          flash and RAM of linked images
+  fuzz [SECONDS]       fuzz the inference crate's loader, planner and kernels with
+                       libFuzzer (nightly, cargo-fuzz) for SECONDS (default 600)
   setup                install what the other commands need, then stop
 ";
 
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Some("target-test") => target::test(args.get(1).map(String::as_str)),
         Some("bench") => bench::run(&args[1..]),
         Some("size") => bench::size(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("setup") => toolchain::ensure().map(|_| ()).and_then(|()| python::venv().map(|_| ())),
         _ => {
             eprint!("{USAGE}");

@@ -76,6 +76,9 @@ pub fn prepare<'m>(
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
+    if in_t.data.is_some() {
+        return Err(bad("a constant input is not supported"));
+    }
     let filter = filter_t.data.ok_or(bad("weights must be constant"))?;
     if filter_t.rank != 2 {
         return Err(bad("weights must have rank 2"));

@@ -28,6 +28,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Relu> {
     }
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
+    // Constants stay in the model and get no arena bytes.
+    if in_t.data.is_some() {
+        return Err(bad("a constant input is not supported"));
+    }
     if in_t.elements() != out_t.elements() || in_t.dtype != out_t.dtype {
         return Err(bad("input and output differ in size or type"));
     }

@@ -1,0 +1,23 @@
+//! Any bytes: load them as a model; if that succeeds, plan and prepare an interpreter
+//! over a 64 KiB arena, fill every graph input from the data and invoke twice. Errors
+//! are fine; a panic or an out-of-bounds access is a bug.
+#![no_main]
+
+use inference::{Interpreter, Model};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(model) = Model::load(data) else { return };
+    let mut arena = vec![0u8; 64 * 1024];
+    let Ok(mut interp) = Interpreter::<128, 64>::new(model, &mut arena) else { return };
+    let mut fill = data.iter().rev().copied().cycle();
+    let mut i = 0;
+    while let Ok(input) = interp.input(i) {
+        for b in input.iter_mut() {
+            *b = fill.next().unwrap_or(0);
+        }
+        i += 1;
+    }
+    let _ = interp.invoke();
+    let _ = interp.invoke();
+});
