@@ -10,7 +10,7 @@
 //! point and clamps.
 
 use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
-use super::{f32_at, i32_at, required, tensor_index, Io, Persist, Slot};
+use super::{f32_at, i32_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -101,34 +101,21 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persi
     let per_group = out_depth / (in_depth / filter_depth);
     let rows = Axis::new(padding, in_h as i32, f_h as i32, strides[0], dilations[0], out_h as i32, OP)?;
     let cols = Axis::new(padding, in_w as i32, f_w as i32, strides[1], dilations[1], out_w as i32, OP)?;
-    let bias = match tensor_index(op.inputs, 2)? {
-        None => None,
-        Some(i) => {
-            let b = model.tensor(i)?;
-            if b.elements() != out_depth {
-                return Err(bad("bias size is not the number of output channels"));
-            }
-            Some((b.data.ok_or(bad("bias must be constant"))?, b.dtype))
-        }
-    };
+    let bias;
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
-            if bias.is_some_and(|(_, t)| t != DType::F32) {
-                return Err(bad("float bias must be f32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::F32)?;
             let (min, max) = activation.float_range();
             Kind::Float { min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
-            if bias.is_some_and(|(_, t)| t != DType::I32) {
-                return Err(bad("int8 bias must be int32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::I32)?;
             let params = persist.alloc(PER_CHANNEL * out_depth)?;
             channel_multipliers(&in_t, &filter_t, &out_t, 0, persist, (params, PER_CHANNEL), OP)?;
             let input_offset = in_t.zero_point.wrapping_neg();
             let taps = f_h * f_w * filter_depth;
             for (c, w) in filter.chunks_exact(taps).enumerate() {
-                let b = bias.map_or(0, |(b, _)| i32_at(b, 4 * c));
+                let b = bias.map_or(0, |b| i32_at(b, 4 * c));
                 persist.put_i32(
                     params + PER_CHANNEL * c + 8,
                     b.wrapping_add(input_offset.wrapping_mul(sum_i8(w))),
@@ -145,7 +132,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persi
         input,
         output,
         filter,
-        bias: bias.map(|(b, _)| b),
+        bias,
         batches,
         in_h,
         in_w,

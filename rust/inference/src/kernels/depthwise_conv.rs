@@ -11,7 +11,7 @@
 //! point and clamps.
 
 use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
-use super::{f32_at, i32_at, required, tensor_index, Io, Persist, Slot};
+use super::{f32_at, i32_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -105,28 +105,15 @@ pub fn prepare<'m>(
     }
     let rows = Axis::new(padding, in_h as i32, f_h as i32, strides[0], dilations[0], out_h as i32, OP)?;
     let cols = Axis::new(padding, in_w as i32, f_w as i32, strides[1], dilations[1], out_w as i32, OP)?;
-    let bias = match tensor_index(op.inputs, 2)? {
-        None => None,
-        Some(i) => {
-            let b = model.tensor(i)?;
-            if b.elements() != out_depth {
-                return Err(bad("bias size is not the number of output channels"));
-            }
-            Some((b.data.ok_or(bad("bias must be constant"))?, b.dtype))
-        }
-    };
+    let bias;
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
-            if bias.is_some_and(|(_, t)| t != DType::F32) {
-                return Err(bad("float bias must be f32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::F32)?;
             let (min, max) = activation.float_range();
             Kind::Float { min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
-            if bias.is_some_and(|(_, t)| t != DType::I32) {
-                return Err(bad("int8 bias must be int32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::I32)?;
             let params = persist.alloc(PER_CHANNEL * out_depth)?;
             channel_multipliers(&in_t, &filter_t, &out_t, 3, persist, (params, PER_CHANNEL), OP)?;
             let (act_min, act_max) = activation
@@ -146,7 +133,7 @@ pub fn prepare<'m>(
         input,
         output,
         filter,
-        bias: bias.map(|(b, _)| b),
+        bias,
         batches,
         in_h,
         in_w,

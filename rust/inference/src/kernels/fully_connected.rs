@@ -3,7 +3,7 @@
 //! `reference_ops::FullyConnected`).
 
 use super::requant_multiplier;
-use super::{f32_at, required, tensor_index, Io, Persist, Slot};
+use super::{f32_at, required, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -91,28 +91,15 @@ pub fn prepare<'m>(
     if out_t.elements() != batches * out_depth || out_t.dims().last().copied() != Some(out_depth as i32) {
         return Err(bad("output shape does not match batches x units"));
     }
-    let bias = match tensor_index(op.inputs, 2)? {
-        None => None,
-        Some(i) => {
-            let b = model.tensor(i)?;
-            if b.elements() != out_depth {
-                return Err(bad("bias size is not the number of units"));
-            }
-            Some((b.data.ok_or(bad("bias must be constant"))?, b.dtype))
-        }
-    };
+    let bias;
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
-            if bias.is_some_and(|(_, t)| t != DType::F32) {
-                return Err(bad("float bias must be f32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::F32)?;
             let (min, max) = activation.float_range();
             Kind::Float { min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
-            if bias.is_some_and(|(_, t)| t != DType::I32) {
-                return Err(bad("int8 bias must be int32"));
-            }
+            bias = super::bias(model, op, out_depth, DType::I32)?;
             if filter_t.zero_point != 0 {
                 return Err(bad("int8 weights must be symmetric (zero point 0)"));
             }
@@ -144,23 +131,14 @@ pub fn prepare<'m>(
             let input_offset = in_t.zero_point.wrapping_neg();
             for (c, w) in filter.chunks_exact(accum_depth).enumerate() {
                 let sum = w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
-                let b = bias.map_or(0, |(b, _)| super::i32_at(b, 4 * c));
+                let b = bias.map_or(0, |b| super::i32_at(b, 4 * c));
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
             }
             Kind::Int8 { folded, output_offset: out_t.zero_point, multiplier, act_min, act_max }
         }
         _ => return Err(bad("types must be all f32 or all int8")),
     };
-    Ok(FullyConnected {
-        input,
-        output,
-        filter,
-        bias: bias.map(|(b, _)| b),
-        batches,
-        out_depth,
-        accum_depth,
-        kind,
-    })
+    Ok(FullyConnected { input, output, filter, bias, batches, out_depth, accum_depth, kind })
 }
 
 impl FullyConnected<'_> {

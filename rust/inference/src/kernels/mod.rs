@@ -35,7 +35,7 @@ mod reshape;
 #[cfg(feature = "op-softmax")]
 mod softmax;
 
-use crate::schema::{Model, OpCode, OperatorInfo, TensorInfo};
+use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
 
 /// Where a tensor's bytes are: in the model (constants) or in the arena.
@@ -350,4 +350,24 @@ pub fn requant_multiplier(real: f64, op: OpCode) -> Result<(i32, i32)> {
         return Err(Error::InvalidOperator(op, "requantization scale out of range"));
     }
     Ok((m, s))
+}
+
+/// Input 2 of a convolution or fully connected operator: the optional constant bias,
+/// one value per output channel, f32 for float operators and int32 for int8 ones.
+pub fn bias<'m>(
+    model: &Model<'m>,
+    op: &OperatorInfo<'m>,
+    channels: usize,
+    dtype: DType,
+) -> Result<Option<&'m [u8]>> {
+    let bad = |why| Error::InvalidOperator(op.code, why);
+    let Some(i) = tensor_index(op.inputs, 2)? else { return Ok(None) };
+    let b = model.tensor(i)?;
+    if b.elements() != channels {
+        return Err(bad("bias size is not the number of output channels"));
+    }
+    if b.dtype != dtype {
+        return Err(bad("bias must be f32 for float operators, int32 for int8 ones"));
+    }
+    b.data.ok_or(bad("bias must be constant")).map(Some)
 }
