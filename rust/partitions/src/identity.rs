@@ -5,7 +5,7 @@
 //! with the Client TLS key only. There is no raw signing with the COSE keys.
 
 use device_identity::{csr, DeviceIdentity, HukKdf, KeyId, LabelExtra};
-use psa::{Message, Service, ServiceInfo, Status, VersionPolicy};
+use psa::{Message, Service, ServiceInfo, Status};
 use secure_api::identity as api;
 
 /// `HUK_DERIV_LABEL_EXTRA` as the secure image was built with it (empty if unset),
@@ -109,21 +109,10 @@ fn read_key(msg: &mut dyn Message) -> Result<KeyId, Status> {
 
 impl Service for IdentityService {
     fn info(&self) -> ServiceInfo {
-        ServiceInfo {
-            name: api::SERVICE.name,
-            sid: api::SERVICE.sid,
-            version: api::SERVICE.version,
-            version_policy: VersionPolicy::Strict,
-            connection_based: false,
-            stateless_index: api::SERVICE.stateless_index,
-            non_secure_clients: true,
-        }
+        crate::stateless_info(api::SERVICE)
     }
 
     fn handle(&mut self, msg: &mut dyn Message) -> i32 {
-        match self.dispatch(msg) {
-            Ok(()) => Status::SUCCESS.0,
-            Err(status) => status.0,
-        }
+        crate::reply_status(self.dispatch(msg))
     }
 }

@@ -7,7 +7,7 @@
 
 use cose_results::encode_plain;
 use inference::{DType, Interpreter, Model};
-use psa::{Message, Service, ServiceInfo, Status, VersionPolicy};
+use psa::{Message, Service, ServiceInfo, Status};
 use secure_api::inference as api;
 use sha2::{Digest, Sha256};
 
@@ -184,21 +184,10 @@ fn run(model: Model<'static>, arena: &mut [u8], x: f32) -> Option<f32> {
 
 impl Service for InferenceService {
     fn info(&self) -> ServiceInfo {
-        ServiceInfo {
-            name: api::SERVICE.name,
-            sid: api::SERVICE.sid,
-            version: api::SERVICE.version,
-            version_policy: VersionPolicy::Strict,
-            connection_based: false,
-            stateless_index: api::SERVICE.stateless_index,
-            non_secure_clients: true,
-        }
+        crate::stateless_info(api::SERVICE)
     }
 
     fn handle(&mut self, msg: &mut dyn Message) -> i32 {
-        match self.dispatch(msg) {
-            Ok(()) => Status::SUCCESS.0,
-            Err(status) => status.0,
-        }
+        crate::reply_status(self.dispatch(msg))
     }
 }

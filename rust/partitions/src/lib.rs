@@ -15,3 +15,25 @@ fn read_u32(msg: &mut dyn psa::Message, index: usize) -> Result<u32, psa::Status
     psa::read_exact(msg, index, &mut b)?;
     Ok(u32::from_le_bytes(b))
 }
+
+/// The manifest entry of a stateless, version-STRICT service that takes non-secure
+/// clients (every service here).
+fn stateless_info(id: secure_api::ServiceId) -> psa::ServiceInfo {
+    psa::ServiceInfo {
+        name: id.name,
+        sid: id.sid,
+        version: id.version,
+        version_policy: psa::VersionPolicy::Strict,
+        connection_based: false,
+        stateless_index: id.stateless_index,
+        non_secure_clients: true,
+    }
+}
+
+/// A dispatch result as the status `psa_reply` takes.
+fn reply_status(result: Result<(), psa::Status>) -> i32 {
+    match result {
+        Ok(()) => psa::Status::SUCCESS.0,
+        Err(status) => status.0,
+    }
+}

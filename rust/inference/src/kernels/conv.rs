@@ -10,7 +10,7 @@
 //! point and clamps.
 
 use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
-use super::{f32_at, i32_at, required, Io, Persist, Slot};
+use super::{dot_i8, f32_at, i32_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -257,25 +257,6 @@ impl Conv<'_> {
         }
         Ok(())
     }
-}
-
-/// sum(w[i] x[i]) over int8 values in wrapping int32, four at a time.
-#[inline(always)]
-fn dot_i8(w: &[u8], x: &[u8]) -> i32 {
-    let mut acc = 0i32;
-    let (w4, x4) = (w.chunks_exact(4), x.chunks_exact(4));
-    let (wr, xr) = (w4.remainder(), x4.remainder());
-    for (a, b) in w4.zip(x4) {
-        let p0 = (a[0] as i8 as i32) * (b[0] as i8 as i32);
-        let p1 = (a[1] as i8 as i32) * (b[1] as i8 as i32);
-        let p2 = (a[2] as i8 as i32) * (b[2] as i8 as i32);
-        let p3 = (a[3] as i8 as i32) * (b[3] as i8 as i32);
-        acc = acc.wrapping_add(p0).wrapping_add(p1).wrapping_add(p2).wrapping_add(p3);
-    }
-    for (&a, &b) in wr.iter().zip(xr) {
-        acc = acc.wrapping_add((a as i8 as i32) * (b as i8 as i32));
-    }
-    acc
 }
 
 /// sum(w[i]) over int8 values.

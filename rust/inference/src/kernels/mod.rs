@@ -371,3 +371,41 @@ pub fn bias<'m>(
     }
     b.data.ok_or(bad("bias must be constant")).map(Some)
 }
+
+/// sum(w[i] x[i]) over int8 values in wrapping int32, four at a time.
+#[inline(always)]
+pub fn dot_i8(w: &[u8], x: &[u8]) -> i32 {
+    let mut acc = 0i32;
+    let (w4, x4) = (w.chunks_exact(4), x.chunks_exact(4));
+    let (wr, xr) = (w4.remainder(), x4.remainder());
+    for (a, b) in w4.zip(x4) {
+        let p0 = (a[0] as i8 as i32) * (b[0] as i8 as i32);
+        let p1 = (a[1] as i8 as i32) * (b[1] as i8 as i32);
+        let p2 = (a[2] as i8 as i32) * (b[2] as i8 as i32);
+        let p3 = (a[3] as i8 as i32) * (b[3] as i8 as i32);
+        acc = acc.wrapping_add(p0).wrapping_add(p1).wrapping_add(p2).wrapping_add(p3);
+    }
+    for (&a, &b) in wr.iter().zip(xr) {
+        acc = acc.wrapping_add((a as i8 as i32) * (b as i8 as i32));
+    }
+    acc
+}
+
+/// The one input and one output of an element-wise operator, the input not a
+/// constant (constants stay in the model and get no arena bytes).
+#[cfg(any(feature = "op-quantize", feature = "op-dequantize", feature = "op-relu"))]
+pub fn unary<'m>(
+    model: &Model<'m>,
+    op: &OperatorInfo<'m>,
+) -> Result<(usize, TensorInfo<'m>, usize, TensorInfo<'m>)> {
+    let bad = |why| Error::InvalidOperator(op.code, why);
+    if op.inputs.len() != 1 || op.outputs.len() != 1 {
+        return Err(bad("needs one input and one output"));
+    }
+    let (input, in_t) = required(model, op.inputs, 0, op.code)?;
+    let (output, out_t) = required(model, op.outputs, 0, op.code)?;
+    if in_t.data.is_some() {
+        return Err(bad("a constant input is not supported"));
+    }
+    Ok((input, in_t, output, out_t))
+}

@@ -2,7 +2,7 @@
 //! reference kernels (`AffineQuantize`, `Requantize`, `Dequantize`) compute them.
 
 use super::requant_multiplier;
-use super::{f32_at, required, Io, Slot};
+use super::{f32_at, Io, Slot};
 use crate::quant::{multiply_by_quantized_multiplier, round_f32};
 use crate::schema::{DType, Model, OperatorInfo};
 use crate::{Error, Result};
@@ -23,15 +23,7 @@ enum Kind {
 
 pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Quantize> {
     let bad = |why| Error::InvalidOperator(op.code, why);
-    if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad("needs one input and one output"));
-    }
-    let (input, in_t) = required(model, op.inputs, 0, op.code)?;
-    let (output, out_t) = required(model, op.outputs, 0, op.code)?;
-    // Constants stay in the model and get no arena bytes.
-    if in_t.data.is_some() {
-        return Err(bad("a constant input is not supported"));
-    }
+    let (input, in_t, output, out_t) = super::unary(model, op)?;
     if in_t.elements() != out_t.elements() {
         return Err(bad("input and output sizes differ"));
     }
