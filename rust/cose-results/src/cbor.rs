@@ -4,13 +4,14 @@
 
 use crate::{Error, Result};
 
-const UNSIGNED: u8 = 0;
-const NEGATIVE: u8 = 1;
-const BYTES: u8 = 2;
+pub(crate) const UNSIGNED: u8 = 0;
+pub(crate) const NEGATIVE: u8 = 1;
+pub(crate) const BYTES: u8 = 2;
 const TEXT: u8 = 3;
 const ARRAY: u8 = 4;
-const MAP: u8 = 5;
-const TAG: u8 = 6;
+pub(crate) const MAP: u8 = 5;
+pub(crate) const TAG: u8 = 6;
+const NULL: u8 = 0xf6;
 
 /// Writes CBOR items into a caller's buffer.
 pub struct Encoder<'a> {
@@ -95,6 +96,21 @@ impl<'a> Encoder<'a> {
     pub fn tag(&mut self, t: u64) -> Result<()> {
         self.head(TAG, t)
     }
+
+    /// The simple value `null` (COSE's `nil`).
+    pub fn null(&mut self) -> Result<()> {
+        self.raw(&[NULL])
+    }
+
+    /// A byte string of `len` bytes whose content `fill` writes in place (encryption
+    /// without a second buffer).
+    pub fn bytes_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<()> {
+        self.head(BYTES, len as u64)?;
+        let end = self.len.checked_add(len).ok_or(Error::BufferTooSmall)?;
+        fill(self.buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall)?)?;
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Reads CBOR items from untrusted bytes; every read is bounds-checked.
@@ -143,6 +159,27 @@ impl<'a> Decoder<'a> {
             return Err(Error::Unexpected(what));
         }
         Ok(arg)
+    }
+
+    /// The major type of the next item, without consuming it.
+    pub fn peek_major(&self) -> Result<u8> {
+        self.buf.get(self.at).map(|b| b >> 5).ok_or(Error::Truncated)
+    }
+
+    /// How far into the input the decoder is.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    pub fn uint(&mut self) -> Result<u64> {
+        self.expect(UNSIGNED, "an unsigned integer")
+    }
+
+    pub fn null(&mut self) -> Result<()> {
+        match self.take(1)? {
+            [NULL] => Ok(()),
+            _ => Err(Error::Unexpected("null")),
+        }
     }
 
     pub fn int(&mut self) -> Result<i64> {

@@ -1,26 +1,28 @@
-//! Inference results as CBOR (RFC 8949), `no_std`, sans-IO: encoders write into the
-//! caller's buffer, decoders are total functions over untrusted bytes.
+//! Inference results as CBOR claims (RFC 8949), signed as COSE_Sign1 and encrypted as
+//! COSE_Encrypt (RFC 9052/9053); `no_std`, sans-IO, no crypto dependency: encoders
+//! write into the caller's buffer and take the signature and the sealing as closures,
+//! decoders are total functions over untrusted bytes. docs/formats.md has the CDDL.
 //!
-//! The plain result is the original sample's: a one-entry map whose key is the
-//! private-use label -80000 and whose value is the model's output, a float32 as a
-//! 4-byte little-endian byte string — so the original's decoder reads it:
-//!
-//! ```text
-//! A1                # map(1)
-//!    3A 0001387F    # negative(79999) = -80000
-//!    44 xx xx xx xx # bytes(4): the f32, little-endian
-//! ```
+//! A result in the `CBOR` format is the claims map alone ([`Claims`]); `SIGN1` is the
+//! claims map as the payload of a [`sign1`]; `ENCRYPT0` is that COSE_Sign1 as the
+//! plaintext of an [`encrypt`] (sign, then encrypt).
 #![no_std]
 #![forbid(unsafe_code)]
 
 mod cbor;
+pub mod claims;
+pub mod encrypt;
+pub mod header;
+pub mod key;
+pub mod sign1;
+#[cfg(test)]
+mod tests;
 
 pub use cbor::{Decoder, Encoder};
-
-/// The claim label of the model's output value.
-pub const LABEL_VALUE: i64 = -80000;
-/// Bytes of a plain result.
-pub const PLAIN_LEN: usize = 11;
+pub use claims::Claims;
+pub use encrypt::Encrypted;
+pub use key::Ec2Key;
+pub use sign1::Sign1;
 
 /// Errors of this crate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,61 +36,47 @@ pub enum Error {
     Unexpected(&'static str),
     /// Bytes left over after the item.
     TrailingBytes,
+    /// The signing or sealing closure failed.
+    Crypto,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::BufferTooSmall => f.write_str("output buffer too small"),
+            Error::Truncated => f.write_str("truncated CBOR"),
+            Error::Unexpected(what) => write!(f, "malformed: expected {what}"),
+            Error::TrailingBytes => f.write_str("bytes after the end of the item"),
+            Error::Crypto => f.write_str("signing or encryption failed"),
+        }
+    }
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
 
-/// Writes the plain result `{-80000: h'<f32 LE>'}`; returns its length.
-pub fn encode_plain(value: f32, out: &mut [u8]) -> Result<usize> {
-    let mut e = Encoder::new(out);
-    e.map(1)?;
-    e.int(LABEL_VALUE)?;
-    e.bytes(&value.to_le_bytes())?;
-    Ok(e.len())
+/// The shape of an encoded result, told by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The claims map.
+    Cbor,
+    /// Tag 18.
+    Sign1,
+    /// Tag 96 (`ENCRYPT0` in the shell).
+    Encrypt,
 }
 
-/// Reads a plain result.
-pub fn decode_plain(bytes: &[u8]) -> Result<f32> {
-    let mut d = Decoder::new(bytes);
-    if d.map()? != 1 {
-        return Err(Error::Unexpected("a map of one claim"));
-    }
-    if d.int()? != LABEL_VALUE {
-        return Err(Error::Unexpected("the value label -80000"));
-    }
-    let value: [u8; 4] = d.bytes()?.try_into().map_err(|_| Error::Unexpected("a 4-byte float"))?;
-    d.finish()?;
-    Ok(f32::from_le_bytes(value))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_result_is_the_original_samples_layout() {
-        let mut out = [0u8; 16];
-        let n = encode_plain(1.0, &mut out).unwrap();
-        assert_eq!(&out[..n], &[0xA1, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44, 0x00, 0x00, 0x80, 0x3F]);
-        assert_eq!(n, PLAIN_LEN);
-        assert_eq!(decode_plain(&out[..n]), Ok(1.0));
-    }
-
-    #[test]
-    fn decoding_refuses_everything_else() {
-        let good = [0xA1, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44, 0x00, 0x00, 0x80, 0x3F];
-        for cut in 0..good.len() {
-            assert!(decode_plain(&good[..cut]).is_err(), "cut {cut}");
+impl Format {
+    /// The format of `bytes`, by their first CBOR head only; decode to be sure.
+    pub fn detect(bytes: &[u8]) -> Result<Format> {
+        let mut d = Decoder::new(bytes);
+        match d.peek_major()? {
+            cbor::MAP => Ok(Format::Cbor),
+            cbor::TAG => match d.tag()? {
+                sign1::TAG => Ok(Format::Sign1),
+                encrypt::TAG => Ok(Format::Encrypt),
+                _ => Err(Error::Unexpected("tag 18 or 96")),
+            },
+            _ => Err(Error::Unexpected("a claims map or a COSE tag")),
         }
-        let mut long = good.to_vec();
-        long.push(0);
-        assert_eq!(decode_plain(&long), Err(Error::TrailingBytes));
-        let mut other_label = good;
-        other_label[5] = 0x7E;
-        assert!(matches!(decode_plain(&other_label), Err(Error::Unexpected(_))));
-        let mut three_bytes = good;
-        three_bytes[6] = 0x43;
-        assert!(decode_plain(&three_bytes[..10]).is_err());
-        assert_eq!(encode_plain(0.5, &mut [0u8; 10]), Err(Error::BufferTooSmall));
     }
 }
