@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] [--org NAME]
-                  [-c 'CMD; CMD...']
+                  [--recipient HEX] [--verify-sign] [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
 non-secure shell. Commands come from -c, from standard input when it is not a
@@ -27,6 +27,11 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
   --label-extra S  HUK_DERIV_LABEL_EXTRA: diversifies the keys of emulated devices
                    that share a HUK (at most 15 characters; default empty)
   --org NAME       organisation in CSR subjects (default: Linaro)
+  --recipient HEX  SECURE_INFER_RESULT_RECIPIENT: the P-256 public key (uncompressed
+                   SEC1, 130 hex digits) ENCRYPT0 results are encrypted for (default:
+                   the demo recipient, keys/demo-recipient.pub.pem)
+  --verify-sign    CONFIG_NONSECURE_COSE_VERIFY_SIGN: `infer get` verifies SIGN1
+                   results with the exported key 0x5002 before printing them
   -c COMMANDS      run these ';'-separated commands, then exit
 ";
 
@@ -38,6 +43,8 @@ struct Options {
     huk: Option<[u8; platform::HUK_LEN]>,
     label_extra: String,
     org: String,
+    recipient: [u8; 65],
+    verify_sign: bool,
     commands: Option<String>,
     /// Internal: run as the secure process on this socket.
     secure_socket: Option<PathBuf>,
@@ -49,6 +56,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         huk: None,
         label_extra: String::new(),
         org: DEFAULT_ORG.into(),
+        recipient: partitions::inference::BUILD_RECIPIENT,
+        verify_sign: false,
         commands: None,
         secure_socket: None,
     };
@@ -73,6 +82,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 opts.label_extra = extra;
             }
             "--org" => opts.org = value()?,
+            "--recipient" => {
+                let hex = value()?;
+                opts.recipient = parse_point(&hex).ok_or_else(|| {
+                    format!(
+                        "--recipient {hex:?}: want an uncompressed P-256 point, 130 hex digits starting 04"
+                    )
+                })?;
+            }
+            "--verify-sign" => opts.verify_sign = true,
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -80,6 +98,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     Ok(opts)
+}
+
+fn parse_point(hex: &str) -> Option<[u8; 65]> {
+    let hex = hex.trim();
+    if hex.len() != 130 || !hex.is_ascii() || !hex.starts_with("04") {
+        return None;
+    }
+    let mut point = [0u8; 65];
+    for (i, b) in point.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(point)
 }
 
 fn main() -> ExitCode {
@@ -117,7 +147,8 @@ fn secure_main(opts: Options) -> ExitCode {
         return ExitCode::from(2);
     };
     // The organisation lives as long as the process, as a build-time string would.
-    let config = SecureConfig { label_extra, org: Box::leak(opts.org.into_boxed_str()) };
+    let config =
+        SecureConfig { label_extra, org: Box::leak(opts.org.into_boxed_str()), recipient: opts.recipient };
     let (services, log) = match device_sim::secure::services(&platform, &config) {
         Ok(s) => s,
         Err(e) => {
@@ -151,6 +182,7 @@ fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, Socke
     let mut cmd = Command::new(exe);
     cmd.arg("--secure-socket").arg(socket).arg("--state").arg(&opts.state).stdin(Stdio::null());
     cmd.args(["--label-extra", &opts.label_extra, "--org", &opts.org]);
+    cmd.arg("--recipient").arg(opts.recipient.iter().map(|b| format!("{b:02x}")).collect::<String>());
     if let Some(huk) = opts.huk {
         cmd.arg("--huk").arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
     }
@@ -186,7 +218,7 @@ fn ns_main(opts: Options) -> ExitCode {
         }
     };
     println!("*** Booting secure-inference {} (non-secure, host emulation) ***", ns_app::VERSION);
-    let mut shell = Shell::new();
+    let mut shell = Shell::with_config(ns_app::shell::Config { verify_sign: opts.verify_sign });
     let ok = if let Some(script) = &opts.commands {
         run_script(&mut shell, &mut client, script.split(';').map(str::to_owned))
     } else if std::io::stdin().is_terminal() {

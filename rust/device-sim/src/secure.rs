@@ -1,6 +1,7 @@
 //! The secure process: accepts non-secure connections and serves their frames
 //! through the emulated SPM, one call at a time (a partition is single-threaded).
 
+use crate::partition_platform::{EmulatedPartitionPlatform, SharedService};
 use crate::spm::{Connection, Spm};
 use crate::transport::{read_frame, write_frame};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -36,6 +37,8 @@ pub struct SecureConfig {
     pub label_extra: device_identity::LabelExtra,
     /// The organisation in CSR subjects.
     pub org: &'static str,
+    /// `SECURE_INFER_RESULT_RECIPIENT`: the SEC1 point ENCRYPT0 results are encrypted for.
+    pub recipient: [u8; 65],
 }
 
 /// The services of a secure image.
@@ -56,7 +59,11 @@ pub fn services(
         )),
         None => log.push("[Sec Thread] Device identity: key derivation FAILED, keys unknown".into()),
     }
-    let inference = partitions::inference::InferenceService::new();
+    let identity = SharedService::new(Box::new(identity));
+    let its = crate::storage::FileStorage::open(&platform.state.join("its"))?;
+    let inference_platform =
+        EmulatedPartitionPlatform::new(secure_api::pid::INFERENCE, its, vec![identity.clone()]);
+    let inference = partitions::inference::InferenceService::new(inference_platform, &config.recipient);
     for m in inference.models() {
         let state = if m.active { "loaded" } else { "REFUSED (see infer model)" };
         log.push(format!(
@@ -64,6 +71,13 @@ pub fn services(
             m.label(),
             m.arena_bytes
         ));
+    }
+    match inference.recipient_kid() {
+        Some(kid) => log.push(format!(
+            "[Sec Thread] Inference: ENCRYPT0 results for recipient kid {}",
+            kid.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )),
+        None => log.push("[Sec Thread] Inference: recipient key invalid, ENCRYPT0 disabled".into()),
     }
     let ps = crate::storage::FileStorage::open(&platform.state.join("ps"))?;
     let services: Services = vec![

@@ -3,7 +3,7 @@
 //! command, and Zephyr's usage errors. [`Shell::execute`] is sans-IO; [`interactive`]
 //! adds line editing, tab completion and history on a terminal.
 
-use ns_app::shell::{Command, Context, Failed, COMMANDS};
+use ns_app::shell::{Command, Config, Context, Failed, COMMANDS};
 use std::io::Write;
 
 pub const PROMPT: &str = "uart:~$ ";
@@ -13,11 +13,16 @@ const BUILTINS: &[(&str, &str)] = &[("help", "Prints the help message."), ("hist
 #[derive(Default)]
 pub struct Shell {
     pub history: Vec<String>,
+    pub config: Config,
 }
 
 impl Shell {
     pub fn new() -> Self {
         Shell::default()
+    }
+
+    pub fn with_config(config: Config) -> Self {
+        Shell { history: Vec::new(), config }
     }
 
     /// Runs one line; output and errors go to `out`, as on the device's UART.
@@ -81,7 +86,7 @@ impl Shell {
             return Err(Failed);
         }
         let mut text = String::new();
-        let result = handler(&mut Context { client }, rest, &mut text);
+        let result = handler(&mut Context { client, config: &self.config }, rest, &mut text);
         let _ = out.write_all(text.as_bytes());
         result
     }

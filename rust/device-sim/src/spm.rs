@@ -164,6 +164,12 @@ impl EmulatedMessage {
         }
     }
 
+    /// The message as a secure partition with id `pid` sends it.
+    pub fn with_client_id(mut self, pid: i32) -> Self {
+        self.client_id = pid;
+        self
+    }
+
     pub fn outputs(&self) -> &[Vec<u8>] {
         &self.outputs
     }

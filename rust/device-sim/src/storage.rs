@@ -89,6 +89,7 @@ pub struct ObjectInfo {
     pub flags: u32,
 }
 
+#[derive(Clone)]
 pub struct FileStorage {
     dir: PathBuf,
 }

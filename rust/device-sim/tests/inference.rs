@@ -8,18 +8,11 @@ use psa::{Client, Status};
 use secure_api::inference as api;
 
 fn infer(c: &mut SocketClient, label: &[u8], x: f32, format: u32) -> Result<Vec<u8>, Status> {
-    let mut out = [0u8; api::RESULT_MAX];
-    let reply = c.call(
-        api::SERVICE.handle(),
-        api::INFER,
-        &[label, &x.to_le_bytes(), &format.to_le_bytes()],
-        &mut [&mut out],
-    )?;
-    Ok(out[..reply.out_len[0]].to_vec())
+    common::infer(c, label, x, format, &[])
 }
 
 #[test]
-fn results_are_plain_cbor_and_close_to_sine() {
+fn results_are_cbor_claims_and_close_to_sine() {
     let state = scratch("infer");
     let (mut child, socket) = secure_process(&state);
     let mut c = SocketClient::connect(&socket).unwrap();
@@ -28,8 +21,11 @@ fn results_are_plain_cbor_and_close_to_sine() {
         for i in 0..=36 {
             let x = i as f32 * std::f32::consts::TAU / 36.0;
             let payload = infer(&mut c, label, x, api::FORMAT_CBOR).unwrap();
-            assert_eq!(&payload[..7], &[0xA1, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44], "{{-80000: h'..'}}");
-            let y = cose_results::decode_plain(&payload).unwrap();
+            // The original sample's decoder reads the first entry: -80000: h'<f32>'.
+            assert_eq!(&payload[..7], &[0xA6, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44], "{{-80000: h'..', ..}}");
+            let claims = cose_results::Claims::decode(&payload).unwrap();
+            assert_eq!(claims.model.as_bytes(), label);
+            let y = claims.values().next().unwrap();
             // A small model: worst near the ends of its range, good on average.
             assert!((y - x.sin()).abs() < 0.25, "{label:?} sin({x}) = {} vs {y}", x.sin());
             total_error += (y - x.sin()).abs();
@@ -52,24 +48,29 @@ fn bad_inference_requests_get_an_error_status() {
     assert_eq!(infer(&mut c, b"sine", -0.001, 0), Err(Status::ERROR_INVALID_ARGUMENT));
     assert_eq!(infer(&mut c, b"sine", 6.3, 0), Err(Status::ERROR_INVALID_ARGUMENT));
     assert_eq!(infer(&mut c, b"sine", f32::INFINITY, 0), Err(Status::ERROR_INVALID_ARGUMENT));
-    assert_eq!(infer(&mut c, b"sine", 1.0, 9), Err(Status::ERROR_NOT_SUPPORTED));
+    assert_eq!(infer(&mut c, b"sine", 1.0, 9), Err(Status::ERROR_INVALID_ARGUMENT));
+    // Nonces of 7 and 65 bytes.
+    assert_eq!(common::infer(&mut c, b"sine", 1.0, 0, &[1; 7]), Err(Status::ERROR_INVALID_ARGUMENT));
+    assert_eq!(common::infer(&mut c, b"sine", 1.0, 0, &[1; 65]), Err(Status::ERROR_INVALID_ARGUMENT));
     let h = api::SERVICE.handle();
     let mut out = [0u8; 64];
-    // Two input values, a short value, a missing format, a small output.
+    let request = api::InferRequest { value: 1.0, format: api::FORMAT_CBOR }.encode();
+    // A 12-byte request, a 4-byte one, a missing one, a fourth input, a small output.
     assert_eq!(
-        c.call(h, api::INFER, &[b"sine", &[0; 8], &[0; 4]], &mut [&mut out]),
-        Err(Status::ERROR_INVALID_ARGUMENT)
-    );
-    assert_eq!(
-        c.call(h, api::INFER, &[b"sine", &[0; 3], &[0; 4]], &mut [&mut out]),
+        c.call(h, api::INFER, &[b"sine", &[0; 12]], &mut [&mut out]),
         Err(Status::ERROR_INVALID_ARGUMENT)
     );
     assert_eq!(
         c.call(h, api::INFER, &[b"sine", &[0; 4]], &mut [&mut out]),
         Err(Status::ERROR_INVALID_ARGUMENT)
     );
+    assert_eq!(c.call(h, api::INFER, &[b"sine"], &mut [&mut out]), Err(Status::ERROR_INVALID_ARGUMENT));
     assert_eq!(
-        c.call(h, api::INFER, &[b"sine", &1.0f32.to_le_bytes(), &[0; 4]], &mut [&mut out[..5]]),
+        c.call(h, api::INFER, &[b"sine", &request, &[], &[1]], &mut []),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
+    assert_eq!(
+        c.call(h, api::INFER, &[b"sine", &request], &mut [&mut out[..5]]),
         Err(Status::ERROR_BUFFER_TOO_SMALL)
     );
     let mut info = [0u8; api::MODEL_INFO_LEN];

@@ -118,30 +118,99 @@ pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<
         return Err(Failed);
     }
     let _ = writeln!(out, "Start: {start:.2} End: {stop:.2} stride: {stride:.2}");
+    let verify_key = match (format, ctx.config.verify_sign) {
+        (api::FORMAT_SIGN1, true) => Some(cose_sign_key(ctx, out)?),
+        _ => None,
+    };
     let mut deg = start;
     while deg <= stop {
         let radians = deg * core::f32::consts::PI / 180.0;
         let mut result = [0u8; api::RESULT_MAX];
+        let request = api::InferRequest { value: radians, format };
         let reply = ctx
             .client
             .call(
                 api::SERVICE.handle(),
                 api::INFER,
-                &[label.as_bytes(), &radians.to_le_bytes(), &format.to_le_bytes()],
+                &[label.as_bytes(), &request.encode()],
                 &mut [&mut result],
             )
             .map_err(|s| failed("inference", s, out))?;
-        let payload = result.get(..reply.out_len[0]).unwrap_or(&[]);
+        let encoded = result.get(..reply.out_len[0]).unwrap_or(&[]);
         let _ = writeln!(out, "{name} encoded inference value:");
-        hexdump(payload, out);
-        let Ok(value) = cose_results::decode_plain(payload) else {
+        hexdump(encoded, out);
+        let _ = write!(out, "Result (hex): ");
+        write_hex(encoded, out);
+        let _ = writeln!(out);
+        let claims = match format {
+            api::FORMAT_ENCRYPT0 => {
+                let _ = writeln!(out, "Encrypted for the result recipient: `cloud verify` decrypts it");
+                deg += stride;
+                continue;
+            }
+            api::FORMAT_SIGN1 => {
+                let sign1 = cose_results::Sign1::decode(encoded).map_err(|e| bad_result(e, out))?;
+                if let Some(key) = &verify_key {
+                    verify(key, &sign1, out)?;
+                }
+                cose_results::Claims::decode(sign1.payload)
+            }
+            _ => cose_results::Claims::decode(encoded),
+        }
+        .map_err(|e| bad_result(e, out))?;
+        let Some(value) = claims.values().next() else {
             return Err(failed("result from the secure world", Status::ERROR_COMMUNICATION_FAILURE, out));
         };
         let reference = libm::sinf(radians);
+        let _ = writeln!(out, "Result counter: {}", claims.counter);
         let _ = writeln!(out, "Model: Sine of {deg:.2} deg is: {value:.6}");
         let _ = writeln!(out, "C Mathlib: Sine of {deg:.2} deg is: {reference:.6}");
         let _ = writeln!(out, "Deviation: {:.6}", (value - reference).abs());
         deg += stride;
     }
+    Ok(())
+}
+
+fn write_hex(bytes: &[u8], out: &mut dyn Write) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+fn bad_result(e: cose_results::Error, out: &mut dyn Write) -> Failed {
+    let _ = writeln!(out, "Error: result from the secure world: {e}");
+    Failed
+}
+
+/// The COSE SIGN public key (0x5002) as the identity service exports it.
+fn cose_sign_key(ctx: &mut Context<'_>, out: &mut dyn Write) -> Result<p256::ecdsa::VerifyingKey, Failed> {
+    use secure_api::identity as id;
+    let mut point = [0u8; id::PUBLIC_KEY_LEN];
+    ctx.client
+        .call(id::SERVICE.handle(), id::PUBLIC_KEY, &[&id::KEY_COSE_SIGN.to_le_bytes()], &mut [&mut point])
+        .map_err(|s| failed("public key 0x5002", s, out))?;
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+        .map_err(|_| failed("public key 0x5002", Status::ERROR_COMMUNICATION_FAILURE, out))
+}
+
+/// `CONFIG_NONSECURE_COSE_VERIFY_SIGN`: checks the ES256 signature before anything is
+/// printed from the payload.
+fn verify(
+    key: &p256::ecdsa::VerifyingKey,
+    sign1: &cose_results::Sign1<'_>,
+    out: &mut dyn Write,
+) -> Result<(), Failed> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::{Digest, Sha256};
+    let mut tbs = [0u8; api::RESULT_MAX];
+    let n = sign1.to_be_signed(&mut tbs).map_err(|e| bad_result(e, out))?;
+    let digest = Sha256::digest(&tbs[..n]);
+    let verified = p256::ecdsa::Signature::from_slice(&sign1.signature)
+        .is_ok_and(|sig| key.verify_prehash(&digest, &sig).is_ok());
+    if !verified {
+        let _ = writeln!(out, "Error: the COSE_Sign1 signature does not verify with key 0x5002");
+        return Err(Failed);
+    }
+    let _ = writeln!(out, "COSE_Sign1 signature verified with key 0x5002");
     Ok(())
 }

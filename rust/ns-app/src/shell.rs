@@ -5,6 +5,16 @@ use core::fmt::Write;
 /// What a command reaches: the secure world.
 pub struct Context<'a> {
     pub client: &'a mut dyn psa::Client,
+    pub config: &'a Config,
+}
+
+/// The application's build-time options (Kconfig on the device, flags in the host
+/// emulation).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Config {
+    /// `CONFIG_NONSECURE_COSE_VERIFY_SIGN`: `infer get` verifies SIGN1 results with the
+    /// exported COSE SIGN public key before printing them.
+    pub verify_sign: bool,
 }
 
 /// A command failed; its message was already written (Zephyr's -EINVAL and friends).
@@ -23,6 +33,18 @@ pub struct Command {
     pub args: (usize, usize),
     pub subcommands: &'static [Command],
     pub handler: Option<Handler>,
+}
+
+/// The command at `path`, its names separated by spaces (`"infer get"`).
+pub fn find(path: &str) -> Option<&'static Command> {
+    let mut level = COMMANDS;
+    let mut found = None;
+    for word in path.split(' ') {
+        let cmd = level.iter().find(|c| c.name == word)?;
+        level = cmd.subcommands;
+        found = Some(cmd);
+    }
+    found
 }
 
 /// A leaf command.

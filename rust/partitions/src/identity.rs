@@ -2,7 +2,8 @@
 //!
 //! Keys are derived at boot from the HUK and never leave: the non-secure world can
 //! read public keys and the UUID, ask for CSRs, and ask for TLS handshake signatures
-//! with the Client TLS key only. There is no raw signing with the COSE keys.
+//! with the Client TLS key only. The COSE SIGN key signs for the inference partition
+//! alone (results it encoded); no non-secure caller reaches it.
 
 use device_identity::{csr, DeviceIdentity, HukKdf, KeyId, LabelExtra};
 use psa::{Message, Service, ServiceInfo, Status};
@@ -71,6 +72,18 @@ impl IdentityService {
                 let mut digest = [0u8; 32];
                 psa::read_exact(msg, 1, &mut digest)?;
                 let sig = identity.sign_prehash(key, &digest).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+                msg.write(0, &sig)
+            }
+            api::COSE_SIGN => {
+                if msg.client_id() != secure_api::pid::INFERENCE {
+                    return Err(Status::ERROR_NOT_PERMITTED);
+                }
+                require(msg, 1, 64)?;
+                let mut digest = [0u8; 32];
+                psa::read_exact(msg, 0, &mut digest)?;
+                let sig = identity
+                    .sign_prehash(KeyId::CoseSign, &digest)
+                    .map_err(|_| Status::ERROR_GENERIC_ERROR)?;
                 msg.write(0, &sig)
             }
             _ => Err(Status::ERROR_NOT_SUPPORTED),

@@ -9,6 +9,26 @@
 pub mod identity;
 pub mod inference;
 
+/// What a partition asks of the rest of the secure world: TF-M's secure-side APIs on
+/// the device, the emulated platform on the host.
+pub trait Platform {
+    /// `psa_generate_random`.
+    fn generate_random(&mut self, out: &mut [u8]) -> Result<(), psa::Status>;
+    /// `psa_its_get` of a whole object into `out`: the bytes read, or
+    /// `PSA_ERROR_DOES_NOT_EXIST`; a corrupt or rolled-back object is an error.
+    fn its_get(&mut self, uid: u64, out: &mut [u8]) -> Result<usize, psa::Status>;
+    /// `psa_its_set` without flags.
+    fn its_set(&mut self, uid: u64, data: &[u8]) -> Result<(), psa::Status>;
+    /// `psa_call` from this partition to another secure service.
+    fn call(
+        &mut self,
+        handle: psa::Handle,
+        msg_type: i32,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<psa::Reply, psa::Status>;
+}
+
 /// Reads a `u32` key id that must be exactly 4 bytes.
 fn read_u32(msg: &mut dyn psa::Message, index: usize) -> Result<u32, psa::Status> {
     let mut b = [0u8; 4];

@@ -9,6 +9,7 @@
 //! | [`UUID`] | none | 16 bytes, RFC 4122 version 4 | |
 //! | [`CSR`] | key id u32 | PKCS#10 DER (at most [`CSR_MAX`] B) | BUFFER_TOO_SMALL |
 //! | [`TLS_SIGN`] | key id u32, SHA-256 digest (32 B) | r ‖ s (64 B) | any key but 0x5001: NOT_PERMITTED |
+//! | [`COSE_SIGN`] | SHA-256 digest of a COSE ToBeSigned (32 B) | r ‖ s (64 B) with 0x5002 | any caller but the inference partition: NOT_PERMITTED |
 //!
 //! Output vectors may be larger than the output; the reply says how much was written.
 //! If the keys could not be derived at boot, every message but [`KEY_STATUS`] fails
@@ -25,10 +26,14 @@ pub const PUBLIC_KEY: i32 = 2;
 pub const UUID: i32 = 3;
 pub const CSR: i32 = 4;
 pub const TLS_SIGN: i32 = 5;
+/// Signs for the inference partition only (secure caller [`crate::pid::INFERENCE`]):
+/// the COSE SIGN key signs results, never what the non-secure world chooses.
+pub const COSE_SIGN: i32 = 6;
 
 /// The device's keys: Client TLS, COSE SIGN, COSE ENCRYPT.
 pub const KEY_IDS: [u32; 3] = [0x5001, 0x5002, 0x5003];
 pub const KEY_CLIENT_TLS: u32 = 0x5001;
+pub const KEY_COSE_SIGN: u32 = 0x5002;
 pub const PUBLIC_KEY_LEN: usize = 65;
 pub const KEY_STATUS_LEN: usize = 24;
 pub const CSR_MAX: usize = 512;

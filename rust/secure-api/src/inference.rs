@@ -1,14 +1,13 @@
 //! The inference service: named models compiled into the secure image, one inference
-//! per call, the result as CBOR. Integers little-endian; input vectors must have
-//! exactly the sizes given.
+//! per call, the result as CBOR claims, COSE_Sign1 or COSE_Encrypt (docs/formats.md).
+//! Integers little-endian; input vectors must have exactly the sizes given.
 //!
 //! | message | inputs | output 0 | errors beyond size checks |
 //! |---|---|---|---|
 //! | [`MODEL_INFO`] | model index u32 | [`ModelInfo`] ([`MODEL_INFO_LEN`] B) | past the last model: DOES_NOT_EXIST |
-//! | [`INFER`] | model label (1..=16 B), input f32, format u32 | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range: INVALID_ARGUMENT; a format not built in: NOT_SUPPORTED |
+//! | [`INFER`] | model label (1..=16 B), [`InferRequest`] (8 B), verifier nonce (none, or 8..=64 B) | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range, unknown format: INVALID_ARGUMENT; no recipient key built in (ENCRYPT0): NOT_SUPPORTED; result counter unreadable or rolled back: the storage's status |
 //!
-//! Formats: [`FORMAT_CBOR`] now; SIGN1 and ENCRYPT0 arrive with signed and encrypted
-//! results.
+//! Three input vectors and one output: TF-M allows four in all per call.
 
 use crate::ServiceId;
 use psa::Sid;
@@ -24,6 +23,34 @@ pub const FORMAT_SIGN1: u32 = 1;
 pub const FORMAT_ENCRYPT0: u32 = 2;
 
 pub const LABEL_MAX: usize = 16;
+/// Bounds of the verifier nonce (EAT `eat_nonce`).
+pub const NONCE_MIN: usize = 8;
+pub const NONCE_MAX: usize = 64;
+
+/// The fixed part of an [`INFER`] request: the input value and the result format.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InferRequest {
+    pub value: f32,
+    pub format: u32,
+}
+
+pub const INFER_REQUEST_LEN: usize = 8;
+
+impl InferRequest {
+    pub fn encode(&self) -> [u8; INFER_REQUEST_LEN] {
+        let mut out = [0u8; INFER_REQUEST_LEN];
+        out[..4].copy_from_slice(&self.value.to_le_bytes());
+        out[4..].copy_from_slice(&self.format.to_le_bytes());
+        out
+    }
+
+    pub fn decode(b: &[u8; INFER_REQUEST_LEN]) -> Self {
+        InferRequest {
+            value: f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            format: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
 /// The most operators a model's info lists.
 pub const MAX_OPERATORS: usize = 16;
 /// The most bytes a result takes.

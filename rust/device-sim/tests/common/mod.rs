@@ -79,3 +79,19 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// One INFER call: the encoded result, or the error status.
+pub fn infer(
+    c: &mut impl psa::Client,
+    label: &[u8],
+    x: f32,
+    format: u32,
+    nonce: &[u8],
+) -> Result<Vec<u8>, psa::Status> {
+    use secure_api::inference as api;
+    let mut out = [0u8; api::RESULT_MAX];
+    let request = api::InferRequest { value: x, format }.encode();
+    let inputs: &[&[u8]] = if nonce.is_empty() { &[label, &request] } else { &[label, &request, nonce] };
+    let reply = c.call(api::SERVICE.handle(), api::INFER, inputs, &mut [&mut out])?;
+    Ok(out[..reply.out_len[0]].to_vec())
+}

@@ -1,15 +1,74 @@
 //! The inference partition (`secure_api::inference` documents its messages): the
-//! models compiled into the secure image, one inference per call, the result as CBOR.
+//! models compiled into the secure image, one inference per call, the result as CBOR
+//! claims, signed (COSE_Sign1) or signed and encrypted (COSE_Encrypt).
 //!
 //! Each model is validated when the partition starts; one that fails stays listed as
 //! not loaded and refuses inferences. Inputs are checked (one value, finite, inside the
-//! model's input range) before anything runs.
+//! model's input range) before anything runs. Every result takes a number from the
+//! [`counter::ResultCounter`]; signing is the identity partition's (key 0x5002).
 
-use cose_results::encode_plain;
+pub mod counter;
+pub mod results;
+
+use crate::Platform;
+use cose_results::Claims;
 use inference::{DType, Interpreter, Model};
 use psa::{Message, Service, ServiceInfo, Status};
+use results::{Recipient, Signer};
 use secure_api::inference as api;
 use sha2::{Digest, Sha256};
+
+/// The engine as results name it.
+pub const ENGINE: &str = concat!("secure-inference ", env!("CARGO_PKG_VERSION"));
+
+/// The recipient of ENCRYPT0 results as the image was built: the SEC1 point in hex in
+/// `SECURE_INFER_RESULT_RECIPIENT`, else the demo recipient (keys/demo-recipient.pem,
+/// whose private key is public: see keys/README.md). A malformed value fails the build.
+pub const BUILD_RECIPIENT: [u8; 65] = match option_env!("SECURE_INFER_RESULT_RECIPIENT") {
+    Some(hex) => match parse_point_hex(hex) {
+        Some(point) => point,
+        None => panic!(
+            "SECURE_INFER_RESULT_RECIPIENT must be 130 hex digits: an uncompressed P-256 point (04...)"
+        ),
+    },
+    None => match parse_point_hex(DEMO_RECIPIENT) {
+        Some(point) => point,
+        None => panic!("the demo recipient is malformed"),
+    },
+};
+
+const DEMO_RECIPIENT: &str = "041f4af89af4f526492ddb75009c75803fb56877aa4970f20178511daee149dcc1\
+                              dacd71b07b1fa30e51016a1572a63b83fa075914955e45fe7fe7038e25d1ef07";
+
+/// 130 hex digits starting with `04`, at compile time.
+const fn parse_point_hex(hex: &str) -> Option<[u8; 65]> {
+    let h = hex.as_bytes();
+    if h.len() != 130 {
+        return None;
+    }
+    let mut out = [0u8; 65];
+    let mut i = 0;
+    while i < 65 {
+        let (Some(hi), Some(lo)) = (hex_digit(h[2 * i]), hex_digit(h[2 * i + 1])) else {
+            return None;
+        };
+        out[i] = hi << 4 | lo;
+        i += 1;
+    }
+    if out[0] != 0x04 {
+        return None;
+    }
+    Some(out)
+}
+
+const fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
 
 /// A model as compiled in.
 pub struct ModelSource {
@@ -23,12 +82,12 @@ pub struct ModelSource {
 pub static MODELS: &[ModelSource] = &[
     ModelSource {
         label: "sine",
-        bytes: include_bytes!("../../../models/sine/sine_int8.tflite"),
+        bytes: include_bytes!("../../../../models/sine/sine_int8.tflite"),
         input_range: (0.0, core::f32::consts::TAU),
     },
     ModelSource {
         label: "sine_f32",
-        bytes: include_bytes!("../../../models/sine/sine_float.tflite"),
+        bytes: include_bytes!("../../../../models/sine/sine_float.tflite"),
         input_range: (0.0, core::f32::consts::TAU),
     },
 ];
@@ -44,15 +103,29 @@ struct Loaded {
     info: api::ModelInfo,
 }
 
-pub struct InferenceService {
+pub struct InferenceService<P: Platform> {
+    platform: P,
     models: [Option<Loaded>; 4],
     arena: [u8; ARENA_BYTES],
+    counter: counter::ResultCounter,
+    /// Read from the identity partition at the first result.
+    signer: Option<Signer>,
+    /// `None` if the configured key is not a curve point: ENCRYPT0 is then refused.
+    recipient: Option<Recipient>,
 }
 
-impl InferenceService {
-    /// Validates and plans every compiled-in model.
-    pub fn new() -> Self {
-        let mut service = InferenceService { models: [None, None, None, None], arena: [0; ARENA_BYTES] };
+impl<P: Platform> InferenceService<P> {
+    /// Validates and plans every compiled-in model; `recipient` is the SEC1 point that
+    /// ENCRYPT0 results are encrypted for ([`BUILD_RECIPIENT`] on the device).
+    pub fn new(platform: P, recipient: &[u8]) -> Self {
+        let mut service = InferenceService {
+            platform,
+            models: [None, None, None, None],
+            arena: [0; ARENA_BYTES],
+            counter: counter::ResultCounter::new(),
+            signer: None,
+            recipient: Recipient::from_sec1(recipient),
+        };
         for (slot, source) in service.models.iter_mut().zip(MODELS) {
             let mut info = api::ModelInfo {
                 label: [0; api::LABEL_MAX],
@@ -92,6 +165,12 @@ impl InferenceService {
         self.models.iter().flatten().map(|m| &m.info)
     }
 
+    /// The thumbprint of the ENCRYPT0 recipient key, for the boot log; `None` if the
+    /// configured key is not a curve point.
+    pub fn recipient_kid(&self) -> Option<&[u8; 32]> {
+        self.recipient.as_ref().map(Recipient::kid)
+    }
+
     fn dispatch(&mut self, msg: &mut dyn Message) -> Result<(), Status> {
         match msg.msg_type() {
             api::MODEL_INFO => {
@@ -111,18 +190,21 @@ impl InferenceService {
     fn infer(&mut self, msg: &mut dyn Message) -> Result<(), Status> {
         // Sizes first, then each input read once.
         let label_len = msg.in_size(0);
+        let nonce_len = msg.in_size(2);
         if !(1..=api::LABEL_MAX).contains(&label_len)
-            || msg.in_size(1) != 4
-            || msg.in_size(2) != 4
+            || msg.in_size(1) != api::INFER_REQUEST_LEN
+            || !(nonce_len == 0 || (api::NONCE_MIN..=api::NONCE_MAX).contains(&nonce_len))
             || msg.in_size(3) != 0
         {
             return Err(Status::ERROR_INVALID_ARGUMENT);
         }
         let mut label = [0u8; api::LABEL_MAX];
         let label = psa::read_exact(msg, 0, &mut label[..label_len])?;
-        let mut value = [0u8; 4];
-        let value = f32::from_le_bytes(psa::read_exact(msg, 1, &mut value)?.try_into().unwrap_or([0; 4]));
-        let format = crate::read_u32(msg, 2)?;
+        let mut request = [0u8; api::INFER_REQUEST_LEN];
+        psa::read_exact(msg, 1, &mut request)?;
+        let request = api::InferRequest::decode(&request);
+        let mut nonce = [0u8; api::NONCE_MAX];
+        let nonce = psa::read_exact(msg, 2, &mut nonce[..nonce_len])?;
         let loaded = self
             .models
             .iter()
@@ -131,25 +213,42 @@ impl InferenceService {
             .ok_or(Status::ERROR_DOES_NOT_EXIST)?;
         let model = loaded.model.ok_or(Status::ERROR_BAD_STATE)?;
         let (low, high) = loaded.source.input_range;
-        if !(value >= low && value <= high) {
+        if !(request.value >= low && request.value <= high) {
             return Err(Status::ERROR_INVALID_ARGUMENT); // NaN fails both comparisons
         }
-        if format != api::FORMAT_CBOR {
-            return Err(Status::ERROR_NOT_SUPPORTED);
-        }
-        let output = run(model, &mut self.arena, value).ok_or(Status::ERROR_GENERIC_ERROR)?;
+        let recipient = match request.format {
+            api::FORMAT_CBOR | api::FORMAT_SIGN1 => None,
+            api::FORMAT_ENCRYPT0 => Some(self.recipient.ok_or(Status::ERROR_NOT_SUPPORTED)?),
+            _ => return Err(Status::ERROR_INVALID_ARGUMENT),
+        };
+        let (source, sha256) = (loaded.source, loaded.info.sha256);
+        let output = run(model, &mut self.arena, request.value).ok_or(Status::ERROR_GENERIC_ERROR)?;
+        let signer = match self.signer {
+            Some(signer) => signer,
+            None => *self.signer.insert(results::signer(&mut self.platform)?),
+        };
+        let value = output.to_le_bytes();
+        let claims = Claims {
+            values: &value,
+            engine: ENGINE,
+            model_sha256: sha256,
+            model: source.label,
+            counter: self.counter.take(&mut self.platform)?,
+            device: signer.device,
+            nonce: (!nonce.is_empty()).then_some(nonce),
+        };
         let mut result = [0u8; api::RESULT_MAX];
-        let n = encode_plain(output, &mut result).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+        let n = match recipient {
+            None if request.format == api::FORMAT_CBOR => results::cbor(&claims, &mut result)?,
+            None => results::sign1(&mut self.platform, &signer, &claims, &mut result)?,
+            Some(recipient) => {
+                results::encrypt0(&mut self.platform, &signer, &recipient, &claims, &mut result)?
+            }
+        };
         if msg.out_size(0) < n {
             return Err(Status::ERROR_BUFFER_TOO_SMALL);
         }
         msg.write(0, &result[..n])
-    }
-}
-
-impl Default for InferenceService {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -182,7 +281,7 @@ fn run(model: Model<'static>, arena: &mut [u8], x: f32) -> Option<f32> {
     }
 }
 
-impl Service for InferenceService {
+impl<P: Platform> Service for InferenceService<P> {
     fn info(&self) -> ServiceInfo {
         crate::stateless_info(api::SERVICE)
     }
