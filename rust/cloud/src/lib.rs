@@ -1,0 +1,125 @@
+//! The cloud side of secure-inference: takes a result as the device sent it and gives
+//! back its claims, or the reason not to trust them. Sans-IO where it matters: [`verify`]
+//! turns bytes and keys into [`Verified`] claims, [`check_counter`] compares a counter
+//! with the last one accepted; [`CounterStore`] keeps those counters in files, and the
+//! `cloud` binary reads arguments and files around them.
+//!
+//! A `SIGN1` result must carry as `kid` the COSE Key Thumbprint (RFC 9679) of the
+//! device's signing key (0x5002) and an ES256 signature by it; an `ENCRYPT0` result is
+//! decrypted with the recipient's private key first (ECDH-ES + HKDF-256, A256GCM) and
+//! must hold such a `SIGN1`. A plain `CBOR` result carries no proof of origin.
+#![forbid(unsafe_code)]
+
+mod input;
+mod keys;
+mod state;
+mod verify;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use input::{decode_file, decode_text};
+pub use keys::{thumbprint, DeviceKey, RecipientKey};
+pub use state::{check_counter, CounterStore};
+pub use verify::{verify, Options, Verified};
+
+/// Errors of this crate: the first group is the caller's (bad arguments, keys, files),
+/// the rest say why a result is not accepted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key or certificate that cannot be used.
+    Key(&'static str),
+    /// The result's text is neither hex nor base64.
+    Input(&'static str),
+    /// A key, certificate or result file that cannot be read.
+    Read(PathBuf, std::io::Error),
+    /// Not a result of the expected shape.
+    Malformed(cose_results::Error),
+    /// A plain `CBOR` result, refused unless unsigned results are allowed.
+    Unsigned,
+    /// An `ENCRYPT0` result without a recipient key to decrypt it.
+    NoRecipientKey,
+    /// The result is encrypted for another recipient key (its kid, the key's thumbprint).
+    WrongRecipient(Vec<u8>, [u8; 32]),
+    /// The ephemeral key is not a point on P-256.
+    BadEphemeralKey,
+    /// AES-GCM refused the ciphertext: tampered, or not for this key.
+    Decrypt,
+    /// The decrypted content is not a COSE_Sign1.
+    NotSign1Inside,
+    /// The COSE_Sign1 names no key.
+    NoKid,
+    /// The COSE_Sign1 names another key (its kid, the device key's thumbprint).
+    WrongKid(Vec<u8>, [u8; 32]),
+    /// The ES256 signature does not verify.
+    BadSignature,
+    /// The result does not carry the nonce asked for.
+    Nonce,
+    /// The counter is not above the last one accepted from this device.
+    Replay { counter: u64, last: u64 },
+    /// The counter state cannot be read or written.
+    State(PathBuf, std::io::Error),
+}
+
+impl Error {
+    /// Whether the error is the caller's (exit code 2) rather than the result's (1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Key(_) | Error::Input(_) | Error::Read(..))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Key(what) => write!(f, "unusable key: {what}"),
+            Error::Input(what) => write!(f, "unreadable result: {what}"),
+            Error::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
+            Error::Malformed(e) => write!(f, "malformed result: {e}"),
+            Error::Unsigned => {
+                f.write_str("the result is unsigned (CBOR): nothing proves where it comes from")
+            }
+            Error::NoRecipientKey => {
+                f.write_str("the result is encrypted (ENCRYPT0): --recipient-key is needed")
+            }
+            Error::WrongRecipient(kid, ours) => write!(
+                f,
+                "the result is encrypted for recipient kid {}, not for this recipient key (thumbprint {})",
+                hex::encode(kid),
+                hex::encode(ours)
+            ),
+            Error::BadEphemeralKey => f.write_str("the ephemeral key is not a P-256 point"),
+            Error::Decrypt => f.write_str("decryption failed: tampered, or encrypted for another key"),
+            Error::NotSign1Inside => f.write_str("the decrypted content is not a COSE_Sign1"),
+            Error::NoKid => f.write_str("the COSE_Sign1 has no kid"),
+            Error::WrongKid(kid, ours) => write!(
+                f,
+                "signed by kid {}, not by this device key (thumbprint {})",
+                hex::encode(kid),
+                hex::encode(ours)
+            ),
+            Error::BadSignature => f.write_str("invalid signature"),
+            Error::Nonce => f.write_str("the result does not carry the expected nonce"),
+            Error::Replay { counter, last } => {
+                write!(f, "replayed or stale result: counter {counter}, last accepted {last}")
+            }
+            Error::State(path, e) => write!(f, "counter state {}: {e}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<cose_results::Error> for Error {
+    fn from(e: cose_results::Error) -> Self {
+        Error::Malformed(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A UUID's 16 bytes in the 8-4-4-4-12 form.
+pub fn uuid_string(id: &[u8; 16]) -> String {
+    let h = hex::encode(id);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}

@@ -1,0 +1,125 @@
+//! Bytes and keys in, claims out: the checks in the order a result needs them.
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use hkdf::Hkdf;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::Signature;
+use p256::PublicKey;
+use serde::Serialize;
+use sha2::Sha256;
+
+use cose_results::{encrypt, Claims, Encrypted, Format, Sign1};
+
+use crate::{uuid_string, DeviceKey, Error, RecipientKey, Result};
+
+/// What the caller asks of a result beyond its signature.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The nonce the result must carry (EAT `eat_nonce`).
+    pub nonce: Option<Vec<u8>>,
+    /// Accept a plain `CBOR` result (no signature: for debugging only).
+    pub allow_unsigned: bool,
+}
+
+/// The claims of an accepted result, in the shape `cloud verify` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verified {
+    /// `CBOR`, `SIGN1` or `ENCRYPT0`.
+    pub format: &'static str,
+    /// The device UUID, 8-4-4-4-12.
+    pub device: String,
+    pub counter: u64,
+    pub model: String,
+    pub model_sha256: String,
+    pub engine: String,
+    pub values: Vec<f32>,
+    pub nonce: Option<String>,
+    /// The signer's kid in hex; `None` for `CBOR`.
+    pub kid: Option<String>,
+    #[serde(skip)]
+    pub device_id: [u8; 16],
+}
+
+/// Verifies (and, for `ENCRYPT0`, first decrypts) one result.
+pub fn verify(
+    bytes: &[u8],
+    device: &DeviceKey,
+    recipient: Option<&RecipientKey>,
+    options: &Options,
+) -> Result<Verified> {
+    let format = Format::detect(bytes)?;
+    let (name, kid, payload) = match format {
+        Format::Cbor if options.allow_unsigned => ("CBOR", None, bytes.to_vec()),
+        Format::Cbor => return Err(Error::Unsigned),
+        Format::Sign1 => {
+            let (kid, payload) = verify_sign1(bytes, device)?;
+            ("SIGN1", Some(kid), payload)
+        }
+        Format::Encrypt => {
+            let inner = decrypt(bytes, recipient.ok_or(Error::NoRecipientKey)?)?;
+            if Format::detect(&inner).ok() != Some(Format::Sign1) {
+                return Err(Error::NotSign1Inside);
+            }
+            let (kid, payload) = verify_sign1(&inner, device)?;
+            ("ENCRYPT0", Some(kid), payload)
+        }
+    };
+    let claims = Claims::decode(&payload)?;
+    if let Some(expected) = &options.nonce {
+        if claims.nonce != Some(expected.as_slice()) {
+            return Err(Error::Nonce);
+        }
+    }
+    Ok(Verified {
+        format: name,
+        device: uuid_string(&claims.device),
+        counter: claims.counter,
+        model: claims.model.into(),
+        model_sha256: hex::encode(claims.model_sha256),
+        engine: claims.engine.into(),
+        values: claims.values().collect(),
+        nonce: claims.nonce.map(hex::encode),
+        kid: kid.map(hex::encode),
+        device_id: claims.device,
+    })
+}
+
+/// Checks a COSE_Sign1 against the device key; returns its kid and payload.
+fn verify_sign1(bytes: &[u8], device: &DeviceKey) -> Result<(Vec<u8>, Vec<u8>)> {
+    let sign1 = Sign1::decode(bytes)?;
+    let kid = sign1.kid.ok_or(Error::NoKid)?;
+    if kid != device.thumbprint {
+        return Err(Error::WrongKid(kid.to_vec(), device.thumbprint));
+    }
+    // Sig_structure: the three byte strings plus at most 32 bytes of CBOR heads and text.
+    let mut tbs = vec![0u8; sign1.protected.len() + sign1.payload.len() + 32];
+    let n = sign1.to_be_signed(&mut tbs)?;
+    let signature = Signature::from_slice(&sign1.signature).map_err(|_| Error::BadSignature)?;
+    device.key.verify(&tbs[..n], &signature).map_err(|_| Error::BadSignature)?;
+    Ok((kid.to_vec(), sign1.payload.to_vec()))
+}
+
+/// Decrypts a COSE_Encrypt for the recipient key; returns the plaintext.
+fn decrypt(bytes: &[u8], recipient: &RecipientKey) -> Result<Vec<u8>> {
+    let e = Encrypted::decode(bytes)?;
+    if let Some(kid) = e.recipient_kid {
+        if kid != recipient.thumbprint {
+            return Err(Error::WrongRecipient(kid.to_vec(), recipient.thumbprint));
+        }
+    }
+    let ephemeral = PublicKey::from_sec1_bytes(&e.ephemeral.to_sec1()).map_err(|_| Error::BadEphemeralKey)?;
+    let shared = p256::ecdh::diffie_hellman(recipient.secret.to_nonzero_scalar(), ephemeral.as_affine());
+    let mut context = vec![0u8; e.recipient_protected.len() + encrypt::KDF_CONTEXT_LEN];
+    let n = e.kdf_context(&mut context)?;
+    let mut cek = [0u8; encrypt::KEY_LEN];
+    Hkdf::<Sha256>::new(None, shared.raw_secret_bytes())
+        .expand(&context[..n], &mut cek)
+        .map_err(|_| Error::Decrypt)?;
+    let mut aad = vec![0u8; e.protected.len() + encrypt::ENC_STRUCTURE_LEN];
+    let n = e.enc_structure(&mut aad)?;
+    let cipher = Aes256Gcm::new(&cek.into());
+    cipher
+        .decrypt(Nonce::from_slice(&e.iv), Payload { msg: e.ciphertext, aad: &aad[..n] })
+        .map_err(|_| Error::Decrypt)
+}
