@@ -53,6 +53,8 @@ pub struct Counted {
     /// (operation, bytes) from `stack-peak-bytes[<operation>]: N` lines: the peak of
     /// one operation, which the image measures after `m33_rt::stack::repaint`.
     pub stack_peaks: Vec<(String, u64)>,
+    /// Other figures an image prints as `report: <text>` lines (sizes, say).
+    pub reports: Vec<String>,
 }
 
 impl Counted {
@@ -75,8 +77,14 @@ pub fn count(python: &Path, image: &Path) -> Result<Counted> {
         .map_err(|e| format!("cannot start {}: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let console = String::from_utf8_lossy(&out.stderr);
-    let mut counted =
-        Counted { measurements: Vec::new(), exit: -1, total: 0, stack_peak: None, stack_peaks: Vec::new() };
+    let mut counted = Counted {
+        measurements: Vec::new(),
+        exit: -1,
+        total: 0,
+        stack_peak: None,
+        stack_peaks: Vec::new(),
+        reports: Vec::new(),
+    };
     for line in stdout.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields[..] {
@@ -96,6 +104,7 @@ pub fn count(python: &Path, image: &Path) -> Result<Counted> {
             Some((op.to_owned(), n.parse().ok()?))
         })
         .collect();
+    counted.reports = console.lines().filter_map(|l| Some(l.strip_prefix("report: ")?.to_owned())).collect();
     if counted.exit != 0 || !out.status.success() {
         return Err(format!(
             "{} failed under the counter (exit {}):\n{console}",
@@ -252,6 +261,9 @@ fn target(only: &[String]) -> Result {
         }
         for (op, bytes) in &counted.stack_peaks {
             println!("{:<40} {bytes:>12} B", format!("stack peak: {op}"));
+        }
+        for report in &counted.reports {
+            println!("{report}");
         }
         let stack = counted.stack_peak.unwrap_or(0);
         println!(

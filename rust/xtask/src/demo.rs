@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: README command one. Builds the host emulation, boots a fresh
-//! emulated device and runs a scripted session that shows the system working;
-//! `--interactive` leaves the shell open instead.
+//! emulated device and runs a scripted session that shows the system working, then a
+//! SIGN1 and an ENCRYPT0 round whose results go to the cloud-side verifier (with a
+//! replay it must refuse); `--interactive` leaves the shell open instead.
 
 use crate::Result;
 use std::process::Command;
@@ -29,6 +30,8 @@ pub fn run(args: &[String]) -> Result {
         "--quiet",
         "--package",
         "device-sim",
+        "--package",
+        "cloud",
     ]))?;
     // Relative to the root, so the boot log shows no machine-specific path.
     let state = std::path::Path::new("target/demo-state");
@@ -37,10 +40,66 @@ pub fn run(args: &[String]) -> Result {
     if absolute.exists() {
         std::fs::remove_dir_all(&absolute).map_err(|e| format!("{}: {e}", absolute.display()))?;
     }
-    let mut sim = Command::new(root.join("target/debug/device-sim"));
-    sim.current_dir(&root).arg("--state").arg(state);
-    if !interactive {
-        sim.args(["-c", &SESSION.join("; ")]);
+    let sim = || {
+        let mut sim = Command::new(root.join("target/debug/device-sim"));
+        sim.current_dir(&root).arg("--state").arg(state);
+        sim
+    };
+    if interactive {
+        return crate::run(&mut sim());
     }
-    crate::run(&mut sim)
+    crate::run(sim().args(["-c", &SESSION.join("; ")]))?;
+    signed_rounds(&root, sim)
+}
+
+/// The device's results, verified where they are consumed: a SIGN1 result (checked by
+/// the non-secure side too, `--verify-sign`) and an ENCRYPT0 result go to `cloud
+/// verify`, then the SIGN1 result again, which the cloud refuses as a replay.
+fn signed_rounds(root: &std::path::Path, sim: impl Fn() -> Command) -> Result {
+    let cloud_state = root.join("target/demo-state/cloud");
+    let script = "keys public 5002; infer get sine SIGN1 90; infer get sine ENCRYPT0 270";
+    println!("\n== The device again, with CONFIG_NONSECURE_COSE_VERIFY_SIGN (--verify-sign)");
+    let out = sim().args(["--verify-sign", "-c", script]).output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    if !out.status.success() {
+        return Err("device-sim failed in the signed rounds".into());
+    }
+    let pem = text
+        .find("-----BEGIN PUBLIC KEY-----")
+        .and_then(|start| Some(&text[start..start + text[start..].find("-----END PUBLIC KEY-----")? + 24]))
+        .ok_or("no public key 0x5002 in the device's output")?;
+    let key_file = root.join("target/demo-state/device-5002.pem");
+    std::fs::write(&key_file, format!("{pem}\n")).map_err(|e| e.to_string())?;
+    let results: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("Result (hex): ")).collect();
+    let [sign1, encrypt0] = results[..] else {
+        return Err(format!("expected two results from the device, got {}", results.len()));
+    };
+    let verify = |result: &str| {
+        let mut cmd = Command::new(root.join("target/debug/cloud"));
+        cmd.current_dir(root).args(["verify", "--device-key", "target/demo-state/device-5002.pem"]);
+        cmd.args(["--recipient-key", "keys/demo-recipient.pem", "--state", "target/demo-state/cloud"]);
+        cmd.arg(result);
+        cmd
+    };
+    let _ = std::fs::remove_dir_all(&cloud_state);
+    for (name, keys, result) in [
+        ("SIGN1", "the exported key 0x5002", sign1),
+        ("ENCRYPT0", "the recipient's private key and the exported key 0x5002", encrypt0),
+    ] {
+        println!("\n== cloud verify: the {name} result above, with {keys}");
+        println!("$ cloud verify --device-key target/demo-state/device-5002.pem \\");
+        println!(
+            "    --recipient-key keys/demo-recipient.pem --state target/demo-state/cloud {}...",
+            &result[..16]
+        );
+        crate::run(&mut verify(result))?;
+    }
+    println!("\n== cloud verify: the SIGN1 result once more (a replay)");
+    let replay = verify(sign1).status().map_err(|e| e.to_string())?;
+    if replay.success() {
+        return Err("cloud verify accepted a replayed result".into());
+    }
+    println!("(refused, as it must be: exit {})", replay.code().unwrap_or(-1));
+    Ok(())
 }

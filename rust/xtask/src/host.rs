@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Instant;
 
 /// Crates that only build for the emulated target.
-const TARGET_ONLY: &[&str] = &["m33-rt", "m33-tests", "m33-bench"];
+const TARGET_ONLY: &[&str] = &["m33-rt", "m33-tests", "m33-bench", "tfm-partitions", "zephyr-ns"];
 
 pub fn test_all() -> Result {
     let started = Instant::now();
