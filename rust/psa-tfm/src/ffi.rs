@@ -89,6 +89,78 @@ mod decls {
     }
 }
 
+/// What secure partitions call beyond FF-M: TF-M 2.1.1's client APIs of its crypto
+/// service (`interface/include/psa/crypto.h`, built as a PSA crypto *client*, where an
+/// operation object is just the service's handle: `crypto_struct.h`) and of Internal
+/// Trusted Storage (`interface/include/psa/internal_trusted_storage.h`). The partition's
+/// manifest must list `TFM_CRYPTO` and `TFM_INTERNAL_TRUSTED_STORAGE_SERVICE` as
+/// dependencies.
+pub mod services {
+    use super::psa_status_t;
+
+    pub type psa_key_id_t = u32;
+    pub type psa_algorithm_t = u32;
+    pub type psa_key_derivation_step_t = u16;
+    pub type psa_storage_uid_t = u64;
+    pub type psa_storage_create_flags_t = u32;
+
+    /// `struct psa_key_derivation_s` of a crypto client: the service's handle.
+    #[repr(C)]
+    #[derive(Debug, Default)]
+    pub struct psa_key_derivation_operation_t {
+        pub handle: u32,
+    }
+
+    /// `TFM_BUILTIN_KEY_ID_HUK` (`crypto_keys/tfm_builtin_key_ids.h`: MIN + 1). TF-M's
+    /// builtin key loader binds it to the caller: what a partition derives from it is
+    /// derived from `HKDF(HUK, partition id)`.
+    pub const TFM_BUILTIN_KEY_ID_HUK: psa_key_id_t = 0x7FFF_815C;
+    /// `PSA_ALG_HKDF(PSA_ALG_SHA_256)`.
+    pub const PSA_ALG_HKDF_SHA_256: psa_algorithm_t = 0x0800_0109;
+    /// `PSA_KEY_DERIVATION_INPUT_SECRET` and `_INFO`.
+    pub const PSA_KEY_DERIVATION_INPUT_SECRET: psa_key_derivation_step_t = 0x0101;
+    pub const PSA_KEY_DERIVATION_INPUT_INFO: psa_key_derivation_step_t = 0x0203;
+
+    #[cfg(any(target_os = "none", clippy, doc))]
+    extern "C" {
+        pub fn psa_generate_random(output: *mut u8, output_size: usize) -> psa_status_t;
+        pub fn psa_key_derivation_setup(
+            operation: *mut psa_key_derivation_operation_t,
+            alg: psa_algorithm_t,
+        ) -> psa_status_t;
+        pub fn psa_key_derivation_input_key(
+            operation: *mut psa_key_derivation_operation_t,
+            step: psa_key_derivation_step_t,
+            key: psa_key_id_t,
+        ) -> psa_status_t;
+        pub fn psa_key_derivation_input_bytes(
+            operation: *mut psa_key_derivation_operation_t,
+            step: psa_key_derivation_step_t,
+            data: *const u8,
+            data_length: usize,
+        ) -> psa_status_t;
+        pub fn psa_key_derivation_output_bytes(
+            operation: *mut psa_key_derivation_operation_t,
+            output: *mut u8,
+            output_length: usize,
+        ) -> psa_status_t;
+        pub fn psa_key_derivation_abort(operation: *mut psa_key_derivation_operation_t) -> psa_status_t;
+        pub fn psa_its_set(
+            uid: psa_storage_uid_t,
+            data_length: usize,
+            p_data: *const core::ffi::c_void,
+            create_flags: psa_storage_create_flags_t,
+        ) -> psa_status_t;
+        pub fn psa_its_get(
+            uid: psa_storage_uid_t,
+            data_offset: usize,
+            data_size: usize,
+            p_data: *mut core::ffi::c_void,
+            p_data_length: *mut usize,
+        ) -> psa_status_t;
+    }
+}
+
 #[cfg(psa_tfm_bindgen)]
 #[allow(non_snake_case, non_upper_case_globals, dead_code, clippy::all)]
 mod decls {

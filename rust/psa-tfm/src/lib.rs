@@ -22,6 +22,8 @@ pub mod ffi;
 mod client;
 #[cfg(any(target_os = "none", clippy, doc))]
 mod message;
+#[cfg(any(target_os = "none", clippy, doc))]
+pub mod secure;
 
 pub use checks::CALL_TYPE_MAX;
 #[cfg(any(target_os = "none", clippy, doc))]
