@@ -218,7 +218,10 @@ fn ns_main(opts: Options) -> ExitCode {
         }
     };
     println!("*** Booting secure-inference {} (non-secure, host emulation) ***", ns_app::VERSION);
-    let mut shell = Shell::with_config(ns_app::shell::Config { verify_sign: opts.verify_sign });
+    let mut shell = Shell::with_config(ns_app::shell::Config {
+        verify_sign: opts.verify_sign,
+        ..ns_app::shell::Config::default()
+    });
     let ok = if let Some(script) = &opts.commands {
         run_script(&mut shell, &mut client, script.split(';').map(str::to_owned))
     } else if std::io::stdin().is_terminal() {

@@ -81,17 +81,33 @@ fn hexdump(data: &[u8], out: &mut dyn Write) {
     }
 }
 
-/// `infer get <model> <CBOR|SIGN1|ENCRYPT0> <start> [stop] [stride]`, in degrees.
+fn format_named(name: &str) -> Option<u32> {
+    match name {
+        "CBOR" => Some(api::FORMAT_CBOR),
+        "SIGN1" => Some(api::FORMAT_SIGN1),
+        "ENCRYPT0" => Some(api::FORMAT_ENCRYPT0),
+        _ => None,
+    }
+}
+
+/// `infer get <model> [CBOR|SIGN1|ENCRYPT0] <start> [stop] [stride]`, in degrees.
 pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
-    let [label, format, start, rest @ ..] = args else { return Err(Failed) };
-    let (format, name) = match *format {
-        "CBOR" => (api::FORMAT_CBOR, "CBOR"),
-        "SIGN1" => (api::FORMAT_SIGN1, "COSE_Sign1"),
-        "ENCRYPT0" => (api::FORMAT_ENCRYPT0, "COSE encrypted"),
-        other => {
-            let _ = writeln!(out, "Error: invalid argument \"{other}\" (formats: CBOR, SIGN1, ENCRYPT0)");
+    let [label, second, rest @ ..] = args else { return Err(Failed) };
+    // The format may be left out (the configured default), but not misspelt.
+    let (format, start, rest) = match (format_named(second), rest) {
+        (Some(format), [start, rest @ ..]) => (format, *start, rest),
+        (None, _) if second.parse::<f32>().is_ok() && rest.len() <= 2 => {
+            (ctx.config.default_format, *second, rest)
+        }
+        _ => {
+            let _ = writeln!(out, "Error: invalid argument \"{second}\" (formats: CBOR, SIGN1, ENCRYPT0)");
             return Err(Failed);
         }
+    };
+    let name = match format {
+        api::FORMAT_SIGN1 => "COSE_Sign1",
+        api::FORMAT_ENCRYPT0 => "COSE encrypted",
+        _ => "CBOR",
     };
     if label.is_empty() || label.len() > api::LABEL_MAX {
         let _ = writeln!(out, "Error: invalid argument \"{label}\": a model label (see infer model)");

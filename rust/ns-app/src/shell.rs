@@ -10,11 +10,20 @@ pub struct Context<'a> {
 
 /// The application's build-time options (Kconfig on the device, flags in the host
 /// emulation).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Config {
     /// `CONFIG_NONSECURE_COSE_VERIFY_SIGN`: `infer get` verifies SIGN1 results with the
     /// exported COSE SIGN public key before printing them.
     pub verify_sign: bool,
+    /// `CONFIG_SECURE_INFER_DEFAULT_FORMAT_*`: the format of `infer get` when the
+    /// command names none (`secure_api::inference::FORMAT_*`).
+    pub default_format: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { verify_sign: false, default_format: secure_api::inference::FORMAT_SIGN1 }
+    }
 }
 
 /// A command failed; its message was already written (Zephyr's -EINVAL and friends).
@@ -80,8 +89,8 @@ pub static COMMANDS: &[Command] = &[
             leaf(
                 "get",
                 "Run a model on angles in degrees (0..359); print the result as the secure world encoded it",
-                "<model> <CBOR|SIGN1|ENCRYPT0> <start> [stop] [stride]",
-                (3, 2),
+                "<model> [CBOR|SIGN1|ENCRYPT0] <start> [stop] [stride]",
+                (2, 3),
                 crate::infer::get,
             ),
             leaf("model", "The models in the secure image", "", (0, 0), crate::infer::model),

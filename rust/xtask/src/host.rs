@@ -41,6 +41,9 @@ pub fn test_all() -> Result {
     host_crates(&mut test);
     crate::run(&mut test)?;
 
+    step("Zephyr app without Zephyr: generated C, Kconfig, config checks, staticlib exports");
+    crate::zephyr::check_app(&python, &target_cargo)?;
+
     step("target tests (emulated Cortex-M33)");
     crate::target::test(None)?;
 

@@ -11,6 +11,7 @@ mod host;
 mod python;
 mod target;
 mod toolchain;
+mod zephyr;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ commands:
   size ELF...          flash and RAM of linked images
   fuzz [SECONDS]       fuzz the inference crate's loader, planner and kernels with
                        libFuzzer (nightly, cargo-fuzz) for SECONDS (default 600)
+  headers [--check]    regenerate the Zephyr app's C from the Rust (cbindgen headers,
+                       the shell command table); --check only compares
   setup                install what the other commands need, then stop
 ";
 
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("size") => bench::size(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("headers") => zephyr::headers(&args[1..]),
         Some("setup") => toolchain::ensure().map(|_| ()).and_then(|()| python::venv().map(|_| ())),
         _ => {
             eprint!("{USAGE}");

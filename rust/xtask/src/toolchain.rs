@@ -19,6 +19,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-arm", "/usr/bin/qemu-system-arm"),
     // The interop tests check CSRs and keys with the openssl command.
     ("openssl", "/usr/bin/openssl"),
+    // The Zephyr app's configuration checks run cmake/check_config.cmake.
+    ("cmake", "/usr/bin/cmake"),
 ];
 /// Needed only when rustup has no standard library for the target.
 const DEBIAN_RUST: &[(&str, &str)] = &[

@@ -20,8 +20,14 @@ pub struct SiShellOutput {
     pub ctx: *mut c_void,
 }
 
-/// `flags` bit: `CONFIG_NONSECURE_COSE_VERIFY_SIGN`.
-pub const SI_FLAG_VERIFY_SIGN: u32 = 1;
+/// The application's Kconfig choices that the commands read.
+#[repr(C)]
+pub struct SiConfig {
+    /// `CONFIG_NONSECURE_COSE_VERIFY_SIGN`.
+    pub verify_sign: bool,
+    /// `CONFIG_SECURE_INFER_DEFAULT_FORMAT_*`: 0 CBOR, 1 SIGN1, 2 ENCRYPT0.
+    pub default_format: u32,
+}
 /// The most arguments a command takes (Zephyr's are far fewer).
 pub const SI_ARGS_MAX: usize = 8;
 /// `-EINVAL`, what a failed command returns to Zephyr's shell.
@@ -41,14 +47,15 @@ impl Write for Output<'_> {
 ///
 /// # Safety
 /// `path` is a NUL-terminated string; `argv` holds `argc` NUL-terminated strings;
-/// `out` is valid for the call and its `write` may be called with its `ctx`.
+/// `out` and `config` are valid for the call, and `out.write` may be called with
+/// `out.ctx`.
 #[no_mangle]
 pub unsafe extern "C" fn si_shell_run(
     path: *const c_char,
     argc: usize,
     argv: *const *const c_char,
     out: *const SiShellOutput,
-    flags: u32,
+    config: *const SiConfig,
 ) -> c_int {
     // SAFETY: the caller passes a valid output for the duration of the call.
     let Some(out) = (unsafe { out.as_ref() }) else { return SI_EINVAL };
@@ -75,7 +82,9 @@ pub unsafe extern "C" fn si_shell_run(
             }
         }
     }
-    let config = Config { verify_sign: flags & SI_FLAG_VERIFY_SIGN != 0 };
+    // SAFETY: the caller passes a valid configuration for the duration of the call.
+    let Some(config) = (unsafe { config.as_ref() }) else { return SI_EINVAL };
+    let config = Config { verify_sign: config.verify_sign, default_format: config.default_format };
     let mut client = TfmClient::new();
     let mut ctx = Context { client: &mut client, config: &config };
     match handler(&mut ctx, &args[..argc], &mut writer) {

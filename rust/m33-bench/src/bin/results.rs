@@ -89,6 +89,10 @@ fn main() -> u32 {
     let identity = IdentityService::new(&mut kdf, &extra, "Linaro");
     let platform = BenchPlatform { identity, its: None, rng: 0x9E37_79B9_7F4A_7C15 };
     let mut service = InferenceService::new(platform, black_box(&BUILD_RECIPIENT));
+    // The services live in this frame here (in .bss on the device): each operation's
+    // partition stack is its peak less this one.
+    stack::repaint();
+    m33_rt::println!("stack-peak-bytes[no operation]: {}", stack::peak_bytes());
     // The first result reads the identity (UUID, key 0x5002) and reserves counters.
     let ok = [
         infer(&mut service, "INFER first result (identity lookup, counter block)", api::FORMAT_CBOR),

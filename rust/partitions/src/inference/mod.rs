@@ -78,13 +78,16 @@ pub struct ModelSource {
     pub input_range: (f32, f32),
 }
 
-/// The models of this image.
+/// The models of this image, as its features chose them
+/// (`CONFIG_SECURE_INFER_MODEL_*` on the device).
 pub static MODELS: &[ModelSource] = &[
+    #[cfg(feature = "model-sine")]
     ModelSource {
         label: "sine",
         bytes: include_bytes!("../../../../models/sine/sine_int8.tflite"),
         input_range: (0.0, core::f32::consts::TAU),
     },
+    #[cfg(feature = "model-sine-f32")]
     ModelSource {
         label: "sine_f32",
         bytes: include_bytes!("../../../../models/sine/sine_float.tflite"),

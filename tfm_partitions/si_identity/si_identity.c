@@ -1,0 +1,23 @@
+/*
+ * The device-identity partition's entry point. Only C sees the signal that TF-M's
+ * manifest tool generates (psa_manifest/si_identity.h); everything else is Rust
+ * (rust/tfm-partitions).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include "psa/service.h"
+#include "psa_manifest/si_identity.h"
+#include "si_partitions.h"
+
+void si_identity_main(void)
+{
+	si_identity_init();
+	for (;;) {
+		psa_signal_t signals = psa_wait(SI_DEVICE_IDENTITY_SIGNAL, PSA_BLOCK);
+
+		if (signals & SI_DEVICE_IDENTITY_SIGNAL) {
+			si_identity_serve(SI_DEVICE_IDENTITY_SIGNAL);
+		}
+	}
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The Zephyr app's Kconfig without Zephyr: it parses (kconfiglib, with a stand-in
+for Zephyr's own Kconfig tree), every option has a prompt and help (menuconfig), the
+defaults are the documented ones, and prj.conf and the overlay set only symbols that
+exist (ours here; Zephyr's are checked by a real build).
+
+usage: check_kconfig.py <app root>
+"""
+import os
+import sys
+import tempfile
+
+import kconfiglib
+
+# What the app's options refer to from Zephyr (none today) plus the Zephyr symbols
+# prj.conf and the overlay set, so that kconfiglib can load those files.
+ZEPHYR_STANDIN = """
+config ZEPHYR_STANDIN
+	bool
+"""
+
+EXPECTED_DEFAULTS = {
+    "SECURE_INFER_HUK_DERIV_LABEL_EXTRA": "",
+    "SECURE_INFER_CSR_ORG": "Linaro",
+    "SECURE_INFER_RESULT_RECIPIENT": "",
+    "SECURE_INFER_DEFAULT_FORMAT_SIGN1": "y",
+    "SECURE_INFER_DEFAULT_FORMAT_CBOR": "n",
+    "SECURE_INFER_DEFAULT_FORMAT_ENCRYPT0": "n",
+    "NONSECURE_COSE_VERIFY_SIGN": "n",
+    "SECURE_INFER_MODEL_SINE": "y",
+    "SECURE_INFER_MODEL_SINE_F32": "y",
+    "SECURE_INFER_BOOTSTRAP_HOST": "192.0.2.2",
+    "SECURE_INFER_BOOTSTRAP_PORT": "1443",
+}
+
+
+def fail(msg):
+    print(f"check_kconfig: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def main():
+    root = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory() as tree:
+        with open(os.path.join(tree, "Kconfig.zephyr"), "w") as f:
+            f.write(ZEPHYR_STANDIN)
+        os.environ["srctree"] = tree
+        kconf = kconfiglib.Kconfig(os.path.join(root, "Kconfig"), warn_to_stderr=False)
+    ours = [s for s in kconf.unique_defined_syms if s.name != "ZEPHYR_STANDIN"]
+    if sorted(s.name for s in ours) != sorted(EXPECTED_DEFAULTS):
+        fail(f"options {sorted(s.name for s in ours)} != {sorted(EXPECTED_DEFAULTS)}")
+    for sym in ours:
+        for node in sym.nodes:
+            if not node.prompt or not node.help:
+                fail(f"{sym.name} needs a prompt and a help text (menuconfig)")
+        if sym.str_value != EXPECTED_DEFAULTS[sym.name]:
+            fail(f"{sym.name} defaults to {sym.str_value!r}, not {EXPECTED_DEFAULTS[sym.name]!r}")
+    choice = kconf.named_choices["SECURE_INFER_DEFAULT_FORMAT"]
+    if not choice.nodes[0].help:
+        fail("the format choice needs a help text")
+    # A user's choice takes, and a port outside 1..65535 is refused by the range.
+    kconf.syms["SECURE_INFER_DEFAULT_FORMAT_ENCRYPT0"].set_value("y")
+    if kconf.syms["SECURE_INFER_DEFAULT_FORMAT_SIGN1"].str_value != "n":
+        fail("choosing ENCRYPT0 did not unselect SIGN1")
+    port = kconf.syms["SECURE_INFER_BOOTSTRAP_PORT"]
+    port.set_value("70000")
+    if port.str_value == "70000":
+        fail("SECURE_INFER_BOOTSTRAP_PORT accepted 70000")
+    # prj.conf and the overlay: every CONFIG_ line parses; those naming our options
+    # name existing ones.
+    for conf in ["prj.conf", "overlay-smsc911x.conf", "boards/mps2_an521_cpu0_ns.conf"]:
+        for n, line in enumerate(open(os.path.join(root, conf)), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if not line.startswith("CONFIG_") or "=" not in line:
+                fail(f"{conf}:{n}: not a CONFIG_ assignment: {line}")
+            name = line[len("CONFIG_"):line.index("=")]
+            if name.startswith("SECURE_INFER_") and name not in kconf.syms:
+                fail(f"{conf}:{n}: no option {name}")
+    print(f"Kconfig: {len(ours)} options parse, with prompts, help and their defaults")
+
+
+if __name__ == "__main__":
+    main()
