@@ -12,12 +12,37 @@
 //! TFLM's op resolver chooses them; a model that needs another one is refused at load
 //! with the operator's name.
 #![no_std]
+// Without any operator (the non-secure side links this crate for the schema's names
+// only) the kernels' shared helpers have no caller.
+#![cfg_attr(
+    not(any(
+        feature = "op-add",
+        feature = "op-average-pool-2d",
+        feature = "op-concatenation",
+        feature = "op-conv-2d",
+        feature = "op-depthwise-conv-2d",
+        feature = "op-dequantize",
+        feature = "op-fully-connected",
+        feature = "op-logistic",
+        feature = "op-max-pool-2d",
+        feature = "op-mean",
+        feature = "op-mul",
+        feature = "op-pad",
+        feature = "op-quantize",
+        feature = "op-relu",
+        feature = "op-reshape",
+        feature = "op-softmax",
+        feature = "op-tanh"
+    )),
+    allow(dead_code, unused_variables, unused_mut)
+)]
 
 mod flatbuffer;
 mod interpreter;
 mod kernels;
 mod planner;
 pub mod quant;
+mod scale;
 mod schema;
 #[cfg(test)]
 mod tests;

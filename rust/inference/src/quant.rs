@@ -122,21 +122,23 @@ impl Activation {
         }
     }
 
-    /// The clamp of an int8 output (TFLite's `CalculateActivationRangeQuantized`).
+    /// The clamp of an int8 output (TFLite's `CalculateActivationRangeQuantized`):
+    /// `zero_point + round(c / scale)` for the bounds `c`, the division in f32 (done
+    /// exactly in integers, [`crate::scale::round_quotient`]); `None` where TFLite's
+    /// rounded bound leaves the int32 range.
     pub fn int8_range(self, scale: f32, zero_point: i32) -> Option<(i32, i32)> {
-        let q = |f: f32| -> Option<i32> {
-            let t = round_f32(f / scale);
-            if !(t >= i32::MIN as f32 && t <= i32::MAX as f32) {
-                return None;
-            }
-            Some(zero_point + t as i32)
+        let q = |c: f32, negative: bool| -> Option<i32> {
+            let t = crate::scale::round_quotient(c, scale)?;
+            // As the float code converts: 2^31 saturates to i32::MAX, -2^31 is exact.
+            let t = if negative { (t as i32).wrapping_neg() } else { t.min(i32::MAX as u32) as i32 };
+            Some(zero_point.wrapping_add(t))
         };
         let (lo, hi) = (-128, 127);
         Some(match self {
             Activation::None => (lo, hi),
-            Activation::Relu => (lo.max(q(0.0)?), hi),
-            Activation::Relu6 => (lo.max(q(0.0)?), hi.min(q(6.0)?)),
-            Activation::ReluN1To1 => (lo.max(q(-1.0)?), hi.min(q(1.0)?)),
+            Activation::Relu => (lo.max(zero_point), hi),
+            Activation::Relu6 => (lo.max(zero_point), hi.min(q(6.0, false)?)),
+            Activation::ReluN1To1 => (lo.max(q(1.0, true)?), hi.min(q(1.0, false)?)),
         })
     }
 }
@@ -179,6 +181,48 @@ mod tests {
         assert_eq!(multiply_by_quantized_multiplier(100, 1 << 30, -1), 25);
     }
 
+    /// The float computation `Activation::int8_range` replaces.
+    fn float_int8_range(a: Activation, scale: f32, zero_point: i32) -> Option<(i32, i32)> {
+        let q = |f: f32| -> Option<i32> {
+            let t = round_f32(f / scale);
+            if !(t >= i32::MIN as f32 && t <= i32::MAX as f32) {
+                return None;
+            }
+            Some(zero_point.wrapping_add(t as i32))
+        };
+        let (lo, hi) = (-128, 127);
+        Some(match a {
+            Activation::None => (lo, hi),
+            Activation::Relu => (lo.max(q(0.0)?), hi),
+            Activation::Relu6 => (lo.max(q(0.0)?), hi.min(q(6.0)?)),
+            Activation::ReluN1To1 => (lo.max(q(-1.0)?), hi.min(q(1.0)?)),
+        })
+    }
+
+    #[test]
+    fn int8_range_equals_the_float_computation() {
+        let mut state = 0x1234_5678u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let all = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1];
+        for i in 0..200_000 {
+            let bits = if i % 2 == 0 {
+                next() % 0x7f80_0000
+            } else {
+                (next() & 0x7f_ffff) | (110 + next() % 30) << 23
+            };
+            let scale = f32::from_bits(bits.max(1));
+            let zp = (next() % 256) as i32 - 128;
+            for a in all {
+                assert_eq!(a.int8_range(scale, zp), float_int8_range(a, scale, zp), "{a:?} {scale:e} {zp}");
+            }
+        }
+    }
+
     #[test]
     fn prepared_requant_equals_the_reference_formula() {
         let mut state = 0x2545_F491u32;
@@ -190,36 +234,75 @@ mod tests {
         };
         for _ in 0..200_000 {
             let x = next() as i32 >> (next() % 31);
-            let m = (next() >> 1) as i32 | (1 << 30);
+            let m = match next() % 4 {
+                0 => (next() >> 1) as i32,
+                1 => (next() >> (next() % 32)) as i32 & i32::MAX,
+                _ => (next() >> 1) as i32 | (1 << 30),
+            };
             let s = (next() % 62) as i32 - 31;
             let s = s.min(30);
+            let x = if next() % 8 == 0 { [i32::MIN, i32::MAX, -1, 0, 1][(next() % 5) as usize] } else { x };
             assert_eq!(Requant::new(m, s).apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
         }
     }
 }
 
 /// A requantization step prepared once: [`multiply_by_quantized_multiplier`] with its
-/// shift split, and the rounding mask precomputed, for the invoke loop. Same results.
+/// shift split, for the invoke loop. Same results for every multiplier from 0 to
+/// `i32::MAX` (which covers [`quantize_multiplier`]'s, in `0..2^31`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Requant {
     multiplier: i32,
-    left_shift: u32,
+    /// 2^left_shift: a multiply is one instruction, a masked variable shift two.
+    left_factor: i32,
     right_shift: u32,
-    mask: i32,
 }
 
 impl Requant {
-    /// From a multiplier and shift as [`quantize_multiplier`] gives them (shift <= 30).
+    /// From a multiplier (at least 0) and shift as [`quantize_multiplier`] gives them
+    /// (shift <= 30).
     pub fn new(multiplier: i32, shift: i32) -> Self {
-        let left_shift = shift.max(0) as u32;
-        let right_shift = (-shift).max(0) as u32;
-        Requant { multiplier, left_shift, right_shift, mask: ((1i64 << right_shift) - 1) as i32 }
+        let left_factor = 1i32.wrapping_shl(shift.max(0) as u32);
+        Requant { multiplier, left_factor, right_shift: (-shift).clamp(0, 31) as u32 }
+    }
+
+    /// The prepared values, to keep in an arena ([`Requant::from_bytes`] reads them).
+    pub fn to_bytes(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        let words = [self.multiplier, self.left_factor, self.right_shift as i32];
+        for (chunk, w) in b.chunks_exact_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        b
     }
 
     #[inline(always)]
+    pub fn from_bytes(b: &[u8; 12]) -> Self {
+        let w = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Requant { multiplier: w(0), left_factor: w(4), right_shift: w(8) as u32 & 31 }
+    }
+
+    /// `multiply_by_quantized_multiplier(x, multiplier, shift)`, in one 64-bit
+    /// multiply-accumulate and one shift.
+    ///
+    /// With `ab` the product of the shifted `x` and the multiplier (at least 0), the
+    /// doubling high multiply is `high = floor((ab + 2^30) / 2^31)` (gemmlowp's nudge
+    /// and truncating division are that floor for every such product), and
+    /// RoundingDivideByPOT by `r >= 1` is `floor((high + 2^(r-1) - [high < 0]) / 2^r)`.
+    /// Folding the inner floor into the outer one: `floor((ab + 2^30 + 2^(30+r) -
+    /// [high < 0] 2^31) / 2^(31+r))`, and `[high < 0]` may be replaced by `[x' < 0]`
+    /// (`x'` the shifted `x`): they differ only where `high` is 0, and the quotient is
+    /// then 0 either way.
+    #[inline(always)]
     pub fn apply(&self, x: i32) -> i32 {
-        let high = saturating_rounding_doubling_high_mul(x.wrapping_shl(self.left_shift), self.multiplier);
-        let threshold = (self.mask >> 1) + i32::from(high < 0);
-        (high >> self.right_shift) + i32::from((high & self.mask) > threshold)
+        let xs = x.wrapping_mul(self.left_factor);
+        let ab = i64::from(xs) * i64::from(self.multiplier);
+        let r = self.right_shift;
+        if r == 0 {
+            return ((ab + (1 << 30)) >> 31) as i32;
+        }
+        let k = (1i64 << 30) + (1i64 << (30 + r)) - (i64::from(xs < 0) << 31);
+        // The quotient by 2^32 fits in 32 bits; the last r - 1 bits go in a 32-bit shift.
+        (((ab + k) >> 32) as i32) >> (r - 1)
     }
 }

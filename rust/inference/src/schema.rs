@@ -105,6 +105,11 @@ opcodes! {
     QUANTIZE = 114,
 }
 
+/// `x > 0` and finite, on the bits (no soft-float comparison).
+fn positive_finite(x: f32) -> bool {
+    (1..0x7f80_0000).contains(&x.to_bits())
+}
+
 /// A tensor's static description.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorInfo<'a> {
@@ -136,7 +141,7 @@ impl TensorInfo<'_> {
 
     /// Quantized tensors carry a positive, finite scale.
     pub fn is_quantized(&self) -> bool {
-        self.scale > 0.0
+        positive_finite(self.scale)
     }
 }
 
@@ -305,7 +310,7 @@ impl<'a> Model<'a> {
                 }
                 for c in 0..scales.len() {
                     let s = scales.f32(c)?;
-                    if !(s.is_finite() && s > 0.0) {
+                    if !positive_finite(s) {
                         return Err(Error::Malformed("quantization scale is not positive and finite"));
                     }
                     let zp = zps.i64(c)?;

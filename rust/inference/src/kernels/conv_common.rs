@@ -4,7 +4,7 @@
 //! kernels skip the others: zero padding contributes nothing, not even the input
 //! offset), and the per-channel requantization of `PopulateConvolutionQuantizationParams`.
 
-use super::{requant_multiplier, Persist};
+use super::{checked_multiplier, Persist};
 use crate::flatbuffer::Table;
 use crate::quant::Activation;
 use crate::schema::{OpCode, TensorInfo};
@@ -187,8 +187,8 @@ pub fn channel_multipliers(
             Some(scales) => scales.f32(c)?,
             None => filter.scale,
         };
-        let real = input.scale as f64 * scale as f64 / output.scale as f64;
-        let (m, s) = requant_multiplier(real, op)?;
+        let (m, s) =
+            checked_multiplier(crate::scale::multiplier_f64_product(input.scale, scale, output.scale), op)?;
         persist.put_i32(at + stride * c, m);
         persist.put_i32(at + stride * c + 4, s);
     }

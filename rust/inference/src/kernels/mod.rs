@@ -344,8 +344,14 @@ pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
 
 /// [`crate::quant::quantize_multiplier`] for a requantization scale, refusing scales of
 /// 2^30 and more, whose left shift would overflow (undefined in TFLM's C++).
+#[allow(dead_code)] // a build without the float-scaled operators does not use it
 pub fn requant_multiplier(real: f64, op: OpCode) -> Result<(i32, i32)> {
-    let (m, s) = crate::quant::quantize_multiplier(real);
+    checked_multiplier(crate::quant::quantize_multiplier(real), op)
+}
+
+/// The same check on a multiplier and shift computed otherwise.
+#[allow(dead_code)] // a build without FULLY_CONNECTED and the convolutions does not use it
+pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> {
     if s > 30 {
         return Err(Error::InvalidOperator(op, "requantization scale out of range"));
     }
@@ -372,21 +378,24 @@ pub fn bias<'m>(
     b.data.ok_or(bad("bias must be constant")).map(Some)
 }
 
-/// sum(w[i] x[i]) over int8 values in wrapping int32, four at a time.
+/// sum(w[i] x[i]) over int8 values in wrapping int32 (over the shorter slice), four
+/// at a time: byte loads that sign-extend (`ldrsb`) and a multiply-accumulate per
+/// value, no bounds check inside the loop and no call.
 #[inline(always)]
-pub fn dot_i8(w: &[u8], x: &[u8]) -> i32 {
+pub fn dot_i8(mut w: &[u8], mut x: &[u8]) -> i32 {
+    let v = |b: &u8| *b as i8 as i32;
     let mut acc = 0i32;
-    let (w4, x4) = (w.chunks_exact(4), x.chunks_exact(4));
-    let (wr, xr) = (w4.remainder(), x4.remainder());
-    for (a, b) in w4.zip(x4) {
-        let p0 = (a[0] as i8 as i32) * (b[0] as i8 as i32);
-        let p1 = (a[1] as i8 as i32) * (b[1] as i8 as i32);
-        let p2 = (a[2] as i8 as i32) * (b[2] as i8 as i32);
-        let p3 = (a[3] as i8 as i32) * (b[3] as i8 as i32);
-        acc = acc.wrapping_add(p0).wrapping_add(p1).wrapping_add(p2).wrapping_add(p3);
+    while let ([w0, w1, w2, w3, w_rest @ ..], [x0, x1, x2, x3, x_rest @ ..]) = (w, x) {
+        acc = acc
+            .wrapping_add(v(w0) * v(x0))
+            .wrapping_add(v(w1) * v(x1))
+            .wrapping_add(v(w2) * v(x2))
+            .wrapping_add(v(w3) * v(x3));
+        (w, x) = (w_rest, x_rest);
     }
-    for (&a, &b) in wr.iter().zip(xr) {
-        acc = acc.wrapping_add((a as i8 as i32) * (b as i8 as i32));
+    while let ([w0, w_rest @ ..], [x0, x_rest @ ..]) = (w, x) {
+        acc = acc.wrapping_add(v(w0) * v(x0));
+        (w, x) = (w_rest, x_rest);
     }
     acc
 }
