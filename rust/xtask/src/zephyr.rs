@@ -194,7 +194,9 @@ fn check_config_script(root: &Path) -> Result {
         let out = cmd.arg("-P").arg(&script).output().map_err(|e| format!("cmake: {e}"))?;
         Ok::<_, String>((out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned()))
     };
-    let cases: &[(&[(&str, &str)], bool, &str)] = &[
+    /// (definitions, passes, what stderr must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[], true, ""),
         (&[("HUK_DERIV_LABEL_EXTRA", "fifteen-chars-x")], true, ""),
         (&[("HUK_DERIV_LABEL_EXTRA", "sixteen-chars-xy")], false, "at most 15 characters"),
