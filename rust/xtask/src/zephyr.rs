@@ -157,6 +157,7 @@ pub fn check_app(python: &Path, cargo: &crate::toolchain::TargetCargo) -> Result
     headers(&["--check".into()])?;
     crate::run(std::process::Command::new(python).arg(root.join("tools/check_kconfig.py")).arg(&root))?;
     check_config_script(&root)?;
+    check_entry_points(&root)?;
     for (krate, header, _) in HEADERS {
         let package = krate.trim_start_matches("rust/");
         crate::run(cargo.command("build").args(["--package", package]))?;
@@ -213,6 +214,24 @@ fn check_config_script(root: &Path) -> Result {
         }
     }
     println!("cmake/check_config.cmake: {} cases behave", cases.len());
+    Ok(())
+}
+
+/// Each manifest's `entry_point` is defined by its partition's C file.
+fn check_entry_points(root: &Path) -> Result {
+    for partition in ["si_identity", "si_inference"] {
+        let dir = root.join("tfm_partitions").join(partition);
+        let read = |f: String| std::fs::read_to_string(dir.join(&f)).map_err(|e| format!("{f}: {e}"));
+        let manifest = read(format!("{partition}.yaml"))?;
+        let entry = manifest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("\"entry_point\": \"")?.split('"').next())
+            .ok_or(format!("{partition}.yaml names no entry_point"))?;
+        if !read(format!("{partition}.c"))?.contains(&format!("void {entry}(void)\n{{")) {
+            return Err(format!("tfm_partitions/{partition}/{partition}.c does not define {entry}"));
+        }
+        println!("{partition}.yaml: entry point {entry} defined in {partition}.c");
+    }
     Ok(())
 }
 
