@@ -22,7 +22,7 @@
         feature = "op-conv-2d",
         feature = "op-depthwise-conv-2d",
         feature = "op-dequantize",
-        feature = "op-fully-connected",
+        feature = "op-fully-connected-int8",
         feature = "op-logistic",
         feature = "op-max-pool-2d",
         feature = "op-mean",

@@ -242,44 +242,58 @@ mod tests {
             let s = (next() % 62) as i32 - 31;
             let s = s.min(30);
             let x = if next() % 8 == 0 { [i32::MIN, i32::MAX, -1, 0, 1][(next() % 5) as usize] } else { x };
-            assert_eq!(Requant::new(m, s).apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
+            let rq = Requant::new(m, s);
+            assert_eq!(rq.apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
+            assert_eq!(Requant::from_bytes(&rq.to_bytes()), rq);
         }
     }
 }
 
 /// A requantization step prepared once: [`multiply_by_quantized_multiplier`] with its
-/// shift split, for the invoke loop. Same results for every multiplier from 0 to
-/// `i32::MAX` (which covers [`quantize_multiplier`]'s, in `0..2^31`).
+/// shift split and its rounding constant computed, for the invoke loop. Same results
+/// for every multiplier from 0 to `i32::MAX` (which covers [`quantize_multiplier`]'s,
+/// in `0..2^31`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Requant {
     multiplier: i32,
     /// 2^left_shift: a multiply is one instruction, a masked variable shift two.
     left_factor: i32,
     right_shift: u32,
+    /// `2^30 + 2^(30 + right_shift)` for a right shift (see [`Requant::apply`]).
+    round: i64,
 }
 
 impl Requant {
+    /// The bytes of [`Requant::to_bytes`].
+    pub const BYTES: usize = 20;
+
     /// From a multiplier (at least 0) and shift as [`quantize_multiplier`] gives them
     /// (shift <= 30).
     pub fn new(multiplier: i32, shift: i32) -> Self {
         let left_factor = 1i32.wrapping_shl(shift.max(0) as u32);
-        Requant { multiplier, left_factor, right_shift: (-shift).clamp(0, 31) as u32 }
+        let right_shift = (-shift).clamp(0, 31) as u32;
+        let round = (1i64 << 30) + (1i64 << (30 + right_shift));
+        Requant { multiplier, left_factor, right_shift, round }
     }
 
     /// The prepared values, to keep in an arena ([`Requant::from_bytes`] reads them).
-    pub fn to_bytes(&self) -> [u8; 12] {
-        let mut b = [0u8; 12];
-        let words = [self.multiplier, self.left_factor, self.right_shift as i32];
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut b = [0u8; Self::BYTES];
+        let (lo, hi) = (self.round as i32, (self.round >> 32) as i32);
+        let words = [self.multiplier, self.left_factor, self.right_shift as i32, lo, hi];
         for (chunk, w) in b.chunks_exact_mut(4).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
         b
     }
 
+    /// Values [`Requant::to_bytes`] wrote (other bytes give some other requantization,
+    /// never a panic).
     #[inline(always)]
-    pub fn from_bytes(b: &[u8; 12]) -> Self {
+    pub fn from_bytes(b: &[u8; Self::BYTES]) -> Self {
         let w = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        Requant { multiplier: w(0), left_factor: w(4), right_shift: w(8) as u32 & 31 }
+        let round = i64::from(w(12) as u32) | i64::from(w(16)) << 32;
+        Requant { multiplier: w(0), left_factor: w(4), right_shift: w(8) as u32 & 31, round }
     }
 
     /// `multiply_by_quantized_multiplier(x, multiplier, shift)`, in one 64-bit
@@ -295,14 +309,32 @@ impl Requant {
     /// then 0 either way.
     #[inline(always)]
     pub fn apply(&self, x: i32) -> i32 {
-        let xs = x.wrapping_mul(self.left_factor);
-        let ab = i64::from(xs) * i64::from(self.multiplier);
-        let r = self.right_shift;
-        if r == 0 {
-            return ((ab + (1 << 30)) >> 31) as i32;
+        if self.right_shift == 0 {
+            self.apply_left(x)
+        } else {
+            self.apply_right(x)
         }
-        let k = (1i64 << 30) + (1i64 << (30 + r)) - (i64::from(xs < 0) << 31);
+    }
+
+    /// The right shift (0: [`Requant::apply_left`] applies, else [`Requant::apply_right`]).
+    pub fn right_shift(&self) -> u32 {
+        self.right_shift
+    }
+
+    /// [`Requant::apply`] for a right shift of 0.
+    #[inline(always)]
+    pub fn apply_left(&self, x: i32) -> i32 {
+        let ab = i64::from(x.wrapping_mul(self.left_factor)) * i64::from(self.multiplier);
+        ((ab + (1 << 30)) >> 31) as i32
+    }
+
+    /// [`Requant::apply`] for a right shift of 1 or more (the left factor is then 1).
+    #[inline(always)]
+    pub fn apply_right(&self, x: i32) -> i32 {
+        let ab = i64::from(x) * i64::from(self.multiplier);
+        // round - 2^31 for a negative x (its sign word, shifted).
+        let k = self.round + (i64::from(x >> 31) << 31);
         // The quotient by 2^32 fits in 32 bits; the last r - 1 bits go in a 32-bit shift.
-        (((ab + k) >> 32) as i32) >> (r - 1)
+        (((ab + k) >> 32) as i32) >> (self.right_shift.wrapping_sub(1) & 31)
     }
 }

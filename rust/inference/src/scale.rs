@@ -5,7 +5,7 @@
 //! soft-float routines a Cortex-M33 without FPU would otherwise link (about 4 kB).
 //! Tests compare every function with the float computation it replaces.
 // A build without FULLY_CONNECTED uses only some of this.
-#![cfg_attr(not(feature = "op-fully-connected"), allow(dead_code))]
+#![cfg_attr(not(feature = "op-fully-connected-int8"), allow(dead_code))]
 
 /// A positive, finite, non-zero f32 as `(m, e)`: the value is `m x 2^e`.
 fn parts(x: f32) -> Option<(u64, i32)> {

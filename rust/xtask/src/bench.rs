@@ -243,11 +243,19 @@ fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
     }
 }
 
-/// Emulated-target images, `only` these if any are named.
+/// Emulated-target images of every bench package, `only` these if any are named.
 fn target(only: &[String]) -> Result {
     let cargo = toolchain::ensure()?;
     let python = crate::python::venv()?;
-    let images = crate::target::build_images(&cargo, "m33-bench")?;
+    let mut images = Vec::new();
+    for package in crate::target::BENCH_PACKAGES {
+        images.extend(crate::target::build_images(&cargo, package)?);
+    }
+    for name in only {
+        if !images.iter().any(|(n, _)| n == name) {
+            return Err(format!("no benchmark image {name:?}"));
+        }
+    }
     for (name, image) in images.iter().filter(|(n, _)| only.is_empty() || only.contains(n)) {
         println!("== {name}");
         if name == "counter" {

@@ -12,9 +12,21 @@ use std::time::{Duration, Instant};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Image packages whose bins build only with their `image` feature (so that a host
+/// build of the workspace skips them), each with its own operator features.
+const IMAGE_FEATURE: &[&str] = &["m33-bench-sine", "m33-bench-conv"];
+
+/// Every image package `cargo xtask bench` runs.
+pub const BENCH_PACKAGES: &[&str] = &["m33-bench", "m33-bench-sine", "m33-bench-conv"];
+
 /// Builds every bin of `package` for the target; returns the images, by name.
 pub fn build_images(cargo: &TargetCargo, package: &str) -> Result<Vec<(String, PathBuf)>> {
-    crate::run(cargo.command("build").args(["--package", package, "--bins"]))?;
+    let mut build = cargo.command("build");
+    build.args(["--package", package, "--bins"]);
+    if IMAGE_FEATURE.contains(&package) {
+        build.args(["--features", "image"]);
+    }
+    crate::run(&mut build)?;
     let bins = crate::root().join("rust").join(package).join("src/bin");
     let mut names: Vec<String> = std::fs::read_dir(&bins)
         .map_err(|e| format!("{}: {e}", bins.display()))?

@@ -2,7 +2,9 @@
 //! TFLM's reference kernels compute it (`reference_integer_ops::FullyConnected`,
 //! `reference_ops::FullyConnected`).
 
-use super::{checked_multiplier, dot_i8, f32_at, required, Io, Persist, Slot};
+#[cfg(feature = "op-fully-connected")]
+use super::f32_at;
+use super::{checked_multiplier, dot_i8, required, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
 use crate::scale::{multiplier_f32_product, multiplier_f64_product};
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
@@ -23,20 +25,29 @@ pub struct FullyConnected<'m> {
 
 #[derive(Clone, Copy, Debug)]
 enum Kind<'m> {
-    Float { bias: Option<&'m [u8]>, min: f32, max: f32 },
+    #[cfg(feature = "op-fully-connected")]
+    Float {
+        bias: Option<&'m [u8]>,
+        min: f32,
+        max: f32,
+    },
     Int8(Int8),
+    /// Keeps the lifetime used in an int8-only build.
+    #[cfg(not(feature = "op-fully-connected"))]
+    _Model(core::marker::PhantomData<&'m ()>),
 }
 
-/// `folded` (persistent, one i32 per unit): bias + input offset x sum of the unit's
-/// weights, so that invoke computes only sum(w x), as CMSIS-NN's kernel sums do.
-/// Exact: it is the same sum regrouped, in the same wrapping int32 arithmetic.
+/// Offsets into the arena's persistent part, where preparation stored:
+/// `folded`, one i32 per unit: bias + input offset x sum of the unit's weights, so
+/// that invoke computes only sum(w x), as CMSIS-NN's kernel sums do (exact: the same
+/// sum regrouped, in the same wrapping int32 arithmetic); `requant`, one prepared
+/// [`Requant`] for all units (`stride` 0) or one per unit (per-channel weights,
+/// `stride` [`Requant::BYTES`]).
 #[derive(Clone, Copy, Debug)]
 struct Int8 {
     folded: usize,
-    /// Per-channel weights: one prepared [`Requant`] per unit (12 bytes each) in the
-    /// arena's persistent part; per-tensor ones use `requant`.
-    per_channel: Option<usize>,
-    requant: [u8; 12],
+    requant: usize,
+    stride: usize,
     output_offset: i32,
     act_min: i32,
     act_max: i32,
@@ -84,6 +95,7 @@ pub fn prepare<'m>(
         return Err(bad("output shape does not match batches x units"));
     }
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
+        #[cfg(feature = "op-fully-connected")]
         (DType::F32, DType::F32, DType::F32) => {
             let bias = super::bias(model, op, out_depth, DType::F32)?;
             let (min, max) = activation.float_range();
@@ -94,27 +106,26 @@ pub fn prepare<'m>(
             if filter_t.zero_point != 0 {
                 return Err(bad("int8 weights must be symmetric (zero point 0)"));
             }
-            let (requant, per_channel) = match filter_t.channel_scales {
+            let (requant, stride) = match filter_t.channel_scales {
                 None => {
                     // TFLM: the product of the float scales in float, the quotient in double.
                     let ms = multiplier_f32_product(in_t.scale, filter_t.scale, out_t.scale);
                     let (m, s) = checked_multiplier(ms, OP)?;
-                    (Requant::new(m, s).to_bytes(), None)
+                    let at = persist.alloc(Requant::BYTES)?;
+                    persist.put(at, &Requant::new(m, s).to_bytes());
+                    (at, 0)
                 }
                 Some(scales) => {
                     if filter_t.quantized_dimension != 0 {
                         return Err(bad("per-channel weights must be quantized along the units"));
                     }
-                    let at = persist.alloc(12 * out_depth)?;
+                    let at = persist.alloc(Requant::BYTES * out_depth)?;
                     for c in 0..out_depth {
                         let ms = multiplier_f64_product(in_t.scale, scales.f32(c)?, out_t.scale);
                         let (m, s) = checked_multiplier(ms, OP)?;
-                        for (i, b) in Requant::new(m, s).to_bytes().chunks_exact(4).enumerate() {
-                            persist
-                                .put_i32(at + 12 * c + 4 * i, i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                        }
+                        persist.put(at + Requant::BYTES * c, &Requant::new(m, s).to_bytes());
                     }
-                    ([0; 12], Some(at))
+                    (at, Requant::BYTES)
                 }
             };
             let (act_min, act_max) = activation
@@ -128,8 +139,10 @@ pub fn prepare<'m>(
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
             }
             let output_offset = out_t.zero_point;
-            Kind::Int8(Int8 { folded, per_channel, requant, output_offset, act_min, act_max })
+            Kind::Int8(Int8 { folded, requant, stride, output_offset, act_min, act_max })
         }
+        #[cfg(not(feature = "op-fully-connected"))]
+        (DType::F32, DType::F32, DType::F32) => return Err(bad("f32 is not in this build (int8 only)")),
         _ => return Err(bad("types must be all f32 or all int8")),
     };
     Ok(FullyConnected { input, output, filter, out_depth, accum_depth, kind })
@@ -138,7 +151,7 @@ pub fn prepare<'m>(
 impl FullyConnected<'_> {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
         let persistent = io.persistent;
-        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (input, output) = io.split(slot(slots, self.input)?, slot(slots, self.output)?)?;
         let (depth, units) = (self.accum_depth, self.out_depth);
         // Validated at preparation (dimensions are at least 1): keeps invoke panic-free.
         if depth == 0 || units == 0 {
@@ -148,17 +161,16 @@ impl FullyConnected<'_> {
         match self.kind {
             Kind::Int8(ref p) => {
                 let folded = persistent.get(p.folded..p.folded + 4 * units).ok_or(Error::BadTensor)?;
-                let (table, stride) = match p.per_channel {
-                    None => (&p.requant[..], 0),
-                    Some(at) => (persistent.get(at..at + 12 * units).ok_or(Error::BadTensor)?, 12),
-                };
-                let batches = input.len() / depth;
-                for b in 0..batches {
-                    let x = input.get(b * depth..b * depth + depth).ok_or(Error::BadTensor)?;
-                    let out = output.get_mut(b * units..b * units + units).ok_or(Error::BadTensor)?;
-                    int8_batch(x, (filter, folded, table, stride), out, p)?;
+                let table = persistent.get(p.requant..).ok_or(Error::BadTensor)?;
+                let (mut input, mut output) = (input, output);
+                while let (Some((x, next_input)), Some((out, next_output))) =
+                    (input.split_at_checked(depth), output.split_at_mut_checked(units))
+                {
+                    int8_batch(x, filter, folded, table, out, p).ok_or(Error::BadTensor)?;
+                    (input, output) = (next_input, next_output);
                 }
             }
+            #[cfg(feature = "op-fully-connected")]
             Kind::Float { bias, min, max } => {
                 if input.len() % 4 != 0 || output.len() % 4 != 0 || bias.is_some_and(|b| b.len() < 4 * units)
                 {
@@ -183,113 +195,113 @@ impl FullyConnected<'_> {
                     }
                 }
             }
+            #[cfg(not(feature = "op-fully-connected"))]
+            Kind::_Model(_) => {}
         }
         Ok(())
     }
 }
 
+fn slot(slots: &[Slot], i: usize) -> Result<Slot> {
+    slots.get(i).copied().ok_or(Error::BadTensor)
+}
+
+/// Units whose sums one pass of [`int8_batch`] keeps (on the stack).
+const CHUNK: usize = 8;
+
 /// One batch of int8 FULLY_CONNECTED: for each unit, the folded sum plus its row of
-/// weights times `x`, requantized, offset and clamped; 8 units at a time, first their
-/// sums ([`accumulate`]), then their outputs ([`requantize`]). Each of the two loops is
-/// a function of its own, so that each keeps its values in registers.
-fn int8_batch(
-    x: &[u8],
-    (mut rows, mut sums, mut table, stride): (&[u8], &[u8], &[u8], usize),
-    out: &mut [u8],
-    p: &Int8,
-) -> Result<()> {
-    let mut acc = [0i32; 8];
-    for out in out.chunks_mut(8) {
-        let acc = acc.get_mut(..out.len()).ok_or(Error::BadTensor)?;
-        (rows, sums) = accumulate(x, rows, sums, acc).ok_or(Error::BadTensor)?;
-        table = requantize(acc, out, table, stride, p).ok_or(Error::BadTensor)?;
-    }
-    Ok(())
-}
-
-/// `acc[c] = folded[c] + rows[c] . x`, walking `rows` and `sums`, two rows at a time
-/// (each value of `x` loaded once for both); what is left of them after `acc.len()`
-/// units.
+/// weights times `x`, requantized, offset and clamped. [`CHUNK`] units at a time,
+/// first their sums ([`accumulate`]), then their outputs ([`requantize`]): each loop
+/// keeps its own values in registers.
 #[inline(never)]
-fn accumulate<'r>(
-    x: &[u8],
-    mut rows: &'r [u8],
-    mut sums: &'r [u8],
-    mut acc: &mut [i32],
-) -> Option<(&'r [u8], &'r [u8])> {
-    let folded = |f: &[u8; 4]| i32::from_le_bytes(*f);
-    while let [a0, a1, acc_rest @ ..] = acc {
-        let (w0, next_rows) = rows.split_at_checked(x.len())?;
-        let (w1, next_rows) = next_rows.split_at_checked(x.len())?;
-        let (f0, next_sums) = sums.split_first_chunk::<4>()?;
-        let (f1, next_sums) = next_sums.split_first_chunk::<4>()?;
-        let (d0, d1) = dot2_i8(w0, w1, x);
-        *a0 = folded(f0).wrapping_add(d0);
-        *a1 = folded(f1).wrapping_add(d1);
-        (rows, sums, acc) = (next_rows, next_sums, acc_rest);
+fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u8], p: &Int8) -> Option<()> {
+    // Any value will do (accumulate writes what requantize reads): an opaque one keeps
+    // the initialisation to a few stores instead of a memset call.
+    let mut acc = [core::hint::black_box(0i32); CHUNK];
+    let depth = x.len();
+    let rows = filter.chunks(CHUNK * depth);
+    let sums = folded.chunks(CHUNK * 4);
+    let mut table = table;
+    for ((out, rows), sums) in out.chunks_mut(CHUNK).zip(rows).zip(sums) {
+        let acc = acc.get_mut(..out.len())?;
+        accumulate(x, rows, sums, acc)?;
+        table = requantize(acc, out, table, p)?;
     }
-    if let [a] = acc {
-        let (w, next_rows) = rows.split_at_checked(x.len())?;
-        let (f, next_sums) = sums.split_first_chunk::<4>()?;
-        *a = folded(f).wrapping_add(dot_i8(w, x));
-        (rows, sums) = (next_rows, next_sums);
-    }
-    Some((rows, sums))
+    Some(())
 }
 
-/// `(w0 . x, w1 . x)` over int8 values in wrapping int32 (over the shortest slice),
-/// four values of `x` at a time.
+/// `acc[c] = folded[c] + rows[c] . x`, four rows at a time (each value of `x` loaded
+/// once for the four), then one at a time.
+#[inline(never)]
+fn accumulate(x: &[u8], rows: &[u8], sums: &[u8], acc: &mut [i32]) -> Option<()> {
+    let depth = x.len();
+    let mut acc4 = acc.chunks_exact_mut(4);
+    let mut rows4 = rows.chunks_exact(4 * depth);
+    let mut sums4 = sums.chunks_exact(16);
+    for ((a, w), f) in (&mut acc4).zip(&mut rows4).zip(&mut sums4) {
+        let (Some(a), Some(f)) = (a.first_chunk_mut::<4>(), f.first_chunk::<16>()) else { return None };
+        let (w0, w) = w.split_at(depth);
+        let (w1, w) = w.split_at(depth);
+        let (w2, w3) = w.split_at(depth);
+        let word = |i: usize| i32::from_le_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+        *a = dot4_i8([word(0), word(4), word(8), word(12)], w0, w1, w2, w3, x);
+    }
+    let rows = rows4.remainder().chunks_exact(depth);
+    let sums = sums4.remainder().chunks_exact(4);
+    for ((a, w), f) in acc4.into_remainder().iter_mut().zip(rows).zip(sums) {
+        *a = folded_sum(f)?.wrapping_add(dot_i8(w, x));
+    }
+    Some(())
+}
+
 #[inline(always)]
-fn dot2_i8(mut w0: &[u8], mut w1: &[u8], mut x: &[u8]) -> (i32, i32) {
-    let v = |b: &u8| *b as i8 as i32;
-    let (mut s0, mut s1) = (0i32, 0i32);
-    while let ([p0, p1, p2, p3, p_rest @ ..], [q0, q1, q2, q3, q_rest @ ..], [x0, x1, x2, x3, x_rest @ ..]) =
-        (w0, w1, x)
-    {
-        let (x0, x1, x2, x3) = (v(x0), v(x1), v(x2), v(x3));
-        s0 = s0
-            .wrapping_add(v(p0) * x0)
-            .wrapping_add(v(p1) * x1)
-            .wrapping_add(v(p2) * x2)
-            .wrapping_add(v(p3) * x3);
-        s1 = s1
-            .wrapping_add(v(q0) * x0)
-            .wrapping_add(v(q1) * x1)
-            .wrapping_add(v(q2) * x2)
-            .wrapping_add(v(q3) * x3);
-        (w0, w1, x) = (p_rest, q_rest, x_rest);
+fn folded_sum(b: &[u8]) -> Option<i32> {
+    Some(i32::from_le_bytes(*b.first_chunk::<4>()?))
+}
+
+/// `s[i] + wi . x` for four rows of int8 values in wrapping int32 (over the shortest
+/// slice): each value of `x` is loaded once for the four rows.
+#[inline(always)]
+fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
+    let v = |b: u8| b as i8 as i32;
+    let [mut s0, mut s1, mut s2, mut s3] = s;
+    for ((((&x, &p), &q), &r), &t) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+        let x = v(x);
+        s0 = s0.wrapping_add(v(p) * x);
+        s1 = s1.wrapping_add(v(q) * x);
+        s2 = s2.wrapping_add(v(r) * x);
+        s3 = s3.wrapping_add(v(t) * x);
     }
-    while let ([p, p_rest @ ..], [q, q_rest @ ..], [xv, x_rest @ ..]) = (w0, w1, x) {
-        let xv = v(xv);
-        s0 = s0.wrapping_add(v(p) * xv);
-        s1 = s1.wrapping_add(v(q) * xv);
-        (w0, w1, x) = (p_rest, q_rest, x_rest);
-    }
-    (s0, s1)
+    [s0, s1, s2, s3]
 }
 
 /// The outputs of `acc`: requantized (one table entry for all, `stride` 0, or one
 /// each), offset and clamped (max then min, as TFLM clamps, and no panic path for a
 /// bad range). What is left of the table.
 #[inline(never)]
-fn requantize<'t>(acc: &[i32], out: &mut [u8], table: &'t [u8], stride: usize, p: &Int8) -> Option<&'t [u8]> {
+fn requantize<'t>(acc: &[i32], out: &mut [u8], table: &'t [u8], p: &Int8) -> Option<&'t [u8]> {
     let (offset, min, max) = (p.output_offset, p.act_min, p.act_max);
-    if stride == 0 {
-        let rq = Requant::from_bytes(table.first_chunk::<12>()?);
-        for (o, &a) in out.iter_mut().zip(acc) {
-            *o = rq.apply(a).wrapping_add(offset).max(min).min(max) as i8 as u8;
+    let clamp = |v: i32| v.wrapping_add(offset).max(min).min(max) as i8 as u8;
+    if p.stride == 0 {
+        let rq = Requant::from_bytes(table.first_chunk()?);
+        // The shift's branch taken once, outside the loop.
+        if rq.right_shift() == 0 {
+            out.iter_mut().zip(acc).for_each(|(o, &a)| *o = clamp(rq.apply_left(a)));
+        } else {
+            out.iter_mut().zip(acc).for_each(|(o, &a)| *o = clamp(rq.apply_right(a)));
         }
         return Some(table);
     }
     let mut table = table;
     for (o, &a) in out.iter_mut().zip(acc) {
-        let (q, rest) = table.split_first_chunk::<12>()?;
-        *o = Requant::from_bytes(q).apply(a).wrapping_add(offset).max(min).min(max) as i8 as u8;
+        let (q, rest) = table.split_first_chunk()?;
+        *o = clamp(Requant::from_bytes(q).apply(a));
         table = rest;
     }
     Some(table)
 }
 
+#[cfg(feature = "op-fully-connected")]
 fn f32_from(b: &[u8]) -> f32 {
     f32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }

@@ -16,7 +16,7 @@ mod depthwise_conv;
 mod fixed_point;
 #[cfg(any(feature = "op-softmax", feature = "op-logistic", feature = "op-tanh"))]
 mod float_math;
-#[cfg(feature = "op-fully-connected")]
+#[cfg(feature = "op-fully-connected-int8")]
 mod fully_connected;
 #[cfg(any(feature = "op-logistic", feature = "op-tanh"))]
 mod logistic_tanh;
@@ -58,7 +58,7 @@ pub enum OpData<'m> {
     Conv(conv::Conv<'m>),
     #[cfg(feature = "op-depthwise-conv-2d")]
     DepthwiseConv(depthwise_conv::DepthwiseConv<'m>),
-    #[cfg(feature = "op-fully-connected")]
+    #[cfg(feature = "op-fully-connected-int8")]
     FullyConnected(fully_connected::FullyConnected<'m>),
     #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
     Quantize(quantize::Quantize),
@@ -137,8 +137,13 @@ impl<'a> Persist<'a> {
     }
 
     pub fn put_i32(&mut self, at: usize, v: i32) {
-        if let Some(slot) = self.buf.as_deref_mut().and_then(|b| b.get_mut(at..at + 4)) {
-            slot.copy_from_slice(&v.to_le_bytes());
+        self.put(at, &v.to_le_bytes());
+    }
+
+    /// Stores `bytes` at `at` (reserved with [`Persist::alloc`]).
+    pub fn put(&mut self, at: usize, bytes: &[u8]) {
+        if let Some(slot) = self.buf.as_deref_mut().and_then(|b| b.get_mut(at..at + bytes.len())) {
+            slot.copy_from_slice(bytes);
         }
     }
 }
@@ -191,7 +196,7 @@ pub fn prepare<'m>(
             check_version(op, 3)?;
             depthwise_conv::prepare(model, op, persist).map(OpData::DepthwiseConv)
         }
-        #[cfg(feature = "op-fully-connected")]
+        #[cfg(feature = "op-fully-connected-int8")]
         OpCode::FULLY_CONNECTED => {
             check_version(op, 9)?;
             fully_connected::prepare(model, op, persist).map(OpData::FullyConnected)
@@ -311,7 +316,7 @@ pub fn eval(data: &OpData<'_>, slots: &[Slot], arena: &mut [u8], persistent: &[u
         OpData::Conv(d) => d.eval(slots, &mut io),
         #[cfg(feature = "op-depthwise-conv-2d")]
         OpData::DepthwiseConv(d) => d.eval(slots, &mut io),
-        #[cfg(feature = "op-fully-connected")]
+        #[cfg(feature = "op-fully-connected-int8")]
         OpData::FullyConnected(d) => d.eval(slots, &mut io),
         #[cfg(any(feature = "op-quantize", feature = "op-dequantize"))]
         OpData::Quantize(d) => d.eval(slots, &mut io),
@@ -332,6 +337,7 @@ pub fn eval(data: &OpData<'_>, slots: &[Slot], arena: &mut [u8], persistent: &[u
 }
 
 /// f32 values of a tensor's bytes (little-endian).
+#[allow(dead_code)] // an int8-only build has no float kernel
 pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
     let b = [bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]];
     f32::from_le_bytes(b)

@@ -17,7 +17,7 @@ fn main() -> u32 {
     bench::calibrate();
     // The arena lives on the stack, so the stack peak includes it; the interpreter is
     // sized for the model's 12 tensors and 3 operators.
-    let mut arena = [0u8; 192];
+    let mut arena = [0u8; 256];
     let arena = &mut arena;
     let interp = bench::measure("sine: setup (load, validate, plan, prepare)", || {
         let model = Model::load(black_box(MODEL)).ok()?;
