@@ -92,8 +92,9 @@ pub enum Error {
 
 pub type Result<T> = core::result::Result<T, Error>;
 
-/// A P-256 secret key: a scalar in `[1, n - 1]`.
-#[derive(Clone)]
+/// A P-256 secret key: a scalar in `[1, n - 1]`. Its memory is wiped when it is
+/// dropped.
+#[derive(Clone, zeroize::ZeroizeOnDrop)]
 pub struct SecretKey {
     /// Big-endian, as given (int2octets(x) for RFC 6979).
     bytes: [u8; 32],
