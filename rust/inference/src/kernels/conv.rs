@@ -10,7 +10,7 @@
 //! point and clamps.
 
 use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
-use super::{dot_i8, f32_at, i32_at, required, Io, Persist, Slot};
+use super::{dot_i8, f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -21,8 +21,10 @@ const CONV_2D_OPTIONS: u8 = 1;
 /// Conv2DOptions field ids (quantized_bias_type, 6, only matters for int16).
 const OPTIONS: WindowOptions =
     WindowOptions { padding: 0, stride_w: 1, stride_h: 2, activation: 3, dilation_w: 4, dilation_h: 5 };
-/// Bytes of prepared data per output channel: multiplier, shift, folded bias.
-const PER_CHANNEL: usize = 12;
+/// Bytes of prepared data per output channel: the requantization, the folded bias.
+const PER_CHANNEL: usize = Requant::BYTES + 4;
+/// Where the folded bias is in a channel's prepared data.
+const FOLDED: usize = Requant::BYTES;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Conv<'m> {
@@ -50,8 +52,7 @@ enum Kind {
         min: f32,
         max: f32,
     },
-    /// `params` (persistent): per output channel, the requantization multiplier and
-    /// shift, and the bias plus input offset x the sum of the channel's weights, which
+    /// `params` (persistent): per output channel, the prepared requantization and the bias plus input offset x the sum of the channel's weights, which
     /// a window wholly inside the image adds to sum(w x) (the same wrapping sum,
     /// regrouped). Windows over the padding use the bias and the taps they cover.
     Int8 {
@@ -117,7 +118,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persi
             for (c, w) in filter.chunks_exact(taps).enumerate() {
                 let b = bias.map_or(0, |b| i32_at(b, 4 * c));
                 persist.put_i32(
-                    params + PER_CHANNEL * c + 8,
+                    params + PER_CHANNEL * c + FOLDED,
                     b.wrapping_add(input_offset.wrapping_mul(sum_i8(w))),
                 );
             }
@@ -187,12 +188,12 @@ impl Conv<'_> {
                             })?;
                             let at = PER_CHANNEL * oc;
                             let acc = if inside {
-                                i32_at(params, at + 8).wrapping_add(dot)
+                                i32_at(params, at + FOLDED).wrapping_add(dot)
                             } else {
                                 let bias = self.bias.map_or(0, |bias| i32_at(bias, 4 * oc));
                                 bias.wrapping_add(dot).wrapping_add(input_offset.wrapping_mul(wsum))
                             };
-                            let scaled = Requant::new(i32_at(params, at), i32_at(params, at + 4)).apply(acc);
+                            let scaled = requant_at(params, at).apply(acc);
                             // max then min, as TFLM clamps (and no panic path for a bad range).
                             *o = scaled.wrapping_add(output_offset).max(act_min).min(act_max) as i8 as u8;
                         }

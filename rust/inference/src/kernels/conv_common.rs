@@ -6,7 +6,7 @@
 
 use super::{checked_multiplier, Persist};
 use crate::flatbuffer::Table;
-use crate::quant::Activation;
+use crate::quant::{Activation, Requant};
 use crate::schema::{OpCode, TensorInfo};
 use crate::{Error, Result};
 
@@ -159,8 +159,8 @@ pub fn dims4(t: &TensorInfo<'_>, what: &'static str, op: OpCode) -> Result<[usiz
     Ok([t.dims[0] as usize, t.dims[1] as usize, t.dims[2] as usize, t.dims[3] as usize])
 }
 
-/// Stores the requantization `(multiplier, shift)` of each output channel (the
-/// filter's dimension `dim`) at `at + stride * c` (bytes): TFLite's effective scale,
+/// Stores the prepared requantization ([`Requant::to_bytes`]) of each output channel
+/// (the filter's dimension `dim`) at `at + stride * c` (bytes): TFLite's effective scale,
 /// in double, `input_scale * filter_scale[c] / output_scale`; a per-tensor filter
 /// scale is broadcast to every channel. Per-channel scales must lie along `dim`.
 pub fn channel_multipliers(
@@ -189,8 +189,7 @@ pub fn channel_multipliers(
         };
         let (m, s) =
             checked_multiplier(crate::scale::multiplier_f64_product(input.scale, scale, output.scale), op)?;
-        persist.put_i32(at + stride * c, m);
-        persist.put_i32(at + stride * c + 4, s);
+        persist.put(at + stride * c, &Requant::new(m, s).to_bytes());
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! point and clamps.
 
 use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
-use super::{f32_at, i32_at, required, Io, Persist, Slot};
+use super::{f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -22,8 +22,8 @@ const DEPTHWISE_CONV_2D_OPTIONS: u8 = 2;
 /// DepthwiseConv2DOptions field ids (depth_multiplier is 3).
 const OPTIONS: WindowOptions =
     WindowOptions { padding: 0, stride_w: 1, stride_h: 2, activation: 4, dilation_w: 5, dilation_h: 6 };
-/// Bytes of prepared data per output channel: multiplier and shift.
-const PER_CHANNEL: usize = 8;
+/// Bytes of prepared data per output channel: the requantization.
+const PER_CHANNEL: usize = Requant::BYTES;
 /// Output channels accumulated side by side.
 const BLOCK: usize = 32;
 
@@ -50,7 +50,7 @@ enum Kind {
         min: f32,
         max: f32,
     },
-    /// `params` (persistent): per output channel, the requantization multiplier and shift.
+    /// `params` (persistent): per output channel, the prepared requantization.
     Int8 {
         params: usize,
         input_offset: i32,
@@ -254,7 +254,7 @@ impl DepthwiseConv<'_> {
             let oc = first + j;
             let acc = a.wrapping_add(self.bias.map_or(0, |bias| i32_at(bias, 4 * oc)));
             let at = PER_CHANNEL * oc;
-            let scaled = Requant::new(i32_at(params, at), i32_at(params, at + 4)).apply(acc);
+            let scaled = requant_at(params, at).apply(acc);
             // max then min, as TFLM clamps (and no panic path for a bad range).
             *o = scaled.wrapping_add(output_offset).max(act_min).min(act_max) as i8 as u8;
         }

@@ -161,6 +161,7 @@ impl FullyConnected<'_> {
         match self.kind {
             Kind::Int8(ref p) => {
                 let folded = persistent.get(p.folded..p.folded + 4 * units).ok_or(Error::BadTensor)?;
+                let filter = filter.get(..units * depth).ok_or(Error::BadTensor)?;
                 let table = persistent.get(p.requant..).ok_or(Error::BadTensor)?;
                 let (mut input, mut output) = (input, output);
                 while let (Some((x, next_input)), Some((out, next_output))) =
@@ -206,50 +207,47 @@ fn slot(slots: &[Slot], i: usize) -> Result<Slot> {
     slots.get(i).copied().ok_or(Error::BadTensor)
 }
 
-/// Units whose sums one pass of [`int8_batch`] keeps (on the stack).
-const CHUNK: usize = 8;
-
-/// One batch of int8 FULLY_CONNECTED: for each unit, the folded sum plus its row of
-/// weights times `x`, requantized, offset and clamped. [`CHUNK`] units at a time,
-/// first their sums ([`accumulate`]), then their outputs ([`requantize`]): each loop
-/// keeps its own values in registers.
+/// One batch of int8 FULLY_CONNECTED: four units at a time, their sums (the folded
+/// sum plus the row of weights times `x`, each value of `x` loaded once for the four
+/// rows) requantized, offset and clamped as soon as they are known, in registers;
+/// then the units left over one at a time.
 #[inline(never)]
 fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u8], p: &Int8) -> Option<()> {
-    // Any value will do (accumulate writes what requantize reads): an opaque one keeps
-    // the initialisation to a few stores instead of a memset call.
-    let mut acc = [core::hint::black_box(0i32); CHUNK];
     let depth = x.len();
-    let rows = filter.chunks(CHUNK * depth);
-    let sums = folded.chunks(CHUNK * 4);
+    let mut out4 = out.chunks_exact_mut(4);
+    let mut rows4 = filter.chunks_exact(4 * depth);
+    let mut sums4 = folded.chunks_exact(16);
     let mut table = table;
-    for ((out, rows), sums) in out.chunks_mut(CHUNK).zip(rows).zip(sums) {
-        let acc = acc.get_mut(..out.len())?;
-        accumulate(x, rows, sums, acc)?;
-        table = requantize(acc, out, table, p)?;
-    }
-    Some(())
-}
-
-/// `acc[c] = folded[c] + rows[c] . x`, four rows at a time (each value of `x` loaded
-/// once for the four), then one at a time.
-#[inline(never)]
-fn accumulate(x: &[u8], rows: &[u8], sums: &[u8], acc: &mut [i32]) -> Option<()> {
-    let depth = x.len();
-    let mut acc4 = acc.chunks_exact_mut(4);
-    let mut rows4 = rows.chunks_exact(4 * depth);
-    let mut sums4 = sums.chunks_exact(16);
-    for ((a, w), f) in (&mut acc4).zip(&mut rows4).zip(&mut sums4) {
-        let (Some(a), Some(f)) = (a.first_chunk_mut::<4>(), f.first_chunk::<16>()) else { return None };
-        let (w0, w) = w.split_at(depth);
-        let (w1, w) = w.split_at(depth);
-        let (w2, w3) = w.split_at(depth);
+    for ((o, w), f) in (&mut out4).zip(&mut rows4).zip(&mut sums4) {
+        let (Some(o), Some(f)) = (o.first_chunk_mut::<4>(), f.first_chunk::<16>()) else { return None };
         let word = |i: usize| i32::from_le_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
-        *a = dot4_i8([word(0), word(4), word(8), word(12)], w0, w1, w2, w3, x);
+        let sums = [word(0), word(4), word(8), word(12)];
+        let acc = match (x, w) {
+            // Depth 1 (a first layer's single input): one product per unit, no loop.
+            ([x], [w0, w1, w2, w3]) => {
+                let (x, v) = (*x as i8 as i32, |w: &u8| *w as i8 as i32);
+                let [s0, s1, s2, s3] = sums;
+                let p = |s: i32, w| s.wrapping_add(v(w) * x);
+                [p(s0, w0), p(s1, w1), p(s2, w2), p(s3, w3)]
+            }
+            _ => {
+                let (w0, w) = w.split_at(depth);
+                let (w1, w) = w.split_at(depth);
+                let (w2, w3) = w.split_at(depth);
+                dot4_i8(sums, w0, w1, w2, w3, x)
+            }
+        };
+        table = requantize4(acc, o, table, p)?;
     }
     let rows = rows4.remainder().chunks_exact(depth);
     let sums = sums4.remainder().chunks_exact(4);
-    for ((a, w), f) in acc4.into_remainder().iter_mut().zip(rows).zip(sums) {
-        *a = folded_sum(f)?.wrapping_add(dot_i8(w, x));
+    for ((o, w), f) in out4.into_remainder().iter_mut().zip(rows).zip(sums) {
+        let a = folded_sum(f)?.wrapping_add(dot_i8(w, x));
+        let (q, rest) = table.split_first_chunk()?;
+        *o = clamp(Requant::from_bytes(q).apply(a), p);
+        if p.stride != 0 {
+            table = rest;
+        }
     }
     Some(())
 }
@@ -260,8 +258,9 @@ fn folded_sum(b: &[u8]) -> Option<i32> {
 }
 
 /// `s[i] + wi . x` for four rows of int8 values in wrapping int32 (over the shortest
-/// slice): each value of `x` is loaded once for the four rows.
-#[inline(always)]
+/// slice): each value of `x` is loaded once for the four rows. Not inlined: alone, the
+/// loop keeps its 13 values in registers and walks the rows with post-incremented loads.
+#[inline(never)]
 fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
     let v = |b: u8| b as i8 as i32;
     let [mut s0, mut s1, mut s2, mut s3] = s;
@@ -275,30 +274,37 @@ fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) ->
     [s0, s1, s2, s3]
 }
 
-/// The outputs of `acc`: requantized (one table entry for all, `stride` 0, or one
-/// each), offset and clamped (max then min, as TFLM clamps, and no panic path for a
-/// bad range). What is left of the table.
-#[inline(never)]
-fn requantize<'t>(acc: &[i32], out: &mut [u8], table: &'t [u8], p: &Int8) -> Option<&'t [u8]> {
-    let (offset, min, max) = (p.output_offset, p.act_min, p.act_max);
-    let clamp = |v: i32| v.wrapping_add(offset).max(min).min(max) as i8 as u8;
+/// Offset and clamp (max then min, as TFLM clamps, and no panic path for a bad range).
+#[inline(always)]
+fn clamp(v: i32, p: &Int8) -> u8 {
+    v.wrapping_add(p.output_offset).max(p.act_min).min(p.act_max) as i8 as u8
+}
+
+/// Four outputs from their sums: requantized with one table entry for all (`stride`
+/// 0; the shift's branch taken once for the four) or one each. What is left of the
+/// table.
+#[inline(always)]
+fn requantize4<'t>(acc: [i32; 4], out: &mut [u8; 4], table: &'t [u8], p: &Int8) -> Option<&'t [u8]> {
+    let [a0, a1, a2, a3] = acc;
     if p.stride == 0 {
         let rq = Requant::from_bytes(table.first_chunk()?);
-        // The shift's branch taken once, outside the loop.
-        if rq.right_shift() == 0 {
-            out.iter_mut().zip(acc).for_each(|(o, &a)| *o = clamp(rq.apply_left(a)));
+        *out = if rq.right_shift() == 0 {
+            let q = |a| clamp(rq.apply_left(a), p);
+            [q(a0), q(a1), q(a2), q(a3)]
         } else {
-            out.iter_mut().zip(acc).for_each(|(o, &a)| *o = clamp(rq.apply_right(a)));
-        }
+            let q = |a| clamp(rq.apply_right(a), p);
+            [q(a0), q(a1), q(a2), q(a3)]
+        };
         return Some(table);
     }
-    let mut table = table;
-    for (o, &a) in out.iter_mut().zip(acc) {
-        let (q, rest) = table.split_first_chunk()?;
-        *o = clamp(Requant::from_bytes(q).apply(a));
-        table = rest;
-    }
-    Some(table)
+    let (entries, rest) = table.split_first_chunk::<{ 4 * Requant::BYTES }>()?;
+    let q = |i: usize, a| {
+        let entry =
+            entries[i * Requant::BYTES..].first_chunk().map_or(0, |e| Requant::from_bytes(e).apply(a));
+        clamp(entry, p)
+    };
+    *out = [q(0, a0), q(1, a1), q(2, a2), q(3, a3)];
+    Some(rest)
 }
 
 #[cfg(feature = "op-fully-connected")]

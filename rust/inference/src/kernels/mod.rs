@@ -136,6 +136,7 @@ impl<'a> Persist<'a> {
         Ok(at)
     }
 
+    #[allow(dead_code)] // a build with DEPTHWISE_CONV_2D alone does not use it
     pub fn put_i32(&mut self, at: usize, v: i32) {
         self.put(at, &v.to_le_bytes());
     }
@@ -267,6 +268,7 @@ impl Io<'_> {
     /// Input bytes and the output's bytes, all in the arena. Inputs may share bytes
     /// with each other but not with the output (the planner keeps an operator's
     /// inputs and output apart, since all are alive at that operator).
+    #[allow(dead_code)] // only the operators with several inputs call it
     pub fn inputs_and_output<const N: usize>(
         &mut self,
         inputs: [Slot; N],
@@ -295,10 +297,26 @@ impl Io<'_> {
         Ok((views, out))
     }
 
-    /// One input's bytes and the output's bytes.
+    /// One input's bytes and the output's bytes: [`Io::inputs_and_output`] for one
+    /// input, in fewer steps (one split of the arena where the later tensor starts).
     pub fn split(&mut self, input: Slot, output: Slot) -> Result<(&[u8], &mut [u8])> {
-        let ([input], output) = self.inputs_and_output([input], output)?;
-        Ok((input, output))
+        let arena = &mut *self.arena;
+        // Wrapped sums (impossible for planned slots) fail the range checks below.
+        let (in_end, out_end) =
+            (input.offset.wrapping_add(input.len), output.offset.wrapping_add(output.len));
+        let views = if in_end <= output.offset {
+            let (before, after) = arena.split_at_mut_checked(output.offset).ok_or(Error::BadTensor)?;
+            (before.get(input.offset..in_end), after.get_mut(..output.len))
+        } else if out_end <= input.offset {
+            let (before, after) = arena.split_at_mut_checked(input.offset).ok_or(Error::BadTensor)?;
+            (after.get(..input.len), before.get_mut(output.offset..out_end))
+        } else {
+            (None, None)
+        };
+        match views {
+            (Some(input), Some(output)) => Ok((input, output)),
+            _ => Err(Error::BadTensor),
+        }
     }
 }
 
@@ -348,6 +366,15 @@ pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
     i32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// The [`crate::quant::Requant`] stored at `at` by [`crate::quant::Requant::to_bytes`]
+/// (a requantization by 0 past the end: never a panic).
+#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+#[inline(always)]
+pub fn requant_at(bytes: &[u8], at: usize) -> crate::quant::Requant {
+    let entry = bytes.get(at..).and_then(|b| b.first_chunk());
+    entry.map_or(crate::quant::Requant::new(0, 0), crate::quant::Requant::from_bytes)
+}
+
 /// [`crate::quant::quantize_multiplier`] for a requantization scale, refusing scales of
 /// 2^30 and more, whose left shift would overflow (undefined in TFLM's C++).
 #[allow(dead_code)] // a build without the float-scaled operators does not use it
@@ -388,6 +415,7 @@ pub fn bias<'m>(
 /// at a time: byte loads that sign-extend (`ldrsb`) and a multiply-accumulate per
 /// value, no bounds check inside the loop and no call.
 #[inline(always)]
+#[allow(dead_code)] // a build with DEPTHWISE_CONV_2D alone does not use it
 pub fn dot_i8(mut w: &[u8], mut x: &[u8]) -> i32 {
     let v = |b: &u8| *b as i8 as i32;
     let mut acc = 0i32;

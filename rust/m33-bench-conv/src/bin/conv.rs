@@ -14,7 +14,8 @@ static MODEL: &[u8] = include_bytes!("../../../../models/ops/conv_int8.tflite");
 
 fn main() -> u32 {
     bench::calibrate();
-    let mut arena = [0u8; 1536];
+    // Exactly what the model uses (the image prints `arena-bytes`).
+    let mut arena = [0u8; 1580];
     let arena = &mut arena;
     let interp = bench::measure("conv: setup (load, validate, plan, prepare)", || {
         let model = Model::load(black_box(MODEL)).ok()?;
