@@ -16,8 +16,8 @@ pub struct Buf<'a>(pub &'a [u8]);
 
 impl<'a> Buf<'a> {
     fn bytes(&self, at: usize, n: usize) -> Result<&'a [u8]> {
-        let end = at.checked_add(n).ok_or(Error::Malformed("offset overflow"))?;
-        self.0.get(at..end).ok_or(Error::Malformed("offset past the end of the model"))
+        let end = at.checked_add(n).ok_or(Error::Malformed(crate::why("offset overflow")))?;
+        self.0.get(at..end).ok_or(Error::Malformed(crate::why("offset past the end of the model")))
     }
 
     pub fn u8(&self, at: usize) -> Result<u8> {
@@ -46,7 +46,7 @@ impl<'a> Buf<'a> {
         let off = self.u32(at)? as usize;
         at.checked_add(off)
             .filter(|&p| p < self.0.len())
-            .ok_or(Error::Malformed("offset past the end of the model"))
+            .ok_or(Error::Malformed(crate::why("offset past the end of the model")))
     }
 
     /// The root table.
@@ -67,12 +67,14 @@ pub struct Table<'a> {
 impl<'a> Table<'a> {
     fn at(buf: Buf<'a>, pos: usize) -> Result<Self> {
         let soffset = buf.u32(pos)? as i32 as i64;
-        let vtable = (pos as i64).checked_sub(soffset).ok_or(Error::Malformed("vtable offset"))?;
-        let vtable = usize::try_from(vtable).map_err(|_| Error::Malformed("vtable before the buffer"))?;
+        let vtable =
+            (pos as i64).checked_sub(soffset).ok_or(Error::Malformed(crate::why("vtable offset")))?;
+        let vtable =
+            usize::try_from(vtable).map_err(|_| Error::Malformed(crate::why("vtable before the buffer")))?;
         let vtable_len = buf.u16(vtable)? as usize;
         let table_len = buf.u16(vtable + 2)? as usize;
         if vtable_len < 4 || !vtable_len.is_multiple_of(2) {
-            return Err(Error::Malformed("vtable size"));
+            return Err(Error::Malformed(crate::why("vtable size")));
         }
         buf.bytes(vtable, vtable_len)?;
         buf.bytes(pos, table_len.max(4))?;
@@ -120,10 +122,14 @@ impl<'a> Table<'a> {
             None => Ok(None),
             Some(at) => {
                 let start = self.buf.follow(at)?;
-                let len = self.buf.u32(start)? as usize;
-                let bytes = len.checked_mul(elem).ok_or(Error::Malformed("vector length"))?;
-                let data = self.buf.bytes(start + 4, bytes)?;
-                Ok(Some(Vector { buf: self.buf, start: start + 4, data, len, elem }))
+                let len = self.buf.u32(start)?;
+                let bytes =
+                    (len as usize).checked_mul(elem).ok_or(Error::Malformed(crate::why("vector length")))?;
+                self.buf.bytes(start + 4, bytes)?;
+                // `follow` keeps positions below the buffer's length.
+                let start =
+                    u32::try_from(start + 4).map_err(|_| Error::Malformed(crate::why("model too large")))?;
+                Ok(Some(Vector { buf: self.buf, start, len }))
             }
         }
     }
@@ -131,56 +137,62 @@ impl<'a> Table<'a> {
     pub fn string(&self, id: usize) -> Result<Option<&'a str>> {
         match self.vector(id, 1)? {
             None => Ok(None),
-            Some(v) => {
-                core::str::from_utf8(v.data).map(Some).map_err(|_| Error::Malformed("string is not UTF-8"))
-            }
+            Some(v) => core::str::from_utf8(v.bytes())
+                .map(Some)
+                .map_err(|_| Error::Malformed(crate::why("string is not UTF-8"))),
         }
     }
 }
 
-/// A bounds-checked vector.
+/// A bounds-checked vector: its elements were checked to lie inside the buffer when
+/// it was read. Small (16 bytes), since a model and every operator hold several.
 #[derive(Clone, Copy, Debug)]
 pub struct Vector<'a> {
     buf: Buf<'a>,
-    start: usize,
-    /// The elements' bytes, already checked to lie inside the buffer.
-    pub data: &'a [u8],
-    len: usize,
-    elem: usize,
+    /// Position of the first element.
+    start: u32,
+    len: u32,
 }
 
 impl<'a> Vector<'a> {
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    fn check(&self, i: usize) -> Result<usize> {
-        if i < self.len {
-            Ok(self.start + i * self.elem)
+    /// The elements of a vector of bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        let start = self.start as usize;
+        self.buf.0.get(start..start + self.len()).unwrap_or_default()
+    }
+
+    /// The position of element `i` of `elem` bytes (in range: checked when read).
+    fn check(&self, i: usize, elem: usize) -> Result<usize> {
+        if i < self.len() {
+            Ok(self.start as usize + i * elem)
         } else {
-            Err(Error::Malformed("vector index"))
+            Err(Error::Malformed(crate::why("vector index")))
         }
     }
 
     pub fn i32(&self, i: usize) -> Result<i32> {
-        Ok(self.buf.u32(self.check(i)?)? as i32)
+        Ok(self.buf.u32(self.check(i, 4)?)? as i32)
     }
 
     pub fn f32(&self, i: usize) -> Result<f32> {
-        Ok(f32::from_bits(self.buf.u32(self.check(i)?)?))
+        Ok(f32::from_bits(self.buf.u32(self.check(i, 4)?)?))
     }
 
     pub fn i64(&self, i: usize) -> Result<i64> {
-        Ok(self.buf.u64(self.check(i)?)? as i64)
+        Ok(self.buf.u64(self.check(i, 8)?)? as i64)
     }
 
     /// Element `i` of a vector of tables.
     pub fn table(&self, i: usize) -> Result<Table<'a>> {
-        let at = self.check(i)?;
+        let at = self.check(i, 4)?;
         Table::at(self.buf, self.buf.follow(at)?)
     }
 }

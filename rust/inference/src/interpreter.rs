@@ -21,7 +21,7 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
     pub fn new(model: Model<'m>, arena: &'a mut [u8]) -> Result<Self> {
         let n_ops = model.operator_count();
         if n_ops > O {
-            return Err(Error::TooLarge("operators"));
+            return Err(Error::TooLarge(crate::why("operators")));
         }
         let (slots, activations) = crate::planner::plan::<T>(&model)?;
         if activations > arena.len() {
@@ -47,7 +47,8 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
             return Err(Error::BadTensor);
         }
         let t = list.i32(i)? as usize;
-        Ok((self.slots[t], self.model.tensor(t)?))
+        let slot = self.slots.get(t).copied().ok_or(Error::BadTensor)?;
+        Ok((slot, self.model.tensor(t)?))
     }
 
     /// Graph input `i`'s description (type, shape, quantization).
@@ -73,8 +74,9 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
 
     /// Runs every operator in order.
     pub fn invoke(&mut self) -> Result<()> {
-        let (activations, rest) = self.arena.split_at_mut(self.activations);
-        let persistent = &rest[..self.persistent];
+        let (activations, rest) =
+            self.arena.split_at_mut_checked(self.activations).ok_or(Error::BadTensor)?;
+        let persistent = rest.get(..self.persistent).ok_or(Error::BadTensor)?;
         for op in self.ops.iter().flatten() {
             kernels::eval(op, &self.slots, activations, persistent)?;
         }

@@ -73,3 +73,15 @@ pub enum Error {
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
+
+/// An error's message: `message` itself, or "" in a build with the `terse-errors`
+/// feature (a benchmark image, whose flash is measured, leaves the texts out; tests,
+/// partitions and the fuzzer keep them). Every message passes through here.
+#[inline(always)]
+pub(crate) const fn why(message: &'static str) -> &'static str {
+    if cfg!(feature = "terse-errors") {
+        ""
+    } else {
+        message
+    }
+}

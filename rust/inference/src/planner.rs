@@ -16,23 +16,26 @@ struct Life {
     last: usize,
     size: usize,
     used: bool,
+    placed: bool,
+    offset: usize,
 }
 
 /// Offsets for every tensor (constants get an empty slot) and the arena bytes needed.
 pub fn plan<const T: usize>(model: &Model<'_>) -> Result<([Slot; T], usize)> {
     let n = model.tensor_count();
     if n > T {
-        return Err(Error::TooLarge("tensors"));
+        return Err(Error::TooLarge(crate::why("tensors")));
     }
     let ops = model.operator_count();
     let mut life = [Life::default(); T];
+    // Indices were validated at load (below the tensor count, at most T).
     let touch = |t: usize, at: usize, life: &mut [Life; T]| {
-        let l = &mut life[t];
+        let Some(l) = life.get_mut(t) else { return };
         if l.used {
             l.first = l.first.min(at);
             l.last = l.last.max(at);
         } else {
-            *l = Life { first: at, last: at, size: 0, used: true };
+            *l = Life { first: at, last: at, used: true, ..Life::default() };
         }
     };
     for v in [model.inputs()] {
@@ -61,38 +64,36 @@ pub fn plan<const T: usize>(model: &Model<'_>) -> Result<([Slot; T], usize)> {
         l.size = info.bytes();
     }
 
-    let mut order = [0usize; T];
-    for (i, o) in order.iter_mut().enumerate() {
-        *o = i;
-    }
-    order[..n].sort_unstable_by(|&a, &b| life[b].size.cmp(&life[a].size).then(a.cmp(&b)));
-
-    let mut slots = [Slot::default(); T];
-    let mut placed = [false; T];
+    // Largest first, the lower index first among equals; each at the lowest offset
+    // that clears every placed tensor alive at the same time (no sort, no indexing:
+    // nothing here can panic).
     let mut total = 0;
-    for &t in &order[..n] {
-        if !life[t].used {
-            continue;
-        }
-        let size = life[t].size;
+    while let Some((t, me)) = life
+        .iter()
+        .copied()
+        .enumerate()
+        .take(n)
+        .filter(|(_, l)| l.used && !l.placed)
+        .max_by(|(a, la), (b, lb)| la.size.cmp(&lb.size).then(b.cmp(a)))
+    {
         let mut offset = 0;
         // Move past every overlapping neighbour until none overlaps.
-        loop {
-            let clash = (0..n).find(|&o| {
-                placed[o]
-                    && life[o].first <= life[t].last
-                    && life[t].first <= life[o].last
-                    && offset < slots[o].offset + slots[o].len
-                    && slots[o].offset < offset + size
-            });
-            match clash {
-                Some(o) => offset = (slots[o].offset + slots[o].len).next_multiple_of(ALIGN),
-                None => break,
-            }
+        while let Some(o) = life.iter().take(n).find(|o| {
+            o.placed
+                && o.first <= me.last
+                && me.first <= o.last
+                && offset < o.offset + o.size
+                && o.offset < offset + me.size
+        }) {
+            offset = (o.offset + o.size).next_multiple_of(ALIGN);
         }
-        slots[t] = Slot { offset, len: size };
-        placed[t] = true;
-        total = total.max(offset + size);
+        let Some(l) = life.get_mut(t) else { break };
+        (l.placed, l.offset) = (true, offset);
+        total = total.max(offset + me.size);
+    }
+    let mut slots = [Slot::default(); T];
+    for (slot, l) in slots.iter_mut().zip(&life).filter(|(_, l)| l.placed) {
+        *slot = Slot { offset: l.offset, len: l.size };
     }
     Ok((slots, total.next_multiple_of(ALIGN)))
 }

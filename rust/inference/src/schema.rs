@@ -128,7 +128,7 @@ pub struct TensorInfo<'a> {
 
 impl TensorInfo<'_> {
     pub fn dims(&self) -> &[i32] {
-        &self.dims[..self.rank]
+        self.dims.get(..self.rank).unwrap_or_default()
     }
 
     pub fn elements(&self) -> usize {
@@ -174,23 +174,23 @@ impl<'a> Model<'a> {
         let buf = Buf(bytes);
         let root = buf.root()?;
         if root.u32_or(0, 0)? != 3 {
-            return Err(Error::Malformed("schema version is not 3"));
+            return Err(Error::Malformed(crate::why("schema version is not 3")));
         }
         let need = |v: Option<Vector<'a>>, what| v.ok_or(Error::Malformed(what));
-        let codes = need(root.vector(1, 4)?, "no operator codes")?;
-        let subgraphs = need(root.vector(2, 4)?, "no subgraphs")?;
-        let buffers = need(root.vector(4, 4)?, "no buffers")?;
+        let codes = need(root.vector(1, 4)?, crate::why("no operator codes"))?;
+        let subgraphs = need(root.vector(2, 4)?, crate::why("no subgraphs"))?;
+        let buffers = need(root.vector(4, 4)?, crate::why("no buffers"))?;
         if subgraphs.len() != 1 {
-            return Err(Error::Malformed("exactly one subgraph is supported"));
+            return Err(Error::Malformed(crate::why("exactly one subgraph is supported")));
         }
         let graph = subgraphs.table(0)?;
         let model = Model {
             buffers,
             codes,
-            tensors: need(graph.vector(0, 4)?, "no tensors")?,
-            inputs: need(graph.vector(1, 4)?, "no inputs")?,
-            outputs: need(graph.vector(2, 4)?, "no outputs")?,
-            operators: need(graph.vector(3, 4)?, "no operators")?,
+            tensors: need(graph.vector(0, 4)?, crate::why("no tensors"))?,
+            inputs: need(graph.vector(1, 4)?, crate::why("no inputs"))?,
+            outputs: need(graph.vector(2, 4)?, crate::why("no outputs"))?,
+            operators: need(graph.vector(3, 4)?, crate::why("no operators"))?,
         };
         for i in 0..model.tensors.len() {
             model.tensor(i)?;
@@ -199,10 +199,10 @@ impl<'a> Model<'a> {
             for i in 0..v.len() {
                 let t = v.i32(i)?;
                 if t < 0 || t as usize >= model.tensors.len() {
-                    return Err(Error::Malformed("graph input or output index"));
+                    return Err(Error::Malformed(crate::why("graph input or output index")));
                 }
                 if model.tensor(t as usize)?.data.is_some() {
-                    return Err(Error::Malformed("graph input or output is a constant"));
+                    return Err(Error::Malformed(crate::why("graph input or output is a constant")));
                 }
             }
         }
@@ -212,11 +212,11 @@ impl<'a> Model<'a> {
                 for j in 0..v.len() {
                     let t = v.i32(j)?;
                     if t < -1 || t >= model.tensors.len() as i32 || (is_output && t < 0) {
-                        return Err(Error::Malformed("operator tensor index"));
+                        return Err(Error::Malformed(crate::why("operator tensor index")));
                     }
                     // Operators write to the arena: an output must not be a constant.
                     if is_output && model.tensor(t as usize)?.data.is_some() {
-                        return Err(Error::Malformed("an operator output is a constant tensor"));
+                        return Err(Error::Malformed(crate::why("an operator output is a constant tensor")));
                     }
                 }
             }
@@ -250,36 +250,40 @@ impl<'a> Model<'a> {
         let mut rank = 0;
         if let Some(shape) = t.vector(0, 4)? {
             if shape.len() > MAX_DIMS {
-                return Err(Error::Malformed("tensor rank above 6"));
+                return Err(Error::Malformed(crate::why("tensor rank above 6")));
             }
             rank = shape.len();
             for (d, slot) in dims.iter_mut().enumerate().take(rank) {
                 *slot = shape.i32(d)?;
                 if *slot < 1 {
-                    return Err(Error::Malformed(
+                    return Err(Error::Malformed(crate::why(
                         "tensor dimension below 1 (dynamic shapes are not supported)",
-                    ));
+                    )));
                 }
             }
         }
         let mut elements: usize = 1;
         for &d in &dims[..rank] {
-            elements = elements.checked_mul(d as usize).ok_or(Error::Malformed("tensor size overflow"))?;
+            elements = elements
+                .checked_mul(d as usize)
+                .ok_or(Error::Malformed(crate::why("tensor size overflow")))?;
         }
         let bytes = elements
             .checked_mul(dtype.size())
             .filter(|&b| b <= 1 << 24)
-            .ok_or(Error::Malformed("tensor too large"))?;
+            .ok_or(Error::Malformed(crate::why("tensor too large")))?;
         let buffer = t.u32_or(2, 0)? as usize;
         if buffer >= self.buffers.len() {
-            return Err(Error::Malformed("tensor buffer index"));
+            return Err(Error::Malformed(crate::why("tensor buffer index")));
         }
         let data = match self.buffers.table(buffer)?.vector(0, 1)? {
             Some(v) if !v.is_empty() => {
-                if v.data.len() != bytes {
-                    return Err(Error::Malformed("constant tensor data size does not match its shape"));
+                if v.len() != bytes {
+                    return Err(Error::Malformed(crate::why(
+                        "constant tensor data size does not match its shape",
+                    )));
                 }
-                Some(v.data)
+                Some(v.bytes())
             }
             _ => None,
         };
@@ -296,14 +300,16 @@ impl<'a> Model<'a> {
         if let Some(q) = t.table(4)? {
             if let (Some(scales), Some(zps)) = (q.vector(2, 4)?, q.vector(3, 8)?) {
                 if scales.is_empty() || scales.len() != zps.len() {
-                    return Err(Error::Malformed("quantization scales and zero points differ in count"));
+                    return Err(Error::Malformed(crate::why(
+                        "quantization scales and zero points differ in count",
+                    )));
                 }
                 let qd = q.i32_or(6, 0)?;
                 if scales.len() > 1 {
                     if qd < 0 || qd as usize >= rank || dims[qd as usize] as usize != scales.len() {
-                        return Err(Error::Malformed(
+                        return Err(Error::Malformed(crate::why(
                             "per-channel scales do not match the quantized dimension",
-                        ));
+                        )));
                     }
                     info.channel_scales = Some(scales);
                     info.quantized_dimension = qd as usize;
@@ -311,14 +317,16 @@ impl<'a> Model<'a> {
                 for c in 0..scales.len() {
                     let s = scales.f32(c)?;
                     if !positive_finite(s) {
-                        return Err(Error::Malformed("quantization scale is not positive and finite"));
+                        return Err(Error::Malformed(crate::why(
+                            "quantization scale is not positive and finite",
+                        )));
                     }
                     let zp = zps.i64(c)?;
                     if !(-128..=127).contains(&zp) && dtype == DType::I8 {
-                        return Err(Error::Malformed("int8 zero point out of range"));
+                        return Err(Error::Malformed(crate::why("int8 zero point out of range")));
                     }
                     if !(i32::MIN as i64..=i32::MAX as i64).contains(&zp) {
-                        return Err(Error::Malformed("zero point out of range"));
+                        return Err(Error::Malformed(crate::why("zero point out of range")));
                     }
                 }
                 info.scale = scales.f32(0)?;
@@ -326,7 +334,7 @@ impl<'a> Model<'a> {
             }
         }
         if dtype == DType::I8 && !info.is_quantized() {
-            return Err(Error::Malformed("int8 tensor without quantization parameters"));
+            return Err(Error::Malformed(crate::why("int8 tensor without quantization parameters")));
         }
         Ok(info)
     }
@@ -336,7 +344,7 @@ impl<'a> Model<'a> {
         let op = self.operators.table(i)?;
         let index = op.u32_or(0, 0)? as usize;
         if index >= self.codes.len() {
-            return Err(Error::Malformed("operator code index"));
+            return Err(Error::Malformed(crate::why("operator code index")));
         }
         let code = self.codes.table(index)?;
         // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
@@ -351,8 +359,8 @@ impl<'a> Model<'a> {
         Ok(OperatorInfo {
             code: opcode,
             version: code.i32_or(2, 1)?,
-            inputs: op.vector(1, 4)?.ok_or(Error::Malformed("operator without inputs"))?,
-            outputs: op.vector(2, 4)?.ok_or(Error::Malformed("operator without outputs"))?,
+            inputs: op.vector(1, 4)?.ok_or(Error::Malformed(crate::why("operator without inputs")))?,
+            outputs: op.vector(2, 4)?.ok_or(Error::Malformed(crate::why("operator without outputs")))?,
             options_type: op.u8_or(3, 0)?,
             options: op.table(4)?,
         })

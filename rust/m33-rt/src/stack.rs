@@ -66,5 +66,5 @@ pub fn peak_bytes() -> usize {
 /// tools parse.
 pub fn report_peak() {
     let peak = peak_bytes().max(PEAK_BEFORE_REPAINT.load(Ordering::Relaxed));
-    crate::println!("stack-peak-bytes: {}", peak);
+    crate::console::Console::new().put("stack-peak-bytes: ").put_u32(peak as u32).put("\n");
 }

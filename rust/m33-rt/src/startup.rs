@@ -79,6 +79,9 @@ unsafe extern "C" fn m33_fault() -> ! {
     let ipsr: u32;
     // SAFETY: reads the active exception number; no memory is touched.
     unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr, options(nomem, nostack)) };
-    crate::println!("fault: exception {} (3 = HardFault; a stack overflow escalates to it)", ipsr & 0x1ff);
+    crate::console::Console::new()
+        .put("fault: exception ")
+        .put_u32(ipsr & 0x1ff)
+        .put(" (3 = HardFault; a stack overflow escalates to it)\n");
     semihosting::exit(102)
 }

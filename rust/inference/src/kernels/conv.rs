@@ -76,28 +76,28 @@ struct Window {
 pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persist<'_>) -> Result<Conv<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
-        return Err(bad("needs input, weights, optional bias and one output"));
+        return Err(bad(crate::why("needs input, weights, optional bias and one output")));
     }
-    let options = op.options.ok_or(bad("options missing"))?;
+    let options = op.options.ok_or(bad(crate::why("options missing")))?;
     if op.options_type != CONV_2D_OPTIONS {
-        return Err(bad("options of another operator"));
+        return Err(bad(crate::why("options of another operator")));
     }
     let (padding, strides, dilations, activation) = read_options(&options, &OPTIONS, OP)?;
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
     if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad("input and output must not be constants"));
+        return Err(bad(crate::why("input and output must not be constants")));
     }
-    let filter = filter_t.data.ok_or(bad("weights must be constant"))?;
-    let [batches, in_h, in_w, in_depth] = dims4(&in_t, "input must have rank 4", OP)?;
-    let [out_depth, f_h, f_w, filter_depth] = dims4(&filter_t, "weights must have rank 4", OP)?;
-    let [out_batches, out_h, out_w, out_channels] = dims4(&out_t, "output must have rank 4", OP)?;
+    let filter = filter_t.data.ok_or(bad(crate::why("weights must be constant")))?;
+    let [batches, in_h, in_w, in_depth] = dims4(&in_t, crate::why("input must have rank 4"), OP)?;
+    let [out_depth, f_h, f_w, filter_depth] = dims4(&filter_t, crate::why("weights must have rank 4"), OP)?;
+    let [out_batches, out_h, out_w, out_channels] = dims4(&out_t, crate::why("output must have rank 4"), OP)?;
     if out_batches != batches || out_channels != out_depth {
-        return Err(bad("output batches or channels do not match"));
+        return Err(bad(crate::why("output batches or channels do not match")));
     }
     if !in_depth.is_multiple_of(filter_depth) || !out_depth.is_multiple_of(in_depth / filter_depth) {
-        return Err(bad("weights' depth does not divide the input's into groups of filters"));
+        return Err(bad(crate::why("weights' depth does not divide the input's into groups of filters")));
     }
     let per_group = out_depth / (in_depth / filter_depth);
     let rows = Axis::new(padding, in_h as i32, f_h as i32, strides[0], dilations[0], out_h as i32, OP)?;
@@ -124,10 +124,10 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persi
             }
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad("activation range overflows"))?;
+                .ok_or(bad(crate::why("activation range overflows")))?;
             Kind::Int8 { params, input_offset, output_offset: out_t.zero_point, act_min, act_max }
         }
-        _ => return Err(bad("types must be all f32 or all int8")),
+        _ => return Err(bad(crate::why("types must be all f32 or all int8"))),
     };
     Ok(Conv {
         input,

@@ -82,13 +82,13 @@ impl Axis {
     ) -> Result<Self> {
         let bad = |why| Error::InvalidOperator(op, why);
         let (computed, pad) = out_size_and_padding(padding, input, filter, stride, dilation)
-            .ok_or(bad("invalid stride, dilation or filter size"))?;
+            .ok_or(bad(crate::why("invalid stride, dilation or filter size")))?;
         if computed != out || out < 1 {
-            return Err(bad("output size does not match the input, filter, stride and padding"));
+            return Err(bad(crate::why("output size does not match the input, filter, stride and padding")));
         }
         let (last, reach) = ((out as i64 - 1) * stride as i64, filter as i64 * dilation as i64);
         if last > COORD_LIMIT || reach > COORD_LIMIT || pad as i64 > COORD_LIMIT {
-            return Err(bad("stride or dilation too large"));
+            return Err(bad(crate::why("stride or dilation too large")));
         }
         Ok(Axis { input, filter, stride, dilation, pad, out: out as usize })
     }
@@ -141,13 +141,13 @@ pub fn read_options(
     op: OpCode,
 ) -> Result<(Padding, [i32; 2], [i32; 2], Activation)> {
     let bad = |why| Error::InvalidOperator(op, why);
-    let padding =
-        Padding::from_schema(options.u8_or(ids.padding as usize, 0)?).ok_or(bad("unknown padding"))?;
+    let padding = Padding::from_schema(options.u8_or(ids.padding as usize, 0)?)
+        .ok_or(bad(crate::why("unknown padding")))?;
     let strides = [options.i32_or(ids.stride_h as usize, 0)?, options.i32_or(ids.stride_w as usize, 0)?];
     let dilations =
         [options.i32_or(ids.dilation_h as usize, 1)?, options.i32_or(ids.dilation_w as usize, 1)?];
     let activation = Activation::from_schema(options.u8_or(ids.activation as usize, 0)?)
-        .ok_or(bad("unsupported fused activation"))?;
+        .ok_or(bad(crate::why("unsupported fused activation")))?;
     Ok((padding, strides, dilations, activation))
 }
 
@@ -175,11 +175,11 @@ pub fn channel_multipliers(
     let bad = |why| Error::InvalidOperator(op, why);
     let channels = filter.dims().get(dim).map_or(0, |&d| d as usize);
     if filter.zero_point != 0 {
-        return Err(bad("int8 weights must be symmetric (zero point 0)"));
+        return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
     }
     if let Some(scales) = filter.channel_scales {
         if filter.quantized_dimension != dim || scales.len() != channels {
-            return Err(bad("per-channel weight scales must lie along the output channels"));
+            return Err(bad(crate::why("per-channel weight scales must lie along the output channels")));
         }
     }
     for c in 0..channels {

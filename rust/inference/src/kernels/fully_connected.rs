@@ -60,39 +60,40 @@ pub fn prepare<'m>(
 ) -> Result<FullyConnected<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
-        return Err(bad("needs input, weights, optional bias and one output"));
+        return Err(bad(crate::why("needs input, weights, optional bias and one output")));
     }
     let mut activation = Activation::None;
     if let Some(options) = op.options {
         if op.options_type != FULLY_CONNECTED_OPTIONS {
-            return Err(bad("options of another operator"));
+            return Err(bad(crate::why("options of another operator")));
         }
-        activation =
-            Activation::from_schema(options.u8_or(0, 0)?).ok_or(bad("unsupported fused activation"))?;
+        activation = Activation::from_schema(options.u8_or(0, 0)?)
+            .ok_or(bad(crate::why("unsupported fused activation")))?;
         if options.u8_or(1, 0)? != 0 {
-            return Err(bad("shuffled weights format"));
+            return Err(bad(crate::why("shuffled weights format")));
         }
         if options.bool_or(3, false)? {
-            return Err(bad("hybrid (asymmetric_quantize_inputs) is not supported"));
+            return Err(bad(crate::why("hybrid (asymmetric_quantize_inputs) is not supported")));
         }
     }
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
     if in_t.data.is_some() {
-        return Err(bad("a constant input is not supported"));
+        return Err(bad(crate::why("a constant input is not supported")));
     }
-    let filter = filter_t.data.ok_or(bad("weights must be constant"))?;
+    let filter = filter_t.data.ok_or(bad(crate::why("weights must be constant")))?;
     if filter_t.rank != 2 {
-        return Err(bad("weights must have rank 2"));
+        return Err(bad(crate::why("weights must have rank 2")));
     }
     let (out_depth, accum_depth) = (filter_t.dims[0] as usize, filter_t.dims[1] as usize);
     if !in_t.elements().is_multiple_of(accum_depth) {
-        return Err(bad("input size is not a multiple of the weights' depth"));
+        return Err(bad(crate::why("input size is not a multiple of the weights' depth")));
     }
-    let batches = in_t.elements() / accum_depth; // accum_depth >= 1: validated dimensions
+    // accum_depth >= 1: validated dimensions.
+    let batches = in_t.elements().checked_div(accum_depth).ok_or(bad(crate::why("weights of depth 0")))?;
     if out_t.elements() != batches * out_depth || out_t.dims().last().copied() != Some(out_depth as i32) {
-        return Err(bad("output shape does not match batches x units"));
+        return Err(bad(crate::why("output shape does not match batches x units")));
     }
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         #[cfg(feature = "op-fully-connected")]
@@ -104,7 +105,7 @@ pub fn prepare<'m>(
         (DType::I8, DType::I8, DType::I8) => {
             let bias = super::bias(model, op, out_depth, DType::I32)?;
             if filter_t.zero_point != 0 {
-                return Err(bad("int8 weights must be symmetric (zero point 0)"));
+                return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
             }
             let (requant, stride) = match filter_t.channel_scales {
                 None => {
@@ -117,7 +118,7 @@ pub fn prepare<'m>(
                 }
                 Some(scales) => {
                     if filter_t.quantized_dimension != 0 {
-                        return Err(bad("per-channel weights must be quantized along the units"));
+                        return Err(bad(crate::why("per-channel weights must be quantized along the units")));
                     }
                     let at = persist.alloc(Requant::BYTES * out_depth)?;
                     for c in 0..out_depth {
@@ -130,7 +131,7 @@ pub fn prepare<'m>(
             };
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad("activation range overflows"))?;
+                .ok_or(bad(crate::why("activation range overflows")))?;
             let folded = persist.alloc(4 * out_depth)?;
             let input_offset = in_t.zero_point.wrapping_neg();
             for (c, w) in filter.chunks_exact(accum_depth).enumerate() {
@@ -142,8 +143,10 @@ pub fn prepare<'m>(
             Kind::Int8(Int8 { folded, requant, stride, output_offset, act_min, act_max })
         }
         #[cfg(not(feature = "op-fully-connected"))]
-        (DType::F32, DType::F32, DType::F32) => return Err(bad("f32 is not in this build (int8 only)")),
-        _ => return Err(bad("types must be all f32 or all int8")),
+        (DType::F32, DType::F32, DType::F32) => {
+            return Err(bad(crate::why("f32 is not in this build (int8 only)")))
+        }
+        _ => return Err(bad(crate::why("types must be all f32 or all int8"))),
     };
     Ok(FullyConnected { input, output, filter, out_depth, accum_depth, kind })
 }
@@ -214,6 +217,9 @@ fn slot(slots: &[Slot], i: usize) -> Result<Slot> {
 #[inline(never)]
 fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u8], p: &Int8) -> Option<()> {
     let depth = x.len();
+    if depth == 0 {
+        return None; // the caller's batches are never empty: keeps the chunks below panic-free
+    }
     let mut out4 = out.chunks_exact_mut(4);
     let mut rows4 = filter.chunks_exact(4 * depth);
     let mut sums4 = folded.chunks_exact(16);

@@ -109,12 +109,12 @@ impl Walk {
 pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 2 || op.outputs.len() != 1 {
-        return Err(bad("needs input, axes and one output"));
+        return Err(bad(crate::why("needs input, axes and one output")));
     }
     let mut keep_dims = false;
     if let Some(options) = op.options {
         if op.options_type != REDUCER_OPTIONS {
-            return Err(bad("options of another operator"));
+            return Err(bad(crate::why("options of another operator")));
         }
         keep_dims = options.bool_or(0, false)?;
     }
@@ -122,17 +122,17 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
     let (_, axes_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad("input or output is a constant"));
+        return Err(bad(crate::why("input or output is a constant")));
     }
     if input == output {
-        return Err(bad("input and output are the same tensor"));
+        return Err(bad(crate::why("input and output are the same tensor")));
     }
     if in_t.dtype != out_t.dtype {
-        return Err(bad("input and output differ in type"));
+        return Err(bad(crate::why("input and output differ in type")));
     }
-    let axes = axes_t.data.ok_or(bad("axes must be constant"))?;
+    let axes = axes_t.data.ok_or(bad(crate::why("axes must be constant")))?;
     if axes_t.dtype != DType::I32 {
-        return Err(bad("axes must be int32"));
+        return Err(bad(crate::why("axes must be int32")));
     }
 
     // TFLM's ResolveAxis: negative axes count from the end, repeats count once; a
@@ -144,7 +144,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
             let a = i32::from_le_bytes([a[0], a[1], a[2], a[3]]);
             let resolved = if a < 0 { a as i64 + rank as i64 } else { a as i64 };
             if !(0..rank as i64).contains(&resolved) {
-                return Err(bad("axis out of range"));
+                return Err(bad(crate::why("axis out of range")));
             }
             reduce[resolved as usize] = true;
         }
@@ -163,7 +163,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
         }
     }
     if *out_t.dims() != expected[..out_rank] {
-        return Err(bad("output shape does not match the input reduced over the axes"));
+        return Err(bad(crate::why("output shape does not match the input reduced over the axes")));
     }
 
     let (mut kept, mut reduced) = (Walk::EMPTY, Walk::EMPTY);
@@ -190,12 +190,12 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
             let multiplier = (((m as i64) << shift) / count as i64) as i32;
             let shift = s - shift;
             if shift > 30 {
-                return Err(bad("requantization scale out of range"));
+                return Err(bad(crate::why("requantization scale out of range")));
             }
             let offset = (in_t.zero_point as i64 * count as i64) as i32;
             Kind::I8 { offset, requant: Requant::new(multiplier, shift), output_zp: out_t.zero_point }
         }
-        _ => return Err(bad("f32 or int8 only")),
+        _ => return Err(bad(crate::why("f32 or int8 only"))),
     };
     Ok(Mean {
         input,

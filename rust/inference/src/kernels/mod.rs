@@ -95,7 +95,8 @@ pub fn required<'m>(
     i: usize,
     op: OpCode,
 ) -> Result<(usize, TensorInfo<'m>)> {
-    let index = tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, "a required tensor is missing"))?;
+    let index =
+        tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
     Ok((index, model.tensor(index)?))
 }
 
@@ -127,7 +128,8 @@ impl<'a> Persist<'a> {
     /// Reserves `n` bytes, 4-aligned; returns their offset.
     pub fn alloc(&mut self, n: usize) -> Result<usize> {
         let at = self.used;
-        self.used = at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge("persistent data"))?;
+        self.used =
+            at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge(crate::why("persistent data")))?;
         if let Some(buf) = &self.buf {
             if self.used > buf.len() {
                 return Err(Error::ArenaTooSmall { needed: self.used });
@@ -362,8 +364,9 @@ pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
 }
 
 /// An i32 stored by [`Persist::put_i32`].
+/// (0 past the end: never a panic).
 pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
-    i32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    bytes.get(at..).and_then(|b| b.first_chunk()).map_or(0, |b| i32::from_le_bytes(*b))
 }
 
 /// The [`crate::quant::Requant`] stored at `at` by [`crate::quant::Requant::to_bytes`]
@@ -386,7 +389,7 @@ pub fn requant_multiplier(real: f64, op: OpCode) -> Result<(i32, i32)> {
 #[allow(dead_code)] // a build without FULLY_CONNECTED and the convolutions does not use it
 pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> {
     if s > 30 {
-        return Err(Error::InvalidOperator(op, "requantization scale out of range"));
+        return Err(Error::InvalidOperator(op, crate::why("requantization scale out of range")));
     }
     Ok((m, s))
 }
@@ -403,12 +406,12 @@ pub fn bias<'m>(
     let Some(i) = tensor_index(op.inputs, 2)? else { return Ok(None) };
     let b = model.tensor(i)?;
     if b.elements() != channels {
-        return Err(bad("bias size is not the number of output channels"));
+        return Err(bad(crate::why("bias size is not the number of output channels")));
     }
     if b.dtype != dtype {
-        return Err(bad("bias must be f32 for float operators, int32 for int8 ones"));
+        return Err(bad(crate::why("bias must be f32 for float operators, int32 for int8 ones")));
     }
-    b.data.ok_or(bad("bias must be constant")).map(Some)
+    b.data.ok_or(bad(crate::why("bias must be constant"))).map(Some)
 }
 
 /// sum(w[i] x[i]) over int8 values in wrapping int32 (over the shorter slice), four
@@ -443,12 +446,12 @@ pub fn unary<'m>(
 ) -> Result<(usize, TensorInfo<'m>, usize, TensorInfo<'m>)> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad("needs one input and one output"));
+        return Err(bad(crate::why("needs one input and one output")));
     }
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     if in_t.data.is_some() {
-        return Err(bad("a constant input is not supported"));
+        return Err(bad(crate::why("a constant input is not supported")));
     }
     Ok((input, in_t, output, out_t))
 }

@@ -8,6 +8,7 @@
 use core::hint::black_box;
 use inference::{Interpreter, Model};
 use m33_bench_conv::{input, CASES};
+use m33_rt::console::Console;
 use m33_rt::{bench, stack};
 
 static MODEL: &[u8] = include_bytes!("../../../../models/ops/conv_int8.tflite");
@@ -33,13 +34,15 @@ fn main() -> u32 {
             return 3;
         }
         let Ok(out) = interp.output(0) else { return 4 };
-        m33_rt::print!("conv-output[{}]:", case);
+        // Printed without `core::fmt`, which the image then does not link.
+        let mut console = Console::new();
+        console.put("conv-output[").put_u32(case).put("]:");
         for &v in out {
-            m33_rt::print!(" {}", v as i8);
+            console.put(" ").put_i32(v as i8 as i32);
         }
-        m33_rt::println!("");
+        console.put("\n");
     }
-    m33_rt::println!("arena-bytes: {}", interp.arena_used());
+    Console::new().put("arena-bytes: ").put_u32(interp.arena_used() as u32).put("\n");
     stack::report_peak();
     0
 }
