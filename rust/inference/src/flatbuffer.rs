@@ -133,14 +133,23 @@ impl<'a> Table<'a> {
             }
         }
     }
+}
 
-    pub fn string(&self, id: usize) -> Result<Option<&'a str>> {
-        match self.vector(id, 1)? {
-            None => Ok(None),
-            Some(v) => core::str::from_utf8(v.bytes())
-                .map(Some)
-                .map_err(|_| Error::Malformed(crate::why("string is not UTF-8"))),
-        }
+/// Where a checked [`Vector`] lies, without its buffer (8 bytes): what a model keeps
+/// of its six top-level vectors, which share one buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    pub const EMPTY: Span = Span { start: 0, len: 0 };
+
+    /// The vector again, over the buffer it was read from (another buffer only
+    /// makes its reads fail their checks).
+    pub fn over(self, buf: &[u8]) -> Vector<'_> {
+        Vector { buf: Buf(buf), start: self.start, len: self.len }
     }
 }
 
@@ -157,6 +166,11 @@ pub struct Vector<'a> {
 impl<'a> Vector<'a> {
     pub fn len(&self) -> usize {
         self.len as usize
+    }
+
+    /// Where it lies (see [`Span`]).
+    pub fn span(&self) -> Span {
+        Span { start: self.start, len: self.len }
     }
 
     pub fn is_empty(&self) -> bool {

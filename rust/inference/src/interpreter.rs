@@ -17,24 +17,62 @@ pub struct Interpreter<'m, 'a, const T: usize, const O: usize> {
 }
 
 impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
-    /// Plans `arena` for `model` and prepares every operator.
+    /// Plans `arena` for `model` and prepares every operator: [`Interpreter::empty`]
+    /// then [`Interpreter::init`].
     pub fn new(model: Model<'m>, arena: &'a mut [u8]) -> Result<Self> {
+        let mut interp = Self::empty(arena);
+        interp.init(model)?;
+        Ok(interp)
+    }
+
+    /// An interpreter of no model over `arena`, to [`Interpreter::init`] in place: the
+    /// caller owns its storage, so nothing large is returned by value afterwards.
+    /// Not inlined: it then writes straight into the caller's storage, whose frame
+    /// keeps no temporary copy.
+    #[inline(never)]
+    pub const fn empty(arena: &'a mut [u8]) -> Self {
+        Interpreter {
+            model: Model::EMPTY,
+            arena,
+            activations: 0,
+            persistent: 0,
+            slots: [Slot { offset: 0, len: 0 }; T],
+            ops: [None; O],
+        }
+    }
+
+    /// Plans the arena for `model` and prepares every operator, in place. After an
+    /// error the interpreter holds no operator (invoke then computes nothing).
+    pub fn init(&mut self, model: Model<'m>) -> Result<()> {
+        let result = self.plan_and_prepare(model);
+        if result.is_err() {
+            self.ops.iter_mut().for_each(|op| *op = None);
+            (self.activations, self.persistent) = (0, 0);
+        }
+        result
+    }
+
+    fn plan_and_prepare(&mut self, model: Model<'m>) -> Result<()> {
         let n_ops = model.operator_count();
         if n_ops > O {
             return Err(Error::TooLarge(crate::why("operators")));
         }
-        let (slots, activations) = crate::planner::plan::<T>(&model)?;
-        if activations > arena.len() {
+        self.model = model;
+        let activations = crate::planner::plan::<T>(&self.model, &mut self.slots)?;
+        if activations > self.arena.len() {
             return Err(Error::ArenaTooSmall { needed: activations });
         }
-        let mut ops: [Option<OpData<'m>>; O] = [None; O];
-        let (_, rest) = arena.split_at_mut(activations);
+        self.activations = activations;
+        let (_, rest) = self.arena.split_at_mut(activations);
         let mut persist = Persist::new(rest);
-        for (i, slot) in ops.iter_mut().enumerate().take(n_ops) {
-            *slot = Some(kernels::prepare(&model, &model.operator(i)?, &mut persist)?);
+        for (i, slot) in self.ops.iter_mut().enumerate() {
+            *slot = match i < n_ops {
+                true => Some(kernels::prepare(&self.model, &self.model.operator(i)?, &mut persist)?),
+                false => None,
+            };
         }
-        let persistent = persist.used;
-        Ok(Interpreter { model, arena, activations, persistent, slots, ops })
+        self.persistent = persist.used;
+        Ok(())
     }
 
     /// Arena bytes in use: planned tensors plus persistent operator data.
@@ -42,33 +80,37 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
         self.activations + self.persistent
     }
 
-    fn graph_tensor(&self, list: crate::flatbuffer::Vector<'m>, i: usize) -> Result<(Slot, TensorInfo<'m>)> {
+    /// Graph tensor `i` of `list` (the graph's inputs or outputs), by index.
+    fn graph_index(list: crate::flatbuffer::Vector<'m>, i: usize) -> Result<usize> {
         if i >= list.len() {
             return Err(Error::BadTensor);
         }
-        let t = list.i32(i)? as usize;
-        let slot = self.slots.get(t).copied().ok_or(Error::BadTensor)?;
-        Ok((slot, self.model.tensor(t)?))
+        Ok(list.i32(i)? as usize)
+    }
+
+    /// Where graph tensor `i` of `list` lives in the arena.
+    fn graph_slot(&self, list: crate::flatbuffer::Vector<'m>, i: usize) -> Result<Slot> {
+        self.slots.get(Self::graph_index(list, i)?).copied().ok_or(Error::BadTensor)
     }
 
     /// Graph input `i`'s description (type, shape, quantization).
     pub fn input_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        Ok(self.graph_tensor(self.model.inputs(), i)?.1)
+        self.model.tensor(Self::graph_index(self.model.inputs(), i)?)
     }
 
     pub fn output_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        Ok(self.graph_tensor(self.model.outputs(), i)?.1)
+        self.model.tensor(Self::graph_index(self.model.outputs(), i)?)
     }
 
     /// Graph input `i`'s bytes, to fill before [`Interpreter::invoke`].
     pub fn input(&mut self, i: usize) -> Result<&mut [u8]> {
-        let (slot, _) = self.graph_tensor(self.model.inputs(), i)?;
+        let slot = self.graph_slot(self.model.inputs(), i)?;
         self.arena.get_mut(slot.offset..slot.offset + slot.len).ok_or(Error::BadTensor)
     }
 
     /// Graph output `i`'s bytes after [`Interpreter::invoke`].
     pub fn output(&self, i: usize) -> Result<&[u8]> {
-        let (slot, _) = self.graph_tensor(self.model.outputs(), i)?;
+        let slot = self.graph_slot(self.model.outputs(), i)?;
         self.arena.get(slot.offset..slot.offset + slot.len).ok_or(Error::BadTensor)
     }
 

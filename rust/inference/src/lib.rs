@@ -4,9 +4,10 @@
 //! [`Model::load`] validates a flatbuffer completely before anything runs: offsets and
 //! lengths, tensor shapes and types, buffer sizes, quantization parameters, operator
 //! versions and every operator's own constraints (by running its preparation).
-//! [`Interpreter::new`] plans the caller's arena (tensors whose lifetimes do not overlap
-//! share bytes) and prepares each operator once; [`Interpreter::invoke`] then only
-//! computes.
+//! [`Interpreter::new`] (or [`Interpreter::empty`] then [`Interpreter::init`], in
+//! storage the caller owns) plans the caller's arena (tensors whose lifetimes do not
+//! overlap share bytes) and prepares each operator once; [`Interpreter::invoke`] then
+//! only computes.
 //!
 //! The operators linked into an image are chosen with cargo features (`op-*`), as
 //! TFLM's op resolver chooses them; a model that needs another one is refused at load

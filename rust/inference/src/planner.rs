@@ -20,8 +20,10 @@ struct Life {
     offset: usize,
 }
 
-/// Offsets for every tensor (constants get an empty slot) and the arena bytes needed.
-pub fn plan<const T: usize>(model: &Model<'_>) -> Result<([Slot; T], usize)> {
+/// Offsets for every tensor into `slots` (constants get an empty slot); returns the
+/// arena bytes needed.
+#[inline(never)]
+pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<usize> {
     let n = model.tensor_count();
     if n > T {
         return Err(Error::TooLarge(crate::why("tensors")));
@@ -56,8 +58,9 @@ pub fn plan<const T: usize>(model: &Model<'_>) -> Result<([Slot; T], usize)> {
     for i in 0..model.outputs().len() {
         touch(model.outputs().i32(i)? as usize, ops, &mut life);
     }
+    let mut info = crate::schema::TensorInfo::EMPTY;
     for (t, l) in life.iter_mut().enumerate().take(n) {
-        let info = model.tensor(t)?;
+        model.read_tensor(t, &mut info)?;
         if info.data.is_some() {
             l.used = false; // constants stay in the model
         }
@@ -91,9 +94,8 @@ pub fn plan<const T: usize>(model: &Model<'_>) -> Result<([Slot; T], usize)> {
         (l.placed, l.offset) = (true, offset);
         total = total.max(offset + me.size);
     }
-    let mut slots = [Slot::default(); T];
-    for (slot, l) in slots.iter_mut().zip(&life).filter(|(_, l)| l.placed) {
-        *slot = Slot { offset: l.offset, len: l.size };
+    for (slot, l) in slots.iter_mut().zip(&life) {
+        *slot = if l.placed { Slot { offset: l.offset, len: l.size } } else { Slot::default() };
     }
-    Ok((slots, total.next_multiple_of(ALIGN)))
+    Ok(total.next_multiple_of(ALIGN))
 }

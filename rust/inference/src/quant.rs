@@ -124,7 +124,7 @@ impl Activation {
 
     /// The clamp of an int8 output (TFLite's `CalculateActivationRangeQuantized`):
     /// `zero_point + round(c / scale)` for the bounds `c`, the division in f32 (done
-    /// exactly in integers, [`crate::scale::round_quotient`]); `None` where TFLite's
+    /// exactly in integers, `scale::round_quotient`); `None` where TFLite's
     /// rounded bound leaves the int32 range.
     pub fn int8_range(self, scale: f32, zero_point: i32) -> Option<(i32, i32)> {
         let q = |c: f32, negative: bool| -> Option<i32> {

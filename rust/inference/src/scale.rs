@@ -124,6 +124,8 @@ pub fn multiplier_f64_product(input: f32, weight: f32, output: f32) -> (i32, i32
 /// `round(c / scale)` for positive `c` and `scale`, with the division in f32 and the
 /// rounding half away from zero (TFLite's `TfLiteRound` of a float): `None` if the
 /// quotient overflows to infinity or rounds above 2^31, else the magnitude.
+// Not inlined: the activation range calls it at three sites (flash), at preparation only.
+#[inline(never)]
 pub fn round_quotient(c: f32, scale: f32) -> Option<u32> {
     let ((mc, ec), (ms, es)) = (parts(c)?, parts(scale)?);
     let (q, sticky, qe) = divide(mc, ms);

@@ -1,7 +1,7 @@
 //! The part of the TFLite schema (`tensorflow/lite/schema/schema.fbs`) the engine
 //! reads, over [`crate::flatbuffer`], and the model-level validation.
 
-use crate::flatbuffer::{Buf, Table, Vector};
+use crate::flatbuffer::{Buf, Span, Table, Vector};
 use crate::{Error, Result};
 
 /// The most dimensions a tensor may have.
@@ -127,6 +127,18 @@ pub struct TensorInfo<'a> {
 }
 
 impl TensorInfo<'_> {
+    /// A placeholder for [`Model::read_tensor`] to fill.
+    pub(crate) const EMPTY: TensorInfo<'static> = TensorInfo {
+        dtype: DType::I8,
+        dims: [1; MAX_DIMS],
+        rank: 0,
+        data: None,
+        scale: 0.0,
+        zero_point: 0,
+        channel_scales: None,
+        quantized_dimension: 0,
+    };
+
     pub fn dims(&self) -> &[i32] {
         self.dims.get(..self.rank).unwrap_or_default()
     }
@@ -158,17 +170,30 @@ pub struct OperatorInfo<'a> {
 }
 
 /// A model that passed validation; it borrows the flatbuffer (flash on a device).
+/// Small (56 bytes): the buffer once and where its six top-level vectors lie.
 #[derive(Clone, Copy)]
 pub struct Model<'a> {
-    buffers: Vector<'a>,
-    codes: Vector<'a>,
-    tensors: Vector<'a>,
-    operators: Vector<'a>,
-    inputs: Vector<'a>,
-    outputs: Vector<'a>,
+    buf: &'a [u8],
+    buffers: Span,
+    codes: Span,
+    tensors: Span,
+    operators: Span,
+    inputs: Span,
+    outputs: Span,
 }
 
 impl<'a> Model<'a> {
+    /// A model of nothing: what an [`crate::Interpreter::empty`] holds.
+    pub(crate) const EMPTY: Model<'a> = Model {
+        buf: &[],
+        buffers: Span::EMPTY,
+        codes: Span::EMPTY,
+        tensors: Span::EMPTY,
+        operators: Span::EMPTY,
+        inputs: Span::EMPTY,
+        outputs: Span::EMPTY,
+    };
+
     /// Parses and validates `bytes` completely (see the crate documentation).
     pub fn load(bytes: &'a [u8]) -> Result<Self> {
         let buf = Buf(bytes);
@@ -185,20 +210,21 @@ impl<'a> Model<'a> {
         }
         let graph = subgraphs.table(0)?;
         let model = Model {
-            buffers,
-            codes,
-            tensors: need(graph.vector(0, 4)?, crate::why("no tensors"))?,
-            inputs: need(graph.vector(1, 4)?, crate::why("no inputs"))?,
-            outputs: need(graph.vector(2, 4)?, crate::why("no outputs"))?,
-            operators: need(graph.vector(3, 4)?, crate::why("no operators"))?,
+            buf: bytes,
+            buffers: buffers.span(),
+            codes: codes.span(),
+            tensors: need(graph.vector(0, 4)?, crate::why("no tensors"))?.span(),
+            inputs: need(graph.vector(1, 4)?, crate::why("no inputs"))?.span(),
+            outputs: need(graph.vector(2, 4)?, crate::why("no outputs"))?.span(),
+            operators: need(graph.vector(3, 4)?, crate::why("no operators"))?.span(),
         };
-        for i in 0..model.tensors.len() {
+        for i in 0..model.tensors().len() {
             model.tensor(i)?;
         }
-        for v in [model.inputs, model.outputs] {
+        for v in [model.inputs(), model.outputs()] {
             for i in 0..v.len() {
                 let t = v.i32(i)?;
-                if t < 0 || t as usize >= model.tensors.len() {
+                if t < 0 || t as usize >= model.tensors().len() {
                     return Err(Error::Malformed(crate::why("graph input or output index")));
                 }
                 if model.tensor(t as usize)?.data.is_some() {
@@ -206,12 +232,12 @@ impl<'a> Model<'a> {
                 }
             }
         }
-        for i in 0..model.operators.len() {
+        for i in 0..model.operators().len() {
             let op = model.operator(i)?;
             for (v, is_output) in [(op.inputs, false), (op.outputs, true)] {
                 for j in 0..v.len() {
                     let t = v.i32(j)?;
-                    if t < -1 || t >= model.tensors.len() as i32 || (is_output && t < 0) {
+                    if t < -1 || t >= model.tensors().len() as i32 || (is_output && t < 0) {
                         return Err(Error::Malformed(crate::why("operator tensor index")));
                     }
                     // Operators write to the arena: an output must not be a constant.
@@ -227,24 +253,48 @@ impl<'a> Model<'a> {
     }
 
     pub fn tensor_count(&self) -> usize {
-        self.tensors.len()
+        self.tensors().len()
     }
 
     pub fn operator_count(&self) -> usize {
-        self.operators.len()
+        self.operators().len()
     }
 
     pub fn inputs(&self) -> Vector<'a> {
-        self.inputs
+        self.inputs.over(self.buf)
     }
 
     pub fn outputs(&self) -> Vector<'a> {
-        self.outputs
+        self.outputs.over(self.buf)
+    }
+
+    fn buffers(&self) -> Vector<'a> {
+        self.buffers.over(self.buf)
+    }
+
+    fn codes(&self) -> Vector<'a> {
+        self.codes.over(self.buf)
+    }
+
+    fn tensors(&self) -> Vector<'a> {
+        self.tensors.over(self.buf)
+    }
+
+    fn operators(&self) -> Vector<'a> {
+        self.operators.over(self.buf)
     }
 
     /// Tensor `i`, validated: type, shape, constant data size, quantization.
     pub fn tensor(&self, i: usize) -> Result<TensorInfo<'a>> {
-        let t = self.tensors.table(i)?;
+        let mut info = TensorInfo::EMPTY;
+        self.read_tensor(i, &mut info)?;
+        Ok(info)
+    }
+
+    /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
+    #[inline(never)]
+    pub(crate) fn read_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
+        let t = self.tensors().table(i)?;
         let dtype = DType::from_schema(t.u8_or(1, 0)?)?;
         let mut dims = [1i32; MAX_DIMS];
         let mut rank = 0;
@@ -273,10 +323,10 @@ impl<'a> Model<'a> {
             .filter(|&b| b <= 1 << 24)
             .ok_or(Error::Malformed(crate::why("tensor too large")))?;
         let buffer = t.u32_or(2, 0)? as usize;
-        if buffer >= self.buffers.len() {
+        if buffer >= self.buffers().len() {
             return Err(Error::Malformed(crate::why("tensor buffer index")));
         }
-        let data = match self.buffers.table(buffer)?.vector(0, 1)? {
+        let data = match self.buffers().table(buffer)?.vector(0, 1)? {
             Some(v) if !v.is_empty() => {
                 if v.len() != bytes {
                     return Err(Error::Malformed(crate::why(
@@ -287,7 +337,7 @@ impl<'a> Model<'a> {
             }
             _ => None,
         };
-        let mut info = TensorInfo {
+        *info = TensorInfo {
             dtype,
             dims,
             rank,
@@ -336,22 +386,24 @@ impl<'a> Model<'a> {
         if dtype == DType::I8 && !info.is_quantized() {
             return Err(Error::Malformed(crate::why("int8 tensor without quantization parameters")));
         }
-        Ok(info)
+        Ok(())
     }
 
     /// Operator `i` with its code resolved.
     pub fn operator(&self, i: usize) -> Result<OperatorInfo<'a>> {
-        let op = self.operators.table(i)?;
+        let op = self.operators().table(i)?;
         let index = op.u32_or(0, 0)? as usize;
-        if index >= self.codes.len() {
+        if index >= self.codes().len() {
             return Err(Error::Malformed(crate::why("operator code index")));
         }
-        let code = self.codes.table(index)?;
+        let code = self.codes().table(index)?;
         // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
         // builtin_code: the larger of the two is the operator (TFLite's GetBuiltinCode).
         let deprecated = code.u8_or(0, 0)? as i8 as i32;
         let builtin = code.i32_or(3, 0)?;
-        let opcode = if code.string(1)?.is_some() && builtin.max(deprecated) == 32 {
+        // Only the custom code's presence matters (its bytes are bounds-checked, its
+        // text, never read, is not).
+        let opcode = if code.vector(1, 1)?.is_some() && builtin.max(deprecated) == 32 {
             OpCode::Custom
         } else {
             OpCode::from_code(builtin.max(deprecated))

@@ -86,6 +86,31 @@ fn small_arenas_and_interpreters_are_refused() {
     assert_eq!(Interpreter::<16, 2>::new(model, &mut arena).err(), Some(Error::TooLarge("operators")));
 }
 
+#[test]
+fn init_in_place_matches_new_and_a_failed_init_leaves_nothing_to_run() {
+    let bytes = shared("hello_world_int8.tflite");
+    let model = Model::load(&bytes).unwrap();
+    let (mut a, mut b) = ([0u8; 512], [0u8; 512]);
+    let mut by_new = Interpreter::<16, 8>::new(model, &mut a).unwrap();
+    let mut in_place = Interpreter::<16, 8>::empty(&mut b);
+    assert_eq!(in_place.input(0).err(), Some(Error::BadTensor), "an empty interpreter has no input");
+    in_place.invoke().unwrap();
+    in_place.init(model).unwrap();
+    assert_eq!(in_place.arena_used(), by_new.arena_used());
+    for x in [-128i8, 0, 77, 127] {
+        for interp in [&mut by_new, &mut in_place] {
+            interp.input(0).unwrap()[0] = x as u8;
+            interp.invoke().unwrap();
+        }
+        assert_eq!(in_place.output(0).unwrap(), by_new.output(0).unwrap(), "input {x}");
+    }
+    let mut small = [0u8; 8];
+    let mut failed = Interpreter::<16, 8>::empty(&mut small);
+    assert!(matches!(failed.init(model), Err(Error::ArenaTooSmall { .. })));
+    assert_eq!(failed.arena_used(), 0);
+    failed.invoke().unwrap();
+}
+
 /// Inputs libFuzzer (`cargo xtask fuzz`) found crashing, kept so they stay fixed.
 #[test]
 fn fuzz_regressions_do_not_panic() {

@@ -4,10 +4,10 @@
 
 #[cfg(feature = "op-fully-connected")]
 use super::f32_at;
-use super::{checked_multiplier, dot_i8, required, Io, Persist, Slot};
+use super::{checked_multiplier, dot_i8, required_into, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
 use crate::scale::{multiplier_f32_product, multiplier_f64_product};
-use crate::schema::{DType, Model, OpCode, OperatorInfo};
+use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
 
 const OP: OpCode = OpCode::FULLY_CONNECTED;
@@ -76,9 +76,10 @@ pub fn prepare<'m>(
             return Err(bad(crate::why("hybrid (asymmetric_quantize_inputs) is not supported")));
         }
     }
-    let (input, in_t) = required(model, op.inputs, 0, OP)?;
-    let (_, filter_t) = required(model, op.inputs, 1, OP)?;
-    let (output, out_t) = required(model, op.outputs, 0, OP)?;
+    let (mut in_t, mut filter_t, mut out_t) = (TensorInfo::EMPTY, TensorInfo::EMPTY, TensorInfo::EMPTY);
+    let input = required_into(model, op.inputs, 0, OP, &mut in_t)?;
+    required_into(model, op.inputs, 1, OP, &mut filter_t)?;
+    let output = required_into(model, op.outputs, 0, OP, &mut out_t)?;
     if in_t.data.is_some() {
         return Err(bad(crate::why("a constant input is not supported")));
     }

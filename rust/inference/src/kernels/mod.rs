@@ -89,6 +89,8 @@ pub fn tensor_index(v: crate::flatbuffer::Vector<'_>, i: usize) -> Result<Option
 }
 
 /// Operator tensor `i` of `v`, which must be present.
+#[inline(always)]
+#[allow(dead_code)] // a build with FULLY_CONNECTED alone uses `required_into` only
 pub fn required<'m>(
     model: &Model<'m>,
     v: crate::flatbuffer::Vector<'m>,
@@ -98,6 +100,22 @@ pub fn required<'m>(
     let index =
         tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
     Ok((index, model.tensor(index)?))
+}
+
+/// [`required`] into `info` (the caller's storage); returns the tensor's index.
+#[inline(always)]
+#[allow(dead_code)] // only FULLY_CONNECTED calls it
+pub fn required_into<'m>(
+    model: &Model<'m>,
+    v: crate::flatbuffer::Vector<'m>,
+    i: usize,
+    op: OpCode,
+    info: &mut TensorInfo<'m>,
+) -> Result<usize> {
+    let index =
+        tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
+    model.read_tensor(index, info)?;
+    Ok(index)
 }
 
 /// Checks the operator's version against the highest this engine implements.
@@ -152,6 +170,7 @@ impl<'a> Persist<'a> {
 }
 
 /// Validates and prepares one operator.
+#[inline(never)]
 pub fn prepare<'m>(
     model: &Model<'m>,
     op: &OperatorInfo<'m>,
@@ -396,6 +415,7 @@ pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> 
 
 /// Input 2 of a convolution or fully connected operator: the optional constant bias,
 /// one value per output channel, f32 for float operators and int32 for int8 ones.
+#[inline(always)]
 pub fn bias<'m>(
     model: &Model<'m>,
     op: &OperatorInfo<'m>,
@@ -404,7 +424,8 @@ pub fn bias<'m>(
 ) -> Result<Option<&'m [u8]>> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let Some(i) = tensor_index(op.inputs, 2)? else { return Ok(None) };
-    let b = model.tensor(i)?;
+    let mut b = TensorInfo::EMPTY;
+    model.read_tensor(i, &mut b)?;
     if b.elements() != channels {
         return Err(bad(crate::why("bias size is not the number of output channels")));
     }
