@@ -103,9 +103,7 @@ pub fn encrypt0(
 ) -> Result<usize, Status> {
     let mut inner = [0u8; SIGN1_MAX];
     let n = sign1(platform, signer, claims, &mut inner)?;
-    let mut iv = [0u8; encrypt::IV_LEN];
-    platform.generate_random(&mut iv)?;
-    let (ephemeral, secret) = ephemeral_key(platform)?;
+    let (ephemeral, secret, iv) = ephemeral_key_and_iv(platform, claims.counter)?;
     let shared = p256::ecdh::diffie_hellman(&secret, recipient.key.as_affine());
     let mut context = [0u8; encrypt::KDF_CONTEXT_LEN];
     let mut aad = [0u8; encrypt::ENC_STRUCTURE_LEN];
@@ -126,12 +124,25 @@ pub fn encrypt0(
     .map_err(|_| Status::ERROR_GENERIC_ERROR)
 }
 
-/// A fresh key pair from the platform RNG: the public half by the fixed-base comb of
-/// `p256-sign`, the secret as RustCrypto's scalar for the ECDH.
-fn ephemeral_key(platform: &mut dyn Platform) -> Result<(Ec2Key, p256::NonZeroScalar), Status> {
-    let mut bytes = Zeroizing::new([0u8; 32]);
+/// A fresh key pair and IV. The RNG's bytes are hedged with the result counter,
+/// which never repeats: `HKDF-SHA256(salt = counter, IKM = 32 random bytes,
+/// info = "si.v1.encrypt0", 44)` gives the scalar and the IV, so that an RNG that
+/// repeats itself (TF-M's dummy provisioning seeds its DRBG identically on every boot
+/// under QEMU) still never reuses an ephemeral key or an AES-GCM nonce. The public half
+/// comes from `p256-sign`'s fixed-base comb, the secret is RustCrypto's scalar for ECDH.
+fn ephemeral_key_and_iv(
+    platform: &mut dyn Platform,
+    counter: u64,
+) -> Result<(Ec2Key, p256::NonZeroScalar, [u8; encrypt::IV_LEN]), Status> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    let mut okm = Zeroizing::new([0u8; 32 + encrypt::IV_LEN]);
     for _ in 0..SCALAR_ATTEMPTS {
-        platform.generate_random(bytes.as_mut())?;
+        platform.generate_random(seed.as_mut())?;
+        Hkdf::<Sha256>::new(Some(&counter.to_le_bytes()), seed.as_ref())
+            .expand(b"si.v1.encrypt0", okm.as_mut())
+            .map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(&okm[..32]);
         let (Ok(comb), Some(scalar)) = (
             p256_sign::SecretKey::from_bytes(&bytes),
             Option::<p256::NonZeroScalar>::from(p256::NonZeroScalar::from_repr((*bytes).into())),
@@ -139,7 +150,50 @@ fn ephemeral_key(platform: &mut dyn Platform) -> Result<(Ec2Key, p256::NonZeroSc
             continue;
         };
         let public = Ec2Key::from_sec1(&comb.public_key()).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
-        return Ok((public, scalar));
+        let mut iv = [0u8; encrypt::IV_LEN];
+        iv.copy_from_slice(&okm[32..]);
+        return Ok((public, scalar, iv));
     }
     Err(Status::ERROR_INSUFFICIENT_ENTROPY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An RNG that repeats itself, as a DRBG seeded the same on every boot does.
+    struct StuckRng;
+
+    impl Platform for StuckRng {
+        fn generate_random(&mut self, out: &mut [u8]) -> Result<(), Status> {
+            out.fill(0x42);
+            Ok(())
+        }
+        fn its_get(&mut self, _: u64, _: &mut [u8]) -> Result<usize, Status> {
+            Err(Status::ERROR_DOES_NOT_EXIST)
+        }
+        fn its_set(&mut self, _: u64, _: &[u8]) -> Result<(), Status> {
+            Err(Status::ERROR_NOT_SUPPORTED)
+        }
+        fn call(
+            &mut self,
+            _: psa::Handle,
+            _: i32,
+            _: &[&[u8]],
+            _: &mut [&mut [u8]],
+        ) -> Result<psa::Reply, Status> {
+            Err(Status::ERROR_NOT_SUPPORTED)
+        }
+    }
+
+    #[test]
+    fn a_repeating_rng_still_gives_each_result_its_own_key_and_iv() {
+        let (key0, _, iv0) = ephemeral_key_and_iv(&mut StuckRng, 0).unwrap();
+        let (key1, _, iv1) = ephemeral_key_and_iv(&mut StuckRng, 1).unwrap();
+        assert_ne!(key0, key1);
+        assert_ne!(iv0, iv1);
+        // The same counter and the same RNG bytes give the same pair: the counter,
+        // which never repeats, is what makes them unique.
+        assert_eq!(ephemeral_key_and_iv(&mut StuckRng, 1).unwrap().0, key1);
+    }
 }
