@@ -8,16 +8,19 @@ use crate::kernels::{tensor_index, Slot};
 use crate::schema::Model;
 use crate::{Error, Result};
 
-const ALIGN: usize = 4;
+const ALIGN: u32 = 4;
 
 #[derive(Clone, Copy, Default)]
 struct Life {
-    first: usize,
-    last: usize,
-    size: usize,
+    /// Operator indices (at most `u16::MAX` operators, checked below): a small `Life`
+    /// keeps the planner's frame, on the stack during setup, small.
+    first: u16,
+    last: u16,
+    /// Bytes (validated at load: at most 2^24) and offset.
+    size: u32,
     used: bool,
     placed: bool,
-    offset: usize,
+    offset: u32,
 }
 
 /// Offsets for every tensor into `slots` (constants get an empty slot); returns the
@@ -29,9 +32,12 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         return Err(Error::TooLarge(crate::why("tensors")));
     }
     let ops = model.operator_count();
+    if ops > u16::MAX as usize {
+        return Err(Error::TooLarge(crate::why("operators")));
+    }
     let mut life = [Life::default(); T];
     // Indices were validated at load (below the tensor count, at most T).
-    let touch = |t: usize, at: usize, life: &mut [Life; T]| {
+    let touch = |t: usize, at: u16, life: &mut [Life; T]| {
         let Some(l) = life.get_mut(t) else { return };
         if l.used {
             l.first = l.first.min(at);
@@ -50,13 +56,13 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         for v in [op.inputs, op.outputs] {
             for i in 0..v.len() {
                 if let Some(t) = tensor_index(v, i)? {
-                    touch(t, o, &mut life);
+                    touch(t, o as u16, &mut life);
                 }
             }
         }
     }
     for i in 0..model.outputs().len() {
-        touch(model.outputs().i32(i)? as usize, ops, &mut life);
+        touch(model.outputs().i32(i)? as usize, ops as u16, &mut life);
     }
     let mut info = crate::schema::TensorInfo::EMPTY;
     for (t, l) in life.iter_mut().enumerate().take(n) {
@@ -64,7 +70,7 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         if info.data.is_some() {
             l.used = false; // constants stay in the model
         }
-        l.size = info.bytes();
+        l.size = info.bytes() as u32;
     }
 
     // Largest first, the lower index first among equals; each at the lowest offset
@@ -95,7 +101,8 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         total = total.max(offset + me.size);
     }
     for (slot, l) in slots.iter_mut().zip(&life) {
-        *slot = if l.placed { Slot { offset: l.offset, len: l.size } } else { Slot::default() };
+        *slot =
+            if l.placed { Slot { offset: l.offset as usize, len: l.size as usize } } else { Slot::default() };
     }
-    Ok(total.next_multiple_of(ALIGN))
+    Ok(total.next_multiple_of(ALIGN) as usize)
 }

@@ -15,8 +15,9 @@ const FULLY_CONNECTED_OPTIONS: u8 = 8;
 
 #[derive(Clone, Copy, Debug)]
 pub struct FullyConnected<'m> {
-    input: usize,
-    output: usize,
+    /// Tensor indices (checked to fit): a smaller interpreter.
+    input: u16,
+    output: u16,
     filter: &'m [u8],
     out_depth: usize,
     accum_depth: usize,
@@ -149,13 +150,16 @@ pub fn prepare<'m>(
         }
         _ => return Err(bad(crate::why("types must be all f32 or all int8"))),
     };
+    let index = |t: usize| u16::try_from(t).map_err(|_| Error::TooLarge(crate::why("tensors")));
+    let (input, output) = (index(input)?, index(output)?);
     Ok(FullyConnected { input, output, filter, out_depth, accum_depth, kind })
 }
 
 impl FullyConnected<'_> {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
         let persistent = io.persistent;
-        let (input, output) = io.split(slot(slots, self.input)?, slot(slots, self.output)?)?;
+        let (input, output) =
+            io.split(slot(slots, self.input as usize)?, slot(slots, self.output as usize)?)?;
         let (depth, units) = (self.accum_depth, self.out_depth);
         // Validated at preparation (dimensions are at least 1): keeps invoke panic-free.
         if depth == 0 || units == 0 {
