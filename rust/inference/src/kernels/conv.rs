@@ -9,7 +9,9 @@
 //! wrapping int32, adds the bias, requantizes per channel, adds the output zero
 //! point and clamps.
 
-use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
+use super::conv_common::{
+    channel_multipliers, clamp_f32, dims4, read_options, Axis, Kind, Window, WindowOptions,
+};
 use super::{dot_i8, f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
@@ -44,33 +46,6 @@ pub struct Conv<'m> {
     rows: Axis,
     cols: Axis,
     kind: Kind,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Float {
-        min: f32,
-        max: f32,
-    },
-    /// `params` (persistent): per output channel, the prepared requantization and the bias plus input offset x the sum of the channel's weights, which
-    /// a window wholly inside the image adds to sum(w x) (the same wrapping sum,
-    /// regrouped). Windows over the padding use the bias and the taps they cover.
-    Int8 {
-        params: usize,
-        input_offset: i32,
-        output_offset: i32,
-        act_min: i32,
-        act_max: i32,
-    },
-}
-
-/// One window: origins and inside taps of the rows and the columns.
-#[derive(Clone, Copy)]
-struct Window {
-    y0: i32,
-    fy: (usize, usize),
-    x0: i32,
-    fx: (usize, usize),
 }
 
 pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persist<'_>) -> Result<Conv<'m>> {

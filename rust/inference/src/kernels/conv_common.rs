@@ -10,6 +10,35 @@ use crate::quant::{Activation, Requant};
 use crate::schema::{OpCode, TensorInfo};
 use crate::{Error, Result};
 
+/// How a convolution computes its outputs, by element type.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Float {
+        min: f32,
+        max: f32,
+    },
+    /// `params` (persistent): per output channel, the prepared requantization and,
+    /// for CONV_2D, the bias plus input offset x the sum of the channel's weights,
+    /// which a window wholly inside the image adds to sum(w x) (the same wrapping sum,
+    /// regrouped; windows over the padding use the bias and the taps they cover).
+    Int8 {
+        params: usize,
+        input_offset: i32,
+        output_offset: i32,
+        act_min: i32,
+        act_max: i32,
+    },
+}
+
+/// One window: origins and inside taps of the rows and the columns.
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub y0: i32,
+    pub fy: (usize, usize),
+    pub x0: i32,
+    pub fx: (usize, usize),
+}
+
 /// Schema `Padding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Padding {

@@ -10,7 +10,9 @@
 //! in wrapping int32, adds the bias, requantizes per channel, adds the output zero
 //! point and clamps.
 
-use super::conv_common::{channel_multipliers, clamp_f32, dims4, read_options, Axis, WindowOptions};
+use super::conv_common::{
+    channel_multipliers, clamp_f32, dims4, read_options, Axis, Kind, Window, WindowOptions,
+};
 use super::{f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
@@ -42,31 +44,6 @@ pub struct DepthwiseConv<'m> {
     rows: Axis,
     cols: Axis,
     kind: Kind,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Float {
-        min: f32,
-        max: f32,
-    },
-    /// `params` (persistent): per output channel, the prepared requantization.
-    Int8 {
-        params: usize,
-        input_offset: i32,
-        output_offset: i32,
-        act_min: i32,
-        act_max: i32,
-    },
-}
-
-/// One window: origins and inside taps of the rows and the columns.
-#[derive(Clone, Copy)]
-struct Window {
-    y0: i32,
-    fy: (usize, usize),
-    x0: i32,
-    fx: (usize, usize),
 }
 
 pub fn prepare<'m>(

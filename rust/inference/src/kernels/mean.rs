@@ -12,7 +12,7 @@
 //! each output, the reduced ones in input order. That is the order in which TFLM's
 //! single pass over the input adds into each output, so float sums agree exactly.
 
-use super::{f32_at, required, Io, Slot};
+use super::{f32_at, required, separate_io, Io, Slot};
 use crate::quant::{quantize_multiplier, Requant};
 use crate::schema::{DType, Model, OperatorInfo, MAX_DIMS};
 use crate::{Error, Result};
@@ -121,12 +121,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, axes_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
-    if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad(crate::why("input or output is a constant")));
-    }
-    if input == output {
-        return Err(bad(crate::why("input and output are the same tensor")));
-    }
+    separate_io(op.code, input, &in_t, output, &out_t)?;
     if in_t.dtype != out_t.dtype {
         return Err(bad(crate::why("input and output differ in type")));
     }

@@ -102,6 +102,25 @@ pub fn required<'m>(
     Ok((index, model.tensor(index)?))
 }
 
+/// What every data-moving operator requires of its one input and one output: both
+/// live in the arena (neither is a constant) and they are different tensors.
+#[allow(dead_code)] // only PAD, MEAN and the pools call it
+pub fn separate_io(
+    op: OpCode,
+    input: usize,
+    in_t: &TensorInfo<'_>,
+    output: usize,
+    out_t: &TensorInfo<'_>,
+) -> Result<()> {
+    if in_t.data.is_some() || out_t.data.is_some() {
+        return Err(Error::InvalidOperator(op, crate::why("input or output is a constant")));
+    }
+    if input == output {
+        return Err(Error::InvalidOperator(op, crate::why("input and output are the same tensor")));
+    }
+    Ok(())
+}
+
 /// [`required`] into `info` (the caller's storage); returns the tensor's index.
 #[inline(always)]
 #[allow(dead_code)] // only FULLY_CONNECTED calls it

@@ -7,7 +7,7 @@
 //! one before it, so that invoke fills the output with the value and copies the input
 //! in runs of contiguous bytes.
 
-use super::{required, tensor_index, Io, Slot};
+use super::{required, separate_io, tensor_index, Io, Slot};
 use crate::schema::{DType, Model, OperatorInfo};
 use crate::{Error, Result};
 
@@ -44,12 +44,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pad> {
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, pad_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
-    if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad(crate::why("input or output is a constant")));
-    }
-    if input == output {
-        return Err(bad(crate::why("input and output are the same tensor")));
-    }
+    separate_io(op.code, input, &in_t, output, &out_t)?;
     if in_t.dtype != out_t.dtype {
         return Err(bad(crate::why("input and output differ in type")));
     }

@@ -8,7 +8,7 @@
 //! rounded half away from zero by integer division. Invoke walks the channels in
 //! blocks, so that the window reads contiguous bytes.
 
-use super::{f32_at, required, Io, Slot};
+use super::{f32_at, required, separate_io, Io, Slot};
 use crate::quant::Activation;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -103,12 +103,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pool> {
 
     let (input, in_t) = required(model, op.inputs, 0, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
-    if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad(crate::why("input or output is a constant")));
-    }
-    if input == output {
-        return Err(bad(crate::why("input and output are the same tensor")));
-    }
+    separate_io(code, input, &in_t, output, &out_t)?;
     if in_t.rank != 4 || out_t.rank != 4 {
         return Err(bad(crate::why("input and output must be 4D (NHWC)")));
     }
