@@ -8,205 +8,194 @@
 //! `u16` per field (0 = absent) giving the field's offset inside the table. Fields
 //! that refer to tables, vectors and strings hold a `u32` offset relative to the
 //! field itself. A vector is a `u32` length followed by its elements.
+//!
+//! [`Table`] and [`Vector`] are 8-byte positions that do not hold the buffer (the
+//! reader passes it in; a model keeps it once), and a defect is the empty [`Bad`]:
+//! so a handle, or a scalar, and its error fit in two registers, which is how the
+//! Arm procedure call standard returns up to 8 bytes (anything larger goes through
+//! the stack, which made the loader's code and frames large).
 
-use crate::{Error, Result};
+use core::num::NonZeroU32;
+
+/// A structural defect: an offset, length, index or vtable outside the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bad;
+
+impl From<Bad> for crate::Error {
+    #[inline(always)]
+    fn from(_: Bad) -> Self {
+        crate::Error::Malformed(crate::why("an offset, length, index or vtable lies outside the model"))
+    }
+}
+
+/// What the reader returns.
+pub type Fb<T> = core::result::Result<T, Bad>;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Buf<'a>(pub &'a [u8]);
 
 impl<'a> Buf<'a> {
-    fn bytes(&self, at: usize, n: usize) -> Result<&'a [u8]> {
-        let end = at.checked_add(n).ok_or(Error::Malformed(crate::why("offset overflow")))?;
-        self.0.get(at..end).ok_or(Error::Malformed(crate::why("offset past the end of the model")))
+    fn array<const N: usize>(self, at: usize) -> Fb<[u8; N]> {
+        self.0.get(at..).and_then(|b| b.first_chunk::<N>()).copied().ok_or(Bad)
     }
 
-    pub fn u8(&self, at: usize) -> Result<u8> {
-        Ok(self.bytes(at, 1)?[0])
+    fn u16(self, at: usize) -> Fb<u16> {
+        self.array(at).map(u16::from_le_bytes)
     }
 
-    pub fn u16(&self, at: usize) -> Result<u16> {
-        let b = self.bytes(at, 2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    pub fn u32(&self, at: usize) -> Result<u32> {
-        let b = self.bytes(at, 4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    pub fn u64(&self, at: usize) -> Result<u64> {
-        let b = self.bytes(at, 8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
+    fn u32(self, at: usize) -> Fb<u32> {
+        self.array(at).map(u32::from_le_bytes)
     }
 
     /// Follows a `u32` offset stored at `at` (relative to `at`).
-    fn follow(&self, at: usize) -> Result<usize> {
+    fn follow(self, at: usize) -> Fb<usize> {
         let off = self.u32(at)? as usize;
-        at.checked_add(off)
-            .filter(|&p| p < self.0.len())
-            .ok_or(Error::Malformed(crate::why("offset past the end of the model")))
+        at.checked_add(off).filter(|&p| p < self.0.len()).ok_or(Bad)
     }
 
     /// The root table.
-    pub fn root(&self) -> Result<Table<'a>> {
-        Table::at(*self, self.follow(0)?)
+    pub fn root(self) -> Fb<Table> {
+        Table::at(self, self.follow(0)?)
+    }
+
+    /// The elements of a vector of bytes read from this buffer.
+    pub fn bytes(self, v: Vector) -> &'a [u8] {
+        self.bytes_of(v, 1)
+    }
+
+    /// The elements of a vector of `elem`-byte scalars, as bytes.
+    pub fn bytes_of(self, v: Vector, elem: usize) -> &'a [u8] {
+        let start = v.start.get() as usize;
+        self.0.get(start..start + v.len() * elem).unwrap_or_default()
     }
 }
 
-/// A table whose vtable has been checked.
-#[derive(Clone, Copy)]
-pub struct Table<'a> {
-    buf: Buf<'a>,
-    pos: usize,
-    vtable: usize,
-    vtable_len: usize,
+/// A table whose vtable and inline part were checked to lie inside the buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    /// Never 0: the root offset is there.
+    pos: NonZeroU32,
+    vtable: u32,
 }
 
-impl<'a> Table<'a> {
-    fn at(buf: Buf<'a>, pos: usize) -> Result<Self> {
+impl Table {
+    fn at(buf: Buf<'_>, pos: usize) -> Fb<Self> {
         let soffset = buf.u32(pos)? as i32 as i64;
-        let vtable =
-            (pos as i64).checked_sub(soffset).ok_or(Error::Malformed(crate::why("vtable offset")))?;
-        let vtable =
-            usize::try_from(vtable).map_err(|_| Error::Malformed(crate::why("vtable before the buffer")))?;
+        let vtable = usize::try_from((pos as i64).checked_sub(soffset).ok_or(Bad)?).map_err(|_| Bad)?;
         let vtable_len = buf.u16(vtable)? as usize;
         let table_len = buf.u16(vtable + 2)? as usize;
         if vtable_len < 4 || !vtable_len.is_multiple_of(2) {
-            return Err(Error::Malformed(crate::why("vtable size")));
+            return Err(Bad);
         }
-        buf.bytes(vtable, vtable_len)?;
-        buf.bytes(pos, table_len.max(4))?;
-        Ok(Table { buf, pos, vtable, vtable_len })
+        // Both below the buffer's length plus 2^16: no overflow.
+        buf.0.get(vtable..vtable + vtable_len).ok_or(Bad)?;
+        buf.0.get(pos..pos + table_len.max(4)).ok_or(Bad)?;
+        let pos = NonZeroU32::new(u32::try_from(pos).map_err(|_| Bad)?).ok_or(Bad)?;
+        Ok(Table { pos, vtable: vtable as u32 })
     }
 
     /// The position of field `id`'s value, if present.
-    fn field(&self, id: usize) -> Result<Option<usize>> {
-        let slot = 4 + 2 * id;
-        if slot + 2 > self.vtable_len {
+    fn field(self, buf: Buf<'_>, id: usize) -> Fb<Option<usize>> {
+        let (vtable, slot) = (self.vtable as usize, 4 + 2 * id);
+        if slot + 2 > buf.u16(vtable)? as usize {
             return Ok(None);
         }
-        match self.buf.u16(self.vtable + slot)? {
-            0 => Ok(None),
-            off => Ok(Some(self.pos + off as usize)),
+        Ok(match buf.u16(vtable + slot)? {
+            0 => None,
+            off => Some(self.pos.get() as usize + off as usize),
+        })
+    }
+
+    /// Whether field `id` is present.
+    pub fn has(self, buf: Buf<'_>, id: usize) -> Fb<bool> {
+        Ok(self.field(buf, id)?.is_some())
+    }
+
+    pub fn u8_or(self, buf: Buf<'_>, id: usize, default: u8) -> Fb<u8> {
+        match self.field(buf, id)? {
+            None => Ok(default),
+            Some(at) => buf.0.get(at).copied().ok_or(Bad),
         }
     }
 
-    pub fn u8_or(&self, id: usize, default: u8) -> Result<u8> {
-        self.field(id)?.map_or(Ok(default), |at| self.buf.u8(at))
+    pub fn u32_or(self, buf: Buf<'_>, id: usize, default: u32) -> Fb<u32> {
+        match self.field(buf, id)? {
+            None => Ok(default),
+            Some(at) => buf.u32(at),
+        }
     }
 
-    pub fn u32_or(&self, id: usize, default: u32) -> Result<u32> {
-        self.field(id)?.map_or(Ok(default), |at| self.buf.u32(at))
+    pub fn i32_or(self, buf: Buf<'_>, id: usize, default: i32) -> Fb<i32> {
+        Ok(self.u32_or(buf, id, default as u32)? as i32)
     }
 
-    pub fn i32_or(&self, id: usize, default: i32) -> Result<i32> {
-        Ok(self.u32_or(id, default as u32)? as i32)
+    pub fn bool_or(self, buf: Buf<'_>, id: usize, default: bool) -> Fb<bool> {
+        Ok(self.u8_or(buf, id, u8::from(default))? != 0)
     }
 
-    pub fn bool_or(&self, id: usize, default: bool) -> Result<bool> {
-        Ok(self.u8_or(id, u8::from(default))? != 0)
-    }
-
-    pub fn table(&self, id: usize) -> Result<Option<Table<'a>>> {
-        match self.field(id)? {
+    pub fn table(self, buf: Buf<'_>, id: usize) -> Fb<Option<Table>> {
+        match self.field(buf, id)? {
             None => Ok(None),
-            Some(at) => Ok(Some(Table::at(self.buf, self.buf.follow(at)?)?)),
+            Some(at) => Ok(Some(Table::at(buf, buf.follow(at)?)?)),
         }
     }
 
-    /// A vector of `elem`-byte scalars (or offsets).
-    pub fn vector(&self, id: usize, elem: usize) -> Result<Option<Vector<'a>>> {
-        match self.field(id)? {
-            None => Ok(None),
-            Some(at) => {
-                let start = self.buf.follow(at)?;
-                let len = self.buf.u32(start)?;
-                let bytes =
-                    (len as usize).checked_mul(elem).ok_or(Error::Malformed(crate::why("vector length")))?;
-                self.buf.bytes(start + 4, bytes)?;
-                // `follow` keeps positions below the buffer's length.
-                let start =
-                    u32::try_from(start + 4).map_err(|_| Error::Malformed(crate::why("model too large")))?;
-                Ok(Some(Vector { buf: self.buf, start, len }))
-            }
-        }
+    /// A vector of `elem`-byte scalars (or offsets); an absent one is empty.
+    pub fn vector(self, buf: Buf<'_>, id: usize, elem: usize) -> Fb<Vector> {
+        let Some(at) = self.field(buf, id)? else { return Ok(Vector::EMPTY) };
+        let start = buf.follow(at)?;
+        let len = buf.u32(start)?;
+        let bytes = (len as usize).checked_mul(elem).ok_or(Bad)?;
+        // `follow` keeps `start` below the buffer's length.
+        buf.0.get(start + 4..).filter(|rest| rest.len() >= bytes).ok_or(Bad)?;
+        let start = NonZeroU32::new(u32::try_from(start + 4).map_err(|_| Bad)?).ok_or(Bad)?;
+        Ok(Vector { start, len })
     }
 }
 
-/// Where a checked [`Vector`] lies, without its buffer (8 bytes): what a model keeps
-/// of its six top-level vectors, which share one buffer.
+/// A vector whose elements were checked to lie inside the buffer when it was read.
 #[derive(Clone, Copy, Debug)]
-pub struct Span {
-    start: u32,
+pub struct Vector {
+    /// Position of the first element (never 0: a length precedes it).
+    start: NonZeroU32,
     len: u32,
 }
 
-impl Span {
-    pub const EMPTY: Span = Span { start: 0, len: 0 };
+impl Vector {
+    pub const EMPTY: Vector = Vector { start: NonZeroU32::MIN, len: 0 };
 
-    /// The vector again, over the buffer it was read from (another buffer only
-    /// makes its reads fail their checks).
-    pub fn over(self, buf: &[u8]) -> Vector<'_> {
-        Vector { buf: Buf(buf), start: self.start, len: self.len }
-    }
-}
-
-/// A bounds-checked vector: its elements were checked to lie inside the buffer when
-/// it was read. Small (16 bytes), since a model and every operator hold several.
-#[derive(Clone, Copy, Debug)]
-pub struct Vector<'a> {
-    buf: Buf<'a>,
-    /// Position of the first element.
-    start: u32,
-    len: u32,
-}
-
-impl<'a> Vector<'a> {
-    pub fn len(&self) -> usize {
+    pub fn len(self) -> usize {
         self.len as usize
     }
 
-    /// Where it lies (see [`Span`]).
-    pub fn span(&self) -> Span {
-        Span { start: self.start, len: self.len }
-    }
-
-    pub fn is_empty(&self) -> bool {
+    pub fn is_empty(self) -> bool {
         self.len == 0
     }
 
-    /// The elements of a vector of bytes.
-    pub fn bytes(&self) -> &'a [u8] {
-        let start = self.start as usize;
-        self.buf.0.get(start..start + self.len()).unwrap_or_default()
-    }
-
     /// The position of element `i` of `elem` bytes (in range: checked when read).
-    fn check(&self, i: usize, elem: usize) -> Result<usize> {
+    fn check(self, i: usize, elem: usize) -> Fb<usize> {
         if i < self.len() {
-            Ok(self.start as usize + i * elem)
+            Ok(self.start.get() as usize + i * elem)
         } else {
-            Err(Error::Malformed(crate::why("vector index")))
+            Err(Bad)
         }
     }
 
-    pub fn i32(&self, i: usize) -> Result<i32> {
-        Ok(self.buf.u32(self.check(i, 4)?)? as i32)
+    pub fn i32(self, buf: Buf<'_>, i: usize) -> Fb<i32> {
+        Ok(buf.u32(self.check(i, 4)?)? as i32)
     }
 
-    pub fn f32(&self, i: usize) -> Result<f32> {
-        Ok(f32::from_bits(self.buf.u32(self.check(i, 4)?)?))
+    pub fn f32(self, buf: Buf<'_>, i: usize) -> Fb<f32> {
+        Ok(f32::from_bits(buf.u32(self.check(i, 4)?)?))
     }
 
-    pub fn i64(&self, i: usize) -> Result<i64> {
-        Ok(self.buf.u64(self.check(i, 8)?)? as i64)
+    pub fn i64(self, buf: Buf<'_>, i: usize) -> Fb<i64> {
+        buf.array(self.check(i, 8)?).map(i64::from_le_bytes)
     }
 
     /// Element `i` of a vector of tables.
-    pub fn table(&self, i: usize) -> Result<Table<'a>> {
+    pub fn table(self, buf: Buf<'_>, i: usize) -> Fb<Table> {
         let at = self.check(i, 4)?;
-        Table::at(self.buf, self.buf.follow(at)?)
+        Table::at(buf, buf.follow(at)?)
     }
 }

@@ -81,25 +81,25 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
     }
 
     /// Graph tensor `i` of `list` (the graph's inputs or outputs), by index.
-    fn graph_index(list: crate::flatbuffer::Vector<'m>, i: usize) -> Result<usize> {
+    fn graph_index(&self, list: crate::flatbuffer::Vector, i: usize) -> Result<usize> {
         if i >= list.len() {
             return Err(Error::BadTensor);
         }
-        Ok(list.i32(i)? as usize)
+        Ok(list.i32(self.model.buf(), i)? as usize)
     }
 
     /// Where graph tensor `i` of `list` lives in the arena.
-    fn graph_slot(&self, list: crate::flatbuffer::Vector<'m>, i: usize) -> Result<Slot> {
-        self.slots.get(Self::graph_index(list, i)?).copied().ok_or(Error::BadTensor)
+    fn graph_slot(&self, list: crate::flatbuffer::Vector, i: usize) -> Result<Slot> {
+        self.slots.get(self.graph_index(list, i)?).copied().ok_or(Error::BadTensor)
     }
 
     /// Graph input `i`'s description (type, shape, quantization).
     pub fn input_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        self.model.tensor(Self::graph_index(self.model.inputs(), i)?)
+        self.model.tensor(self.graph_index(self.model.inputs(), i)?)
     }
 
     pub fn output_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        self.model.tensor(Self::graph_index(self.model.outputs(), i)?)
+        self.model.tensor(self.graph_index(self.model.outputs(), i)?)
     }
 
     /// Graph input `i`'s bytes, to fill before [`Interpreter::invoke`].

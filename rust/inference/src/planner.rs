@@ -48,21 +48,21 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     };
     for v in [model.inputs()] {
         for i in 0..v.len() {
-            touch(v.i32(i)? as usize, 0, &mut life);
+            touch(v.i32(model.buf(), i)? as usize, 0, &mut life);
         }
     }
     for o in 0..ops {
         let op = model.operator(o)?;
         for v in [op.inputs, op.outputs] {
             for i in 0..v.len() {
-                if let Some(t) = tensor_index(v, i)? {
+                if let Some(t) = tensor_index(model, v, i)? {
                     touch(t, o as u16, &mut life);
                 }
             }
         }
     }
     for i in 0..model.outputs().len() {
-        touch(model.outputs().i32(i)? as usize, ops as u16, &mut life);
+        touch(model.outputs().i32(model.buf(), i)? as usize, ops as u16, &mut life);
     }
     let mut info = crate::schema::TensorInfo::EMPTY;
     for (t, l) in life.iter_mut().enumerate().take(n) {

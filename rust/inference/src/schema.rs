@@ -1,7 +1,7 @@
 //! The part of the TFLite schema (`tensorflow/lite/schema/schema.fbs`) the engine
 //! reads, over [`crate::flatbuffer`], and the model-level validation.
 
-use crate::flatbuffer::{Buf, Span, Table, Vector};
+use crate::flatbuffer::{Buf, Table, Vector};
 use crate::{Error, Result};
 
 /// The most dimensions a tensor may have.
@@ -121,8 +121,9 @@ pub struct TensorInfo<'a> {
     /// Per-tensor scale and zero point (the first of per-channel ones).
     pub scale: f32,
     pub zero_point: i32,
-    /// Per-channel scales, when there are several.
-    pub channel_scales: Option<Vector<'a>>,
+    /// Per-channel scales (little-endian f32s), when there are several; empty
+    /// otherwise.
+    pub channel_scales: &'a [u8],
     pub quantized_dimension: usize,
 }
 
@@ -135,7 +136,7 @@ impl TensorInfo<'_> {
         data: None,
         scale: 0.0,
         zero_point: 0,
-        channel_scales: None,
+        channel_scales: &[],
         quantized_dimension: 0,
     };
 
@@ -151,6 +152,22 @@ impl TensorInfo<'_> {
         self.elements() * self.dtype.size()
     }
 
+    /// Whether the tensor has a scale per channel.
+    pub fn is_per_channel(&self) -> bool {
+        !self.channel_scales.is_empty()
+    }
+
+    /// The number of per-channel scales (0 for a per-tensor scale).
+    pub fn channel_count(&self) -> usize {
+        self.channel_scales.len() / 4
+    }
+
+    /// Channel `c`'s scale: its own, or the per-tensor one (also past the end).
+    pub fn scale_of(&self, c: usize) -> f32 {
+        let own = self.channel_scales.get(4 * c..).and_then(|b| b.first_chunk());
+        own.map_or(self.scale, |b| f32::from_le_bytes(*b))
+    }
+
     /// Quantized tensors carry a positive, finite scale.
     pub fn is_quantized(&self) -> bool {
         positive_finite(self.scale)
@@ -160,70 +177,70 @@ impl TensorInfo<'_> {
 /// One operator: its code, version, tensor indices (-1: optional input absent) and
 /// options table.
 #[derive(Clone, Copy)]
-pub struct OperatorInfo<'a> {
+pub struct OperatorInfo {
     pub code: OpCode,
     pub version: i32,
-    pub inputs: Vector<'a>,
-    pub outputs: Vector<'a>,
-    pub options: Option<Table<'a>>,
+    pub inputs: Vector,
+    pub outputs: Vector,
+    pub options: Option<Table>,
     pub options_type: u8,
 }
 
 /// A model that passed validation; it borrows the flatbuffer (flash on a device).
-/// Small (56 bytes): the buffer once and where its six top-level vectors lie.
+/// Small (56 bytes): the buffer once and its six top-level vectors.
 #[derive(Clone, Copy)]
 pub struct Model<'a> {
     buf: &'a [u8],
-    buffers: Span,
-    codes: Span,
-    tensors: Span,
-    operators: Span,
-    inputs: Span,
-    outputs: Span,
+    buffers: Vector,
+    codes: Vector,
+    tensors: Vector,
+    operators: Vector,
+    inputs: Vector,
+    outputs: Vector,
 }
 
 impl<'a> Model<'a> {
     /// A model of nothing: what an [`crate::Interpreter::empty`] holds.
     pub(crate) const EMPTY: Model<'a> = Model {
         buf: &[],
-        buffers: Span::EMPTY,
-        codes: Span::EMPTY,
-        tensors: Span::EMPTY,
-        operators: Span::EMPTY,
-        inputs: Span::EMPTY,
-        outputs: Span::EMPTY,
+        buffers: Vector::EMPTY,
+        codes: Vector::EMPTY,
+        tensors: Vector::EMPTY,
+        operators: Vector::EMPTY,
+        inputs: Vector::EMPTY,
+        outputs: Vector::EMPTY,
     };
 
     /// Parses and validates `bytes` completely (see the crate documentation).
     pub fn load(bytes: &'a [u8]) -> Result<Self> {
         let buf = Buf(bytes);
         let root = buf.root()?;
-        if root.u32_or(0, 0)? != 3 {
+        if root.u32_or(buf, 0, 0)? != 3 {
             return Err(Error::Malformed(crate::why("schema version is not 3")));
         }
-        let need = |v: Option<Vector<'a>>, what| v.ok_or(Error::Malformed(what));
-        let codes = need(root.vector(1, 4)?, crate::why("no operator codes"))?;
-        let subgraphs = need(root.vector(2, 4)?, crate::why("no subgraphs"))?;
-        let buffers = need(root.vector(4, 4)?, crate::why("no buffers"))?;
+        let need = |v: Vector, what| if v.is_empty() { Err(Error::Malformed(what)) } else { Ok(v) };
+        let codes = need(root.vector(buf, 1, 4)?, crate::why("no operator codes"))?;
+        let subgraphs = root.vector(buf, 2, 4)?;
+        let buffers = need(root.vector(buf, 4, 4)?, crate::why("no buffers"))?;
         if subgraphs.len() != 1 {
             return Err(Error::Malformed(crate::why("exactly one subgraph is supported")));
         }
-        let graph = subgraphs.table(0)?;
+        let graph = subgraphs.table(buf, 0)?;
         let model = Model {
             buf: bytes,
-            buffers: buffers.span(),
-            codes: codes.span(),
-            tensors: need(graph.vector(0, 4)?, crate::why("no tensors"))?.span(),
-            inputs: need(graph.vector(1, 4)?, crate::why("no inputs"))?.span(),
-            outputs: need(graph.vector(2, 4)?, crate::why("no outputs"))?.span(),
-            operators: need(graph.vector(3, 4)?, crate::why("no operators"))?.span(),
+            buffers,
+            codes,
+            tensors: need(graph.vector(buf, 0, 4)?, crate::why("no tensors"))?,
+            inputs: need(graph.vector(buf, 1, 4)?, crate::why("no inputs"))?,
+            outputs: need(graph.vector(buf, 2, 4)?, crate::why("no outputs"))?,
+            operators: need(graph.vector(buf, 3, 4)?, crate::why("no operators"))?,
         };
         for i in 0..model.tensors().len() {
             model.tensor(i)?;
         }
         for v in [model.inputs(), model.outputs()] {
             for i in 0..v.len() {
-                let t = v.i32(i)?;
+                let t = v.i32(buf, i)?;
                 if t < 0 || t as usize >= model.tensors().len() {
                     return Err(Error::Malformed(crate::why("graph input or output index")));
                 }
@@ -236,7 +253,7 @@ impl<'a> Model<'a> {
             let op = model.operator(i)?;
             for (v, is_output) in [(op.inputs, false), (op.outputs, true)] {
                 for j in 0..v.len() {
-                    let t = v.i32(j)?;
+                    let t = v.i32(buf, j)?;
                     if t < -1 || t >= model.tensors().len() as i32 || (is_output && t < 0) {
                         return Err(Error::Malformed(crate::why("operator tensor index")));
                     }
@@ -260,28 +277,33 @@ impl<'a> Model<'a> {
         self.operators().len()
     }
 
-    pub fn inputs(&self) -> Vector<'a> {
-        self.inputs.over(self.buf)
+    /// The flatbuffer, for reading the model's vectors and tables.
+    pub(crate) fn buf(&self) -> Buf<'a> {
+        Buf(self.buf)
     }
 
-    pub fn outputs(&self) -> Vector<'a> {
-        self.outputs.over(self.buf)
+    pub fn inputs(&self) -> Vector {
+        self.inputs
     }
 
-    fn buffers(&self) -> Vector<'a> {
-        self.buffers.over(self.buf)
+    pub fn outputs(&self) -> Vector {
+        self.outputs
     }
 
-    fn codes(&self) -> Vector<'a> {
-        self.codes.over(self.buf)
+    fn buffers(&self) -> Vector {
+        self.buffers
     }
 
-    fn tensors(&self) -> Vector<'a> {
-        self.tensors.over(self.buf)
+    fn codes(&self) -> Vector {
+        self.codes
     }
 
-    fn operators(&self) -> Vector<'a> {
-        self.operators.over(self.buf)
+    fn tensors(&self) -> Vector {
+        self.tensors
+    }
+
+    fn operators(&self) -> Vector {
+        self.operators
     }
 
     /// Tensor `i`, validated: type, shape, constant data size, quantization.
@@ -294,48 +316,44 @@ impl<'a> Model<'a> {
     /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
     #[inline(never)]
     pub(crate) fn read_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
-        let t = self.tensors().table(i)?;
-        let dtype = DType::from_schema(t.u8_or(1, 0)?)?;
+        let buf = self.buf();
+        let t = self.tensors().table(buf, i)?;
+        let dtype = DType::from_schema(t.u8_or(buf, 1, 0)?)?;
         let mut dims = [1i32; MAX_DIMS];
-        let mut rank = 0;
-        if let Some(shape) = t.vector(0, 4)? {
-            if shape.len() > MAX_DIMS {
-                return Err(Error::Malformed(crate::why("tensor rank above 6")));
-            }
-            rank = shape.len();
-            for (d, slot) in dims.iter_mut().enumerate().take(rank) {
-                *slot = shape.i32(d)?;
-                if *slot < 1 {
-                    return Err(Error::Malformed(crate::why(
-                        "tensor dimension below 1 (dynamic shapes are not supported)",
-                    )));
-                }
-            }
+        let shape = t.vector(buf, 0, 4)?;
+        if shape.len() > MAX_DIMS {
+            return Err(Error::Malformed(crate::why("tensor rank above 6")));
         }
+        let rank = shape.len();
         let mut elements: usize = 1;
-        for &d in &dims[..rank] {
+        for (d, slot) in dims.iter_mut().enumerate().take(rank) {
+            *slot = shape.i32(buf, d)?;
+            if *slot < 1 {
+                return Err(Error::Malformed(crate::why(
+                    "tensor dimension below 1 (dynamic shapes are not supported)",
+                )));
+            }
             elements = elements
-                .checked_mul(d as usize)
+                .checked_mul(*slot as usize)
                 .ok_or(Error::Malformed(crate::why("tensor size overflow")))?;
         }
         let bytes = elements
             .checked_mul(dtype.size())
             .filter(|&b| b <= 1 << 24)
             .ok_or(Error::Malformed(crate::why("tensor too large")))?;
-        let buffer = t.u32_or(2, 0)? as usize;
+        let buffer = t.u32_or(buf, 2, 0)? as usize;
         if buffer >= self.buffers().len() {
             return Err(Error::Malformed(crate::why("tensor buffer index")));
         }
-        let data = match self.buffers().table(buffer)?.vector(0, 1)? {
-            Some(v) if !v.is_empty() => {
-                if v.len() != bytes {
-                    return Err(Error::Malformed(crate::why(
-                        "constant tensor data size does not match its shape",
-                    )));
-                }
-                Some(v.bytes())
+        let data = self.buffers().table(buf, buffer)?.vector(buf, 0, 1)?;
+        let data = match data.len() {
+            0 => None,
+            n if n == bytes => Some(buf.bytes(data)),
+            _ => {
+                return Err(Error::Malformed(crate::why(
+                    "constant tensor data size does not match its shape",
+                )))
             }
-            _ => None,
         };
         *info = TensorInfo {
             dtype,
@@ -344,34 +362,34 @@ impl<'a> Model<'a> {
             data,
             scale: 0.0,
             zero_point: 0,
-            channel_scales: None,
+            channel_scales: &[],
             quantized_dimension: 0,
         };
-        if let Some(q) = t.table(4)? {
-            if let (Some(scales), Some(zps)) = (q.vector(2, 4)?, q.vector(3, 8)?) {
-                if scales.is_empty() || scales.len() != zps.len() {
+        if let Some(q) = t.table(buf, 4)? {
+            let (scales, zps) = (q.vector(buf, 2, 4)?, q.vector(buf, 3, 8)?);
+            if !scales.is_empty() || !zps.is_empty() {
+                if scales.len() != zps.len() {
                     return Err(Error::Malformed(crate::why(
                         "quantization scales and zero points differ in count",
                     )));
                 }
-                let qd = q.i32_or(6, 0)?;
+                let qd = q.i32_or(buf, 6, 0)?;
                 if scales.len() > 1 {
                     if qd < 0 || qd as usize >= rank || dims[qd as usize] as usize != scales.len() {
                         return Err(Error::Malformed(crate::why(
                             "per-channel scales do not match the quantized dimension",
                         )));
                     }
-                    info.channel_scales = Some(scales);
+                    info.channel_scales = buf.bytes_of(scales, 4);
                     info.quantized_dimension = qd as usize;
                 }
                 for c in 0..scales.len() {
-                    let s = scales.f32(c)?;
-                    if !positive_finite(s) {
+                    if !positive_finite(scales.f32(buf, c)?) {
                         return Err(Error::Malformed(crate::why(
                             "quantization scale is not positive and finite",
                         )));
                     }
-                    let zp = zps.i64(c)?;
+                    let zp = zps.i64(buf, c)?;
                     if !(-128..=127).contains(&zp) && dtype == DType::I8 {
                         return Err(Error::Malformed(crate::why("int8 zero point out of range")));
                     }
@@ -379,8 +397,8 @@ impl<'a> Model<'a> {
                         return Err(Error::Malformed(crate::why("zero point out of range")));
                     }
                 }
-                info.scale = scales.f32(0)?;
-                info.zero_point = zps.i64(0)? as i32;
+                info.scale = scales.f32(buf, 0)?;
+                info.zero_point = zps.i64(buf, 0)? as i32;
             }
         }
         if dtype == DType::I8 && !info.is_quantized() {
@@ -390,31 +408,30 @@ impl<'a> Model<'a> {
     }
 
     /// Operator `i` with its code resolved.
-    pub fn operator(&self, i: usize) -> Result<OperatorInfo<'a>> {
-        let op = self.operators().table(i)?;
-        let index = op.u32_or(0, 0)? as usize;
+    pub fn operator(&self, i: usize) -> Result<OperatorInfo> {
+        let buf = self.buf();
+        let op = self.operators().table(buf, i)?;
+        let index = op.u32_or(buf, 0, 0)? as usize;
         if index >= self.codes().len() {
             return Err(Error::Malformed(crate::why("operator code index")));
         }
-        let code = self.codes().table(index)?;
+        let code = self.codes().table(buf, index)?;
         // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
         // builtin_code: the larger of the two is the operator (TFLite's GetBuiltinCode).
-        let deprecated = code.u8_or(0, 0)? as i8 as i32;
-        let builtin = code.i32_or(3, 0)?;
+        let deprecated = code.u8_or(buf, 0, 0)? as i8 as i32;
+        let builtin = code.i32_or(buf, 3, 0)?.max(deprecated);
         // Only the custom code's presence matters (its bytes are bounds-checked, its
         // text, never read, is not).
-        let opcode = if code.vector(1, 1)?.is_some() && builtin.max(deprecated) == 32 {
-            OpCode::Custom
-        } else {
-            OpCode::from_code(builtin.max(deprecated))
-        };
+        code.vector(buf, 1, 1)?;
+        let opcode =
+            if builtin == 32 && code.has(buf, 1)? { OpCode::Custom } else { OpCode::from_code(builtin) };
         Ok(OperatorInfo {
             code: opcode,
-            version: code.i32_or(2, 1)?,
-            inputs: op.vector(1, 4)?.ok_or(Error::Malformed(crate::why("operator without inputs")))?,
-            outputs: op.vector(2, 4)?.ok_or(Error::Malformed(crate::why("operator without outputs")))?,
-            options_type: op.u8_or(3, 0)?,
-            options: op.table(4)?,
+            version: code.i32_or(buf, 2, 1)?,
+            inputs: op.vector(buf, 1, 4)?,
+            outputs: op.vector(buf, 2, 4)?,
+            options_type: op.u8_or(buf, 3, 0)?,
+            options: op.table(buf, 4)?,
         })
     }
 }

@@ -92,11 +92,7 @@ struct MulI8 {
     act_max: i32,
 }
 
-pub fn prepare<'m>(
-    model: &Model<'m>,
-    op: &OperatorInfo<'m>,
-    persist: &mut Persist<'_>,
-) -> Result<AddMul<'m>> {
+pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<AddMul<'m>> {
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 2 || op.outputs.len() != 1 {
@@ -108,7 +104,7 @@ pub fn prepare<'m>(
         if op.options_type != if is_add { ADD_OPTIONS } else { MUL_OPTIONS } {
             return Err(bad(crate::why("options of another operator")));
         }
-        activation = Activation::from_schema(options.u8_or(0, 0)?)
+        activation = Activation::from_schema(options.u8_or(model.buf(), 0, 0)?)
             .ok_or(bad(crate::why("unsupported fused activation")))?;
     }
     let (i1, t1) = required(model, op.inputs, 0, code)?;

@@ -31,7 +31,7 @@ enum Operand<'m> {
     Constant(&'m [u8]),
 }
 
-pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>) -> Result<Concatenation<'m>> {
+pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation<'m>> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let count = op.inputs.len();
     if !(1..=MAX_INPUTS).contains(&count) || op.outputs.len() != 1 {
@@ -42,8 +42,8 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>) -> Result<Concatena
         if op.options_type != CONCATENATION_OPTIONS {
             return Err(bad(crate::why("options of another operator")));
         }
-        axis = options.i32_or(0, 0)?;
-        if options.u8_or(1, 0)? != 0 {
+        axis = options.i32_or(model.buf(), 0, 0)?;
+        if options.u8_or(model.buf(), 1, 0)? != 0 {
             return Err(bad(crate::why("fused activations are not supported")));
         }
     }

@@ -48,7 +48,7 @@ pub struct Conv<'m> {
     kind: Kind,
 }
 
-pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persist<'_>) -> Result<Conv<'m>> {
+pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<Conv<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
         return Err(bad(crate::why("needs input, weights, optional bias and one output")));
@@ -57,7 +57,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo<'m>, persist: &mut Persi
     if op.options_type != CONV_2D_OPTIONS {
         return Err(bad(crate::why("options of another operator")));
     }
-    let (padding, strides, dilations, activation) = read_options(&options, &OPTIONS, OP)?;
+    let (padding, strides, dilations, activation) = read_options(model.buf(), &options, &OPTIONS, OP)?;
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;

@@ -165,17 +165,19 @@ pub struct WindowOptions {
 /// Padding, (rows, columns) strides, dilations and the fused activation. The schema
 /// defaults strides to 0 (which TFLite refuses) and dilations to 1.
 pub fn read_options(
-    options: &Table<'_>,
+    buf: crate::flatbuffer::Buf<'_>,
+    options: &Table,
     ids: &WindowOptions,
     op: OpCode,
 ) -> Result<(Padding, [i32; 2], [i32; 2], Activation)> {
     let bad = |why| Error::InvalidOperator(op, why);
-    let padding = Padding::from_schema(options.u8_or(ids.padding as usize, 0)?)
+    let padding = Padding::from_schema(options.u8_or(buf, ids.padding as usize, 0)?)
         .ok_or(bad(crate::why("unknown padding")))?;
-    let strides = [options.i32_or(ids.stride_h as usize, 0)?, options.i32_or(ids.stride_w as usize, 0)?];
+    let strides =
+        [options.i32_or(buf, ids.stride_h as usize, 0)?, options.i32_or(buf, ids.stride_w as usize, 0)?];
     let dilations =
-        [options.i32_or(ids.dilation_h as usize, 1)?, options.i32_or(ids.dilation_w as usize, 1)?];
-    let activation = Activation::from_schema(options.u8_or(ids.activation as usize, 0)?)
+        [options.i32_or(buf, ids.dilation_h as usize, 1)?, options.i32_or(buf, ids.dilation_w as usize, 1)?];
+    let activation = Activation::from_schema(options.u8_or(buf, ids.activation as usize, 0)?)
         .ok_or(bad(crate::why("unsupported fused activation")))?;
     Ok((padding, strides, dilations, activation))
 }
@@ -206,16 +208,11 @@ pub fn channel_multipliers(
     if filter.zero_point != 0 {
         return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
     }
-    if let Some(scales) = filter.channel_scales {
-        if filter.quantized_dimension != dim || scales.len() != channels {
-            return Err(bad(crate::why("per-channel weight scales must lie along the output channels")));
-        }
+    if filter.is_per_channel() && (filter.quantized_dimension != dim || filter.channel_count() != channels) {
+        return Err(bad(crate::why("per-channel weight scales must lie along the output channels")));
     }
     for c in 0..channels {
-        let scale = match filter.channel_scales {
-            Some(scales) => scales.f32(c)?,
-            None => filter.scale,
-        };
+        let scale = filter.scale_of(c);
         let (m, s) =
             checked_multiplier(crate::scale::multiplier_f64_product(input.scale, scale, output.scale), op)?;
         persist.put(at + stride * c, &Requant::new(m, s).to_bytes());

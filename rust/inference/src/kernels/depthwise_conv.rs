@@ -48,7 +48,7 @@ pub struct DepthwiseConv<'m> {
 
 pub fn prepare<'m>(
     model: &Model<'m>,
-    op: &OperatorInfo<'m>,
+    op: &OperatorInfo,
     persist: &mut Persist<'_>,
 ) -> Result<DepthwiseConv<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
@@ -59,8 +59,8 @@ pub fn prepare<'m>(
     if op.options_type != DEPTHWISE_CONV_2D_OPTIONS {
         return Err(bad(crate::why("options of another operator")));
     }
-    let (padding, strides, dilations, activation) = read_options(&options, &OPTIONS, OP)?;
-    let multiplier = options.i32_or(3, 0)?;
+    let (padding, strides, dilations, activation) = read_options(model.buf(), &options, &OPTIONS, OP)?;
+    let multiplier = options.i32_or(model.buf(), 3, 0)?;
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;

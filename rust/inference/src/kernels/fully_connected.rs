@@ -56,7 +56,7 @@ struct Int8 {
 
 pub fn prepare<'m>(
     model: &Model<'m>,
-    op: &OperatorInfo<'m>,
+    op: &OperatorInfo,
     persist: &mut Persist<'_>,
 ) -> Result<FullyConnected<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
@@ -68,12 +68,12 @@ pub fn prepare<'m>(
         if op.options_type != FULLY_CONNECTED_OPTIONS {
             return Err(bad(crate::why("options of another operator")));
         }
-        activation = Activation::from_schema(options.u8_or(0, 0)?)
+        activation = Activation::from_schema(options.u8_or(model.buf(), 0, 0)?)
             .ok_or(bad(crate::why("unsupported fused activation")))?;
-        if options.u8_or(1, 0)? != 0 {
+        if options.u8_or(model.buf(), 1, 0)? != 0 {
             return Err(bad(crate::why("shuffled weights format")));
         }
-        if options.bool_or(3, false)? {
+        if options.bool_or(model.buf(), 3, false)? {
             return Err(bad(crate::why("hybrid (asymmetric_quantize_inputs) is not supported")));
         }
     }
@@ -109,8 +109,8 @@ pub fn prepare<'m>(
             if filter_t.zero_point != 0 {
                 return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
             }
-            let (requant, stride) = match filter_t.channel_scales {
-                None => {
+            let (requant, stride) = match filter_t.is_per_channel() {
+                false => {
                     // TFLM: the product of the float scales in float, the quotient in double.
                     let ms = multiplier_f32_product(in_t.scale, filter_t.scale, out_t.scale);
                     let (m, s) = checked_multiplier(ms, OP)?;
@@ -118,13 +118,13 @@ pub fn prepare<'m>(
                     persist.put(at, &Requant::new(m, s).to_bytes());
                     (at, 0)
                 }
-                Some(scales) => {
+                true => {
                     if filter_t.quantized_dimension != 0 {
                         return Err(bad(crate::why("per-channel weights must be quantized along the units")));
                     }
                     let at = persist.alloc(Requant::BYTES * out_depth)?;
                     for c in 0..out_depth {
-                        let ms = multiplier_f64_product(in_t.scale, scales.f32(c)?, out_t.scale);
+                        let ms = multiplier_f64_product(in_t.scale, filter_t.scale_of(c), out_t.scale);
                         let (m, s) = checked_multiplier(ms, OP)?;
                         persist.put(at + Requant::BYTES * c, &Requant::new(m, s).to_bytes());
                     }

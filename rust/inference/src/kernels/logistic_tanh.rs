@@ -35,7 +35,7 @@ enum Kind {
     },
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>, persist: &mut Persist<'_>) -> Result<LogisticTanh> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<LogisticTanh> {
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {

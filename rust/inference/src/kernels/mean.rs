@@ -106,7 +106,7 @@ impl Walk {
     }
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 2 || op.outputs.len() != 1 {
         return Err(bad(crate::why("needs input, axes and one output")));
@@ -116,7 +116,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Mean> {
         if op.options_type != REDUCER_OPTIONS {
             return Err(bad(crate::why("options of another operator")));
         }
-        keep_dims = options.bool_or(0, false)?;
+        keep_dims = options.bool_or(model.buf(), 0, false)?;
     }
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, axes_t) = required(model, op.inputs, 1, op.code)?;

@@ -35,6 +35,7 @@ mod reshape;
 #[cfg(feature = "op-softmax")]
 mod softmax;
 
+use crate::flatbuffer::Fb;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
 
@@ -80,11 +81,11 @@ pub enum OpData<'m> {
 }
 
 /// The tensors an operator reads and writes, by index (-1 for an absent input).
-pub fn tensor_index(v: crate::flatbuffer::Vector<'_>, i: usize) -> Result<Option<usize>> {
+pub fn tensor_index(model: &Model<'_>, v: crate::flatbuffer::Vector, i: usize) -> Fb<Option<usize>> {
     if i >= v.len() {
         return Ok(None);
     }
-    let t = v.i32(i)?;
+    let t = v.i32(model.buf(), i)?;
     Ok(if t < 0 { None } else { Some(t as usize) })
 }
 
@@ -93,12 +94,12 @@ pub fn tensor_index(v: crate::flatbuffer::Vector<'_>, i: usize) -> Result<Option
 #[allow(dead_code)] // a build with FULLY_CONNECTED alone uses `required_into` only
 pub fn required<'m>(
     model: &Model<'m>,
-    v: crate::flatbuffer::Vector<'m>,
+    v: crate::flatbuffer::Vector,
     i: usize,
     op: OpCode,
 ) -> Result<(usize, TensorInfo<'m>)> {
-    let index =
-        tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
+    let index = tensor_index(model, v, i)?
+        .ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
     Ok((index, model.tensor(index)?))
 }
 
@@ -126,19 +127,19 @@ pub fn separate_io(
 #[allow(dead_code)] // only FULLY_CONNECTED calls it
 pub fn required_into<'m>(
     model: &Model<'m>,
-    v: crate::flatbuffer::Vector<'m>,
+    v: crate::flatbuffer::Vector,
     i: usize,
     op: OpCode,
     info: &mut TensorInfo<'m>,
 ) -> Result<usize> {
-    let index =
-        tensor_index(v, i)?.ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
+    let index = tensor_index(model, v, i)?
+        .ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
     model.read_tensor(index, info)?;
     Ok(index)
 }
 
 /// Checks the operator's version against the highest this engine implements.
-fn check_version(op: &OperatorInfo<'_>, max: i32) -> Result<()> {
+fn check_version(op: &OperatorInfo, max: i32) -> Result<()> {
     if op.version < 1 || op.version > max {
         return Err(Error::UnsupportedVersion(op.code, op.version));
     }
@@ -190,11 +191,7 @@ impl<'a> Persist<'a> {
 
 /// Validates and prepares one operator.
 #[inline(never)]
-pub fn prepare<'m>(
-    model: &Model<'m>,
-    op: &OperatorInfo<'m>,
-    persist: &mut Persist<'_>,
-) -> Result<OpData<'m>> {
+pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<OpData<'m>> {
     match op.code {
         // ADD v3+ and SOFTMAX, LOGISTIC, TANH v3 are int16; MUL v3 is int8 with a
         // rescale of 1 or more, which the int8 path handles.
@@ -437,12 +434,12 @@ pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> 
 #[inline(always)]
 pub fn bias<'m>(
     model: &Model<'m>,
-    op: &OperatorInfo<'m>,
+    op: &OperatorInfo,
     channels: usize,
     dtype: DType,
 ) -> Result<Option<&'m [u8]>> {
     let bad = |why| Error::InvalidOperator(op.code, why);
-    let Some(i) = tensor_index(op.inputs, 2)? else { return Ok(None) };
+    let Some(i) = tensor_index(model, op.inputs, 2)? else { return Ok(None) };
     let mut b = TensorInfo::EMPTY;
     model.read_tensor(i, &mut b)?;
     if b.elements() != channels {
@@ -482,7 +479,7 @@ pub fn dot_i8(mut w: &[u8], mut x: &[u8]) -> i32 {
 #[cfg(any(feature = "op-quantize", feature = "op-dequantize", feature = "op-relu"))]
 pub fn unary<'m>(
     model: &Model<'m>,
-    op: &OperatorInfo<'m>,
+    op: &OperatorInfo,
 ) -> Result<(usize, TensorInfo<'m>, usize, TensorInfo<'m>)> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {

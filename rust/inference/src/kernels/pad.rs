@@ -33,7 +33,7 @@ pub struct Pad {
     size: usize,
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pad> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if !(2..=3).contains(&op.inputs.len()) || op.outputs.len() != 1 {
         return Err(bad(crate::why("needs input, paddings, optional value and one output")));
@@ -67,7 +67,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pad> {
     }
     let size = in_t.dtype.size();
     let mut value = [0u8; 4];
-    match tensor_index(op.inputs, 2)? {
+    match tensor_index(model, op.inputs, 2)? {
         Some(v) => {
             let v_t = model.tensor(v)?;
             let data = v_t.data.ok_or(bad(crate::why("the padding value must be constant")))?;

@@ -81,7 +81,7 @@ impl Axis {
     }
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pool> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pool> {
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
@@ -91,14 +91,14 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Pool> {
     if op.options_type != POOL_2D_OPTIONS {
         return Err(bad(crate::why("options of another operator")));
     }
-    let same = match options.u8_or(0, 0)? {
+    let same = match options.u8_or(model.buf(), 0, 0)? {
         0 => true,
         1 => false,
         _ => return Err(bad(crate::why("unknown padding"))),
     };
-    let (stride_w, stride_h) = (options.i32_or(1, 0)?, options.i32_or(2, 0)?);
-    let (filter_w, filter_h) = (options.i32_or(3, 0)?, options.i32_or(4, 0)?);
-    let activation = Activation::from_schema(options.u8_or(5, 0)?)
+    let (stride_w, stride_h) = (options.i32_or(model.buf(), 1, 0)?, options.i32_or(model.buf(), 2, 0)?);
+    let (filter_w, filter_h) = (options.i32_or(model.buf(), 3, 0)?, options.i32_or(model.buf(), 4, 0)?);
+    let activation = Activation::from_schema(options.u8_or(model.buf(), 5, 0)?)
         .ok_or(bad(crate::why("unsupported fused activation")))?;
 
     let (input, in_t) = required(model, op.inputs, 0, code)?;

@@ -21,13 +21,13 @@ enum Kind {
     ToF32 { scale: f64, zero_point: i32 },
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Quantize> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Quantize> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let (input, in_t, output, out_t) = super::unary(model, op)?;
     if in_t.elements() != out_t.elements() {
         return Err(bad(crate::why("input and output sizes differ")));
     }
-    if in_t.channel_scales.is_some() || out_t.channel_scales.is_some() {
+    if in_t.is_per_channel() || out_t.is_per_channel() {
         return Err(bad(crate::why("per-channel quantization is not supported here")));
     }
     let kind = match (op.code, in_t.dtype, out_t.dtype) {

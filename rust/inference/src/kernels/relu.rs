@@ -21,7 +21,7 @@ enum Kind {
     Int8Relu6 { zero: i8, six: i8 },
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Relu> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Relu> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let (input, in_t, output, out_t) = super::unary(model, op)?;
     if in_t.elements() != out_t.elements() || in_t.dtype != out_t.dtype {

@@ -11,7 +11,7 @@ pub struct Reshape {
     output: usize,
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Reshape> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Reshape> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if !(1..=2).contains(&op.inputs.len()) || op.outputs.len() != 1 {
         return Err(bad(crate::why("needs the input, an optional shape and one output")));

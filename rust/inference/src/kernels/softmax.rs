@@ -42,7 +42,7 @@ enum Kind {
     },
 }
 
-pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Softmax> {
+pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
         return Err(bad(crate::why("needs one input and one output")));
@@ -53,7 +53,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo<'_>) -> Result<Softmax> {
         if op.options_type != SOFTMAX_OPTIONS {
             return Err(bad(crate::why("options of another operator")));
         }
-        beta = f32::from_bits(options.u32_or(0, 0)?);
+        beta = f32::from_bits(options.u32_or(model.buf(), 0, 0)?);
     }
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
