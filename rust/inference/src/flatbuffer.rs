@@ -24,7 +24,7 @@ pub struct Bad;
 impl From<Bad> for crate::Error {
     #[inline(always)]
     fn from(_: Bad) -> Self {
-        crate::Error::Malformed(crate::why("an offset, length, index or vtable lies outside the model"))
+        crate::Error::Malformed(why!("an offset, length, index or vtable lies outside the model"))
     }
 }
 
@@ -104,11 +104,6 @@ impl Table {
             0 => None,
             off => Some(self.pos.get() as usize + off as usize),
         })
-    }
-
-    /// Whether field `id` is present.
-    pub fn has(self, buf: Buf<'_>, id: usize) -> Fb<bool> {
-        Ok(self.field(buf, id)?.is_some())
     }
 
     pub fn u8_or(self, buf: Buf<'_>, id: usize, default: u8) -> Fb<u8> {

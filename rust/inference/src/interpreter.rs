@@ -55,7 +55,7 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
     fn plan_and_prepare(&mut self, model: Model<'m>) -> Result<()> {
         let n_ops = model.operator_count();
         if n_ops > O {
-            return Err(Error::TooLarge(crate::why("operators")));
+            return Err(Error::TooLarge(why!("operators")));
         }
         self.model = model;
         let activations = crate::planner::plan::<T>(&self.model, &mut self.slots)?;

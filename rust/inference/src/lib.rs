@@ -38,6 +38,13 @@
     allow(dead_code, unused_variables, unused_mut)
 )]
 
+/// `why!("text")`: an error's [`Why`], "" in a `terse-errors` build.
+macro_rules! why {
+    ($text:literal $(,)?) => {
+        $crate::Why::from_static(if cfg!(feature = "terse-errors") { &"" } else { &$text })
+    };
+}
+
 mod flatbuffer;
 mod interpreter;
 mod kernels;
@@ -51,12 +58,42 @@ mod tests;
 pub use interpreter::Interpreter;
 pub use schema::{DType, Model, OpCode, TensorInfo};
 
+/// Why an operation failed, in words: a static text, or "" in a build with the
+/// `terse-errors` feature (a benchmark image, whose flash is measured, leaves the texts
+/// out; tests, partitions and the fuzzer keep them). One pointer wide, so that an
+/// [`Error`] is 8 bytes and a `Result<(), Error>` comes back in two registers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Why(&'static &'static str);
+
+impl Why {
+    #[doc(hidden)]
+    pub const fn from_static(text: &'static &'static str) -> Self {
+        Why(text)
+    }
+
+    pub fn text(self) -> &'static str {
+        self.0
+    }
+}
+
+impl core::fmt::Debug for Why {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl core::fmt::Display for Why {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// Errors of loading, planning and running a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The flatbuffer is not a well-formed TFLite model; says what was wrong.
-    Malformed(&'static str),
+    Malformed(Why),
     /// An operator this build does not include (or does not know), by name.
     UnsupportedOperator(OpCode),
     /// An operator version this engine does not implement.
@@ -64,9 +101,9 @@ pub enum Error {
     /// A tensor type this engine does not handle.
     UnsupportedType(u8),
     /// An operator's inputs, outputs or options break its constraints.
-    InvalidOperator(OpCode, &'static str),
+    InvalidOperator(OpCode, Why),
     /// The model has more tensors or operators than the interpreter was sized for.
-    TooLarge(&'static str),
+    TooLarge(Why),
     /// The arena is smaller than the plan needs.
     ArenaTooSmall { needed: usize },
     /// A tensor index or size given by the caller does not match the model.
@@ -74,15 +111,3 @@ pub enum Error {
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
-
-/// An error's message: `message` itself, or "" in a build with the `terse-errors`
-/// feature (a benchmark image, whose flash is measured, leaves the texts out; tests,
-/// partitions and the fuzzer keep them). Every message passes through here.
-#[inline(always)]
-pub(crate) const fn why(message: &'static str) -> &'static str {
-    if cfg!(feature = "terse-errors") {
-        ""
-    } else {
-        message
-    }
-}

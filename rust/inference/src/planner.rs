@@ -29,11 +29,11 @@ struct Life {
 pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<usize> {
     let n = model.tensor_count();
     if n > T {
-        return Err(Error::TooLarge(crate::why("tensors")));
+        return Err(Error::TooLarge(why!("tensors")));
     }
     let ops = model.operator_count();
     if ops > u16::MAX as usize {
-        return Err(Error::TooLarge(crate::why("operators")));
+        return Err(Error::TooLarge(why!("operators")));
     }
     let mut life = [Life::default(); T];
     // Indices were validated at load (below the tensor count, at most T).

@@ -38,46 +38,53 @@ impl DType {
 
 macro_rules! opcodes {
     ($($name:ident = $code:expr,)*) => {
-        /// Builtin operators (schema `BuiltinOperator`), by the names TFLite uses.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        #[allow(non_camel_case_types)]
-        pub enum OpCode {
-            $($name,)*
-            /// Any other builtin code.
-            Other(i32),
-            /// A custom operator.
-            Custom,
-        }
+        /// A builtin operator (schema `BuiltinOperator`): its code, with the names
+        /// TFLite uses as constants. Two bytes, so that an [`crate::Error`] carrying
+        /// one stays 8 bytes; a code beyond `u16` (none exists) reads as
+        /// [`OpCode::UNKNOWN`].
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub struct OpCode(u16);
 
         impl OpCode {
+            $(pub const $name: OpCode = OpCode($code);)*
+            /// `CUSTOM` (32): an operator known by its custom name only.
+            pub const CUSTOM: OpCode = OpCode(32);
+            /// A code outside `u16`.
+            pub const UNKNOWN: OpCode = OpCode(u16::MAX);
+
             fn from_code(code: i32) -> Self {
-                match code {
-                    $($code => OpCode::$name,)*
-                    other => OpCode::Other(other),
-                }
+                u16::try_from(code).map_or(Self::UNKNOWN, OpCode)
             }
 
             /// The schema's builtin code (`None` for custom operators and codes
             /// beyond a byte).
             pub fn builtin_code(self) -> Option<u8> {
                 match self {
-                    $(OpCode::$name => Some($code),)*
-                    OpCode::Other(c) => u8::try_from(c).ok(),
-                    OpCode::Custom => None,
+                    Self::CUSTOM => None,
+                    OpCode(code) => u8::try_from(code).ok(),
                 }
             }
 
             /// The name for a builtin code, as [`OpCode::name`] gives it.
             pub fn name_of(code: u8) -> &'static str {
-                Self::from_code(code as i32).name()
+                OpCode(code.into()).name()
             }
 
             /// The name TFLite gives the operator.
             pub fn name(self) -> &'static str {
                 match self {
-                    $(OpCode::$name => stringify!($name),)*
-                    OpCode::Other(_) => "unknown builtin",
-                    OpCode::Custom => "custom",
+                    $(Self::$name => stringify!($name),)*
+                    Self::CUSTOM => "custom",
+                    _ => "unknown builtin",
+                }
+            }
+        }
+
+        impl core::fmt::Debug for OpCode {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                match self.name() {
+                    "unknown builtin" => write!(f, "unknown builtin {}", self.0),
+                    name => f.write_str(name),
                 }
             }
         }
@@ -216,24 +223,24 @@ impl<'a> Model<'a> {
         let buf = Buf(bytes);
         let root = buf.root()?;
         if root.u32_or(buf, 0, 0)? != 3 {
-            return Err(Error::Malformed(crate::why("schema version is not 3")));
+            return Err(Error::Malformed(why!("schema version is not 3")));
         }
         let need = |v: Vector, what| if v.is_empty() { Err(Error::Malformed(what)) } else { Ok(v) };
-        let codes = need(root.vector(buf, 1, 4)?, crate::why("no operator codes"))?;
+        let codes = need(root.vector(buf, 1, 4)?, why!("no operator codes"))?;
         let subgraphs = root.vector(buf, 2, 4)?;
-        let buffers = need(root.vector(buf, 4, 4)?, crate::why("no buffers"))?;
+        let buffers = need(root.vector(buf, 4, 4)?, why!("no buffers"))?;
         if subgraphs.len() != 1 {
-            return Err(Error::Malformed(crate::why("exactly one subgraph is supported")));
+            return Err(Error::Malformed(why!("exactly one subgraph is supported")));
         }
         let graph = subgraphs.table(buf, 0)?;
         let model = Model {
             buf: bytes,
             buffers,
             codes,
-            tensors: need(graph.vector(buf, 0, 4)?, crate::why("no tensors"))?,
-            inputs: need(graph.vector(buf, 1, 4)?, crate::why("no inputs"))?,
-            outputs: need(graph.vector(buf, 2, 4)?, crate::why("no outputs"))?,
-            operators: need(graph.vector(buf, 3, 4)?, crate::why("no operators"))?,
+            tensors: need(graph.vector(buf, 0, 4)?, why!("no tensors"))?,
+            inputs: need(graph.vector(buf, 1, 4)?, why!("no inputs"))?,
+            outputs: need(graph.vector(buf, 2, 4)?, why!("no outputs"))?,
+            operators: need(graph.vector(buf, 3, 4)?, why!("no operators"))?,
         };
         for i in 0..model.tensors().len() {
             model.tensor(i)?;
@@ -242,10 +249,10 @@ impl<'a> Model<'a> {
             for i in 0..v.len() {
                 let t = v.i32(buf, i)?;
                 if t < 0 || t as usize >= model.tensors().len() {
-                    return Err(Error::Malformed(crate::why("graph input or output index")));
+                    return Err(Error::Malformed(why!("graph input or output index")));
                 }
                 if model.tensor(t as usize)?.data.is_some() {
-                    return Err(Error::Malformed(crate::why("graph input or output is a constant")));
+                    return Err(Error::Malformed(why!("graph input or output is a constant")));
                 }
             }
         }
@@ -255,11 +262,11 @@ impl<'a> Model<'a> {
                 for j in 0..v.len() {
                     let t = v.i32(buf, j)?;
                     if t < -1 || t >= model.tensors().len() as i32 || (is_output && t < 0) {
-                        return Err(Error::Malformed(crate::why("operator tensor index")));
+                        return Err(Error::Malformed(why!("operator tensor index")));
                     }
                     // Operators write to the arena: an output must not be a constant.
                     if is_output && model.tensor(t as usize)?.data.is_some() {
-                        return Err(Error::Malformed(crate::why("an operator output is a constant tensor")));
+                        return Err(Error::Malformed(why!("an operator output is a constant tensor")));
                     }
                 }
             }
@@ -322,38 +329,33 @@ impl<'a> Model<'a> {
         let mut dims = [1i32; MAX_DIMS];
         let shape = t.vector(buf, 0, 4)?;
         if shape.len() > MAX_DIMS {
-            return Err(Error::Malformed(crate::why("tensor rank above 6")));
+            return Err(Error::Malformed(why!("tensor rank above 6")));
         }
         let rank = shape.len();
         let mut elements: usize = 1;
         for (d, slot) in dims.iter_mut().enumerate().take(rank) {
             *slot = shape.i32(buf, d)?;
             if *slot < 1 {
-                return Err(Error::Malformed(crate::why(
+                return Err(Error::Malformed(why!(
                     "tensor dimension below 1 (dynamic shapes are not supported)",
                 )));
             }
-            elements = elements
-                .checked_mul(*slot as usize)
-                .ok_or(Error::Malformed(crate::why("tensor size overflow")))?;
+            elements =
+                elements.checked_mul(*slot as usize).ok_or(Error::Malformed(why!("tensor size overflow")))?;
         }
         let bytes = elements
             .checked_mul(dtype.size())
             .filter(|&b| b <= 1 << 24)
-            .ok_or(Error::Malformed(crate::why("tensor too large")))?;
+            .ok_or(Error::Malformed(why!("tensor too large")))?;
         let buffer = t.u32_or(buf, 2, 0)? as usize;
         if buffer >= self.buffers().len() {
-            return Err(Error::Malformed(crate::why("tensor buffer index")));
+            return Err(Error::Malformed(why!("tensor buffer index")));
         }
         let data = self.buffers().table(buf, buffer)?.vector(buf, 0, 1)?;
         let data = match data.len() {
             0 => None,
             n if n == bytes => Some(buf.bytes(data)),
-            _ => {
-                return Err(Error::Malformed(crate::why(
-                    "constant tensor data size does not match its shape",
-                )))
-            }
+            _ => return Err(Error::Malformed(why!("constant tensor data size does not match its shape",))),
         };
         *info = TensorInfo {
             dtype,
@@ -369,14 +371,14 @@ impl<'a> Model<'a> {
             let (scales, zps) = (q.vector(buf, 2, 4)?, q.vector(buf, 3, 8)?);
             if !scales.is_empty() || !zps.is_empty() {
                 if scales.len() != zps.len() {
-                    return Err(Error::Malformed(crate::why(
+                    return Err(Error::Malformed(why!(
                         "quantization scales and zero points differ in count",
                     )));
                 }
                 let qd = q.i32_or(buf, 6, 0)?;
                 if scales.len() > 1 {
                     if qd < 0 || qd as usize >= rank || dims[qd as usize] as usize != scales.len() {
-                        return Err(Error::Malformed(crate::why(
+                        return Err(Error::Malformed(why!(
                             "per-channel scales do not match the quantized dimension",
                         )));
                     }
@@ -385,16 +387,14 @@ impl<'a> Model<'a> {
                 }
                 for c in 0..scales.len() {
                     if !positive_finite(scales.f32(buf, c)?) {
-                        return Err(Error::Malformed(crate::why(
-                            "quantization scale is not positive and finite",
-                        )));
+                        return Err(Error::Malformed(why!("quantization scale is not positive and finite",)));
                     }
                     let zp = zps.i64(buf, c)?;
                     if !(-128..=127).contains(&zp) && dtype == DType::I8 {
-                        return Err(Error::Malformed(crate::why("int8 zero point out of range")));
+                        return Err(Error::Malformed(why!("int8 zero point out of range")));
                     }
                     if !(i32::MIN as i64..=i32::MAX as i64).contains(&zp) {
-                        return Err(Error::Malformed(crate::why("zero point out of range")));
+                        return Err(Error::Malformed(why!("zero point out of range")));
                     }
                 }
                 info.scale = scales.f32(buf, 0)?;
@@ -402,7 +402,7 @@ impl<'a> Model<'a> {
             }
         }
         if dtype == DType::I8 && !info.is_quantized() {
-            return Err(Error::Malformed(crate::why("int8 tensor without quantization parameters")));
+            return Err(Error::Malformed(why!("int8 tensor without quantization parameters")));
         }
         Ok(())
     }
@@ -413,18 +413,17 @@ impl<'a> Model<'a> {
         let op = self.operators().table(buf, i)?;
         let index = op.u32_or(buf, 0, 0)? as usize;
         if index >= self.codes().len() {
-            return Err(Error::Malformed(crate::why("operator code index")));
+            return Err(Error::Malformed(why!("operator code index")));
         }
         let code = self.codes().table(buf, index)?;
         // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
         // builtin_code: the larger of the two is the operator (TFLite's GetBuiltinCode).
         let deprecated = code.u8_or(buf, 0, 0)? as i8 as i32;
         let builtin = code.i32_or(buf, 3, 0)?.max(deprecated);
-        // Only the custom code's presence matters (its bytes are bounds-checked, its
-        // text, never read, is not).
+        // A custom code's text is never read (its bytes are bounds-checked, its text is
+        // not): every custom operator is refused by its builtin code, CUSTOM.
         code.vector(buf, 1, 1)?;
-        let opcode =
-            if builtin == 32 && code.has(buf, 1)? { OpCode::Custom } else { OpCode::from_code(builtin) };
+        let opcode = OpCode::from_code(builtin);
         Ok(OperatorInfo {
             code: opcode,
             version: code.i32_or(buf, 2, 1)?,

@@ -82,8 +82,8 @@ fn small_arenas_and_interpreters_are_refused() {
     let mut arena = [0u8; 8];
     assert!(matches!(Interpreter::<16, 8>::new(model, &mut arena), Err(Error::ArenaTooSmall { .. })));
     let mut arena = [0u8; 512];
-    assert_eq!(Interpreter::<4, 8>::new(model, &mut arena).err(), Some(Error::TooLarge("tensors")));
-    assert_eq!(Interpreter::<16, 2>::new(model, &mut arena).err(), Some(Error::TooLarge("operators")));
+    assert_eq!(Interpreter::<4, 8>::new(model, &mut arena).err(), Some(Error::TooLarge(why!("tensors"))));
+    assert_eq!(Interpreter::<16, 2>::new(model, &mut arena).err(), Some(Error::TooLarge(why!("operators"))));
 }
 
 #[test]

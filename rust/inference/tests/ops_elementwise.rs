@@ -116,7 +116,7 @@ fn broken_models_are_refused_with_the_operator_named() {
         match Model::load(&bytes) {
             Err(Error::InvalidOperator(op, why)) => {
                 assert_eq!(op, operator_of(name), "{name}: {why}");
-                assert!(why.contains(reason), "{name}: {why}");
+                assert!(why.text().contains(reason), "{name}: {why}");
             }
             other => panic!("{name}: {:?}", other.err()),
         }

@@ -96,28 +96,28 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 2 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs two inputs and one output")));
+        return Err(bad(why!("needs two inputs and one output")));
     }
     let is_add = code == OpCode::ADD;
     let mut activation = Activation::None;
     if let Some(options) = op.options {
         if op.options_type != if is_add { ADD_OPTIONS } else { MUL_OPTIONS } {
-            return Err(bad(crate::why("options of another operator")));
+            return Err(bad(why!("options of another operator")));
         }
         activation = Activation::from_schema(options.u8_or(model.buf(), 0, 0)?)
-            .ok_or(bad(crate::why("unsupported fused activation")))?;
+            .ok_or(bad(why!("unsupported fused activation")))?;
     }
     let (i1, t1) = required(model, op.inputs, 0, code)?;
     let (i2, t2) = required(model, op.inputs, 1, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
     if out_t.data.is_some() {
-        return Err(bad(crate::why("output is a constant")));
+        return Err(bad(why!("output is a constant")));
     }
     if t1.dtype != out_t.dtype || t2.dtype != out_t.dtype {
-        return Err(bad(crate::why("inputs and output differ in type")));
+        return Err(bad(why!("inputs and output differ in type")));
     }
     let loops = Loops::new(t1.dims(), t2.dims(), out_t.dims())
-        .ok_or(bad(crate::why("output shape is not the broadcast of the input shapes")))?;
+        .ok_or(bad(why!("output shape is not the broadcast of the input shapes")))?;
     let at = loops.store(persist)?;
     let kind = match (out_t.dtype, is_add) {
         (DType::F32, true) => {
@@ -131,7 +131,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
         (DType::I8, _) => {
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad(crate::why("activation range overflows")))?;
+                .ok_or(bad(why!("activation range overflows")))?;
             let offsets = [-t1.zero_point, -t2.zero_point];
             if is_add {
                 // As TFLM: the larger scale as float, then doubled in double.
@@ -159,7 +159,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
                 })
             }
         }
-        _ => return Err(bad(crate::why("f32 or int8 only"))),
+        _ => return Err(bad(why!("f32 or int8 only"))),
     };
     Ok(AddMul { inputs: [Operand::new(i1, &t1), Operand::new(i2, &t2)], output, loops: at, kind })
 }
@@ -169,7 +169,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
 fn smaller_than_one(real: f64, code: OpCode) -> Result<(i32, i32)> {
     let (m, s) = quantize_multiplier(real);
     if !(real > 0.0 && real < 1.0) || s > 0 {
-        return Err(Error::InvalidOperator(code, crate::why("rescaling factor is not below one")));
+        return Err(Error::InvalidOperator(code, why!("rescaling factor is not below one")));
     }
     Ok((m, s))
 }

@@ -35,27 +35,27 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation
     let bad = |why| Error::InvalidOperator(op.code, why);
     let count = op.inputs.len();
     if !(1..=MAX_INPUTS).contains(&count) || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs one to ten inputs and one output")));
+        return Err(bad(why!("needs one to ten inputs and one output")));
     }
     let mut axis = 0;
     if let Some(options) = op.options {
         if op.options_type != CONCATENATION_OPTIONS {
-            return Err(bad(crate::why("options of another operator")));
+            return Err(bad(why!("options of another operator")));
         }
         axis = options.i32_or(model.buf(), 0, 0)?;
         if options.u8_or(model.buf(), 1, 0)? != 0 {
-            return Err(bad(crate::why("fused activations are not supported")));
+            return Err(bad(why!("fused activations are not supported")));
         }
     }
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     if out_t.data.is_some() {
-        return Err(bad(crate::why("output is a constant")));
+        return Err(bad(why!("output is a constant")));
     }
     // Every element type the engine knows concatenates as bytes, as in TFLM.
     let rank = out_t.rank as i32;
     let axis = if axis < 0 { axis + rank } else { axis };
     if !(0..rank).contains(&axis) {
-        return Err(bad(crate::why("axis out of range")));
+        return Err(bad(why!("axis out of range")));
     }
     let axis = axis as usize;
     let size = out_t.dtype.size();
@@ -68,7 +68,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation
     for i in 0..count {
         let (index, t) = required(model, op.inputs, i, op.code)?;
         if index == output {
-            return Err(bad(crate::why("an input is the output")));
+            return Err(bad(why!("an input is the output")));
         }
         check_input(&t, &out_t, axis).map_err(bad)?;
         along += t.dims[axis] as i64;
@@ -79,7 +79,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation
         };
     }
     if along != out_t.dims[axis] as i64 {
-        return Err(bad(crate::why("output size along the axis is not the inputs' sum")));
+        return Err(bad(why!("output size along the axis is not the inputs' sum")));
     }
     Ok(Concatenation { inputs, count, output, runs, outer, out_bytes: out_t.bytes() })
 }
@@ -89,15 +89,15 @@ fn check_input(
     t: &TensorInfo<'_>,
     out: &TensorInfo<'_>,
     axis: usize,
-) -> core::result::Result<(), &'static str> {
+) -> core::result::Result<(), crate::Why> {
     if t.dtype != out.dtype {
-        return Err(crate::why("inputs and output differ in type"));
+        return Err(why!("inputs and output differ in type"));
     }
     if t.dtype == DType::I8 && (t.scale != out.scale || t.zero_point != out.zero_point) {
-        return Err(crate::why("int8 inputs must share the output's scale and zero point"));
+        return Err(why!("int8 inputs must share the output's scale and zero point"));
     }
     if t.rank != out.rank || (0..out.rank).any(|d| d != axis && t.dims[d] != out.dims[d]) {
-        return Err(crate::why("input shape differs from the output's off the axis"));
+        return Err(why!("input shape differs from the output's off the axis"));
     }
     Ok(())
 }

@@ -111,13 +111,13 @@ impl Axis {
     ) -> Result<Self> {
         let bad = |why| Error::InvalidOperator(op, why);
         let (computed, pad) = out_size_and_padding(padding, input, filter, stride, dilation)
-            .ok_or(bad(crate::why("invalid stride, dilation or filter size")))?;
+            .ok_or(bad(why!("invalid stride, dilation or filter size")))?;
         if computed != out || out < 1 {
-            return Err(bad(crate::why("output size does not match the input, filter, stride and padding")));
+            return Err(bad(why!("output size does not match the input, filter, stride and padding")));
         }
         let (last, reach) = ((out as i64 - 1) * stride as i64, filter as i64 * dilation as i64);
         if last > COORD_LIMIT || reach > COORD_LIMIT || pad as i64 > COORD_LIMIT {
-            return Err(bad(crate::why("stride or dilation too large")));
+            return Err(bad(why!("stride or dilation too large")));
         }
         Ok(Axis { input, filter, stride, dilation, pad, out: out as usize })
     }
@@ -172,18 +172,18 @@ pub fn read_options(
 ) -> Result<(Padding, [i32; 2], [i32; 2], Activation)> {
     let bad = |why| Error::InvalidOperator(op, why);
     let padding = Padding::from_schema(options.u8_or(buf, ids.padding as usize, 0)?)
-        .ok_or(bad(crate::why("unknown padding")))?;
+        .ok_or(bad(why!("unknown padding")))?;
     let strides =
         [options.i32_or(buf, ids.stride_h as usize, 0)?, options.i32_or(buf, ids.stride_w as usize, 0)?];
     let dilations =
         [options.i32_or(buf, ids.dilation_h as usize, 1)?, options.i32_or(buf, ids.dilation_w as usize, 1)?];
     let activation = Activation::from_schema(options.u8_or(buf, ids.activation as usize, 0)?)
-        .ok_or(bad(crate::why("unsupported fused activation")))?;
+        .ok_or(bad(why!("unsupported fused activation")))?;
     Ok((padding, strides, dilations, activation))
 }
 
 /// The four dimensions of a rank-4 tensor.
-pub fn dims4(t: &TensorInfo<'_>, what: &'static str, op: OpCode) -> Result<[usize; 4]> {
+pub fn dims4(t: &TensorInfo<'_>, what: crate::Why, op: OpCode) -> Result<[usize; 4]> {
     if t.rank != 4 {
         return Err(Error::InvalidOperator(op, what));
     }
@@ -206,10 +206,10 @@ pub fn channel_multipliers(
     let bad = |why| Error::InvalidOperator(op, why);
     let channels = filter.dims().get(dim).map_or(0, |&d| d as usize);
     if filter.zero_point != 0 {
-        return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
+        return Err(bad(why!("int8 weights must be symmetric (zero point 0)")));
     }
     if filter.is_per_channel() && (filter.quantized_dimension != dim || filter.channel_count() != channels) {
-        return Err(bad(crate::why("per-channel weight scales must lie along the output channels")));
+        return Err(bad(why!("per-channel weight scales must lie along the output channels")));
     }
     for c in 0..channels {
         let scale = filter.scale_of(c);

@@ -15,7 +15,7 @@ use super::conv_common::{
 };
 use super::{f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
-use crate::schema::{DType, Model, OpCode, OperatorInfo};
+use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
 
 const OP: OpCode = OpCode::DEPTHWISE_CONV_2D;
@@ -53,11 +53,11 @@ pub fn prepare<'m>(
 ) -> Result<DepthwiseConv<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
-        return Err(bad(crate::why("needs input, weights, optional bias and one output")));
+        return Err(bad(why!("needs input, weights, optional bias and one output")));
     }
-    let options = op.options.ok_or(bad(crate::why("options missing")))?;
+    let options = op.options.ok_or(bad(why!("options missing")))?;
     if op.options_type != DEPTHWISE_CONV_2D_OPTIONS {
-        return Err(bad(crate::why("options of another operator")));
+        return Err(bad(why!("options of another operator")));
     }
     let (padding, strides, dilations, activation) = read_options(model.buf(), &options, &OPTIONS, OP)?;
     let multiplier = options.i32_or(model.buf(), 3, 0)?;
@@ -65,37 +65,38 @@ pub fn prepare<'m>(
     let (_, filter_t) = required(model, op.inputs, 1, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
     if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(bad(crate::why("input and output must not be constants")));
+        return Err(bad(why!("input and output must not be constants")));
     }
-    let filter = filter_t.data.ok_or(bad(crate::why("weights must be constant")))?;
-    let [batches, in_h, in_w, in_depth] = dims4(&in_t, crate::why("input must have rank 4"), OP)?;
-    let [one, f_h, f_w, out_depth] = dims4(&filter_t, crate::why("weights must have rank 4"), OP)?;
-    let [out_batches, out_h, out_w, out_channels] = dims4(&out_t, crate::why("output must have rank 4"), OP)?;
+    let filter = filter_t.data.ok_or(bad(why!("weights must be constant")))?;
+    let [batches, in_h, in_w, in_depth] = dims4(&in_t, why!("input must have rank 4"), OP)?;
+    let [one, f_h, f_w, out_depth] = dims4(&filter_t, why!("weights must have rank 4"), OP)?;
+    let [out_batches, out_h, out_w, out_channels] = dims4(&out_t, why!("output must have rank 4"), OP)?;
     if one != 1 {
-        return Err(bad(crate::why("weights must be [1, height, width, channels]")));
+        return Err(bad(why!("weights must be [1, height, width, channels]")));
     }
     if out_batches != batches || out_channels != out_depth {
-        return Err(bad(crate::why("output batches or channels do not match")));
+        return Err(bad(why!("output batches or channels do not match")));
     }
     if multiplier < 1 || in_depth.checked_mul(multiplier as usize) != Some(out_depth) {
-        return Err(bad(crate::why("output channels are not input channels x depth multiplier")));
+        return Err(bad(why!("output channels are not input channels x depth multiplier")));
     }
     let rows = Axis::new(padding, in_h as i32, f_h as i32, strides[0], dilations[0], out_h as i32, OP)?;
     let cols = Axis::new(padding, in_w as i32, f_w as i32, strides[1], dilations[1], out_w as i32, OP)?;
     let bias;
+    let mut bias_t = TensorInfo::EMPTY;
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
-            bias = super::bias(model, op, out_depth, DType::F32)?;
+            bias = super::bias(model, op, out_depth, DType::F32, &mut bias_t)?;
             let (min, max) = activation.float_range();
             Kind::Float { min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
-            bias = super::bias(model, op, out_depth, DType::I32)?;
+            bias = super::bias(model, op, out_depth, DType::I32, &mut bias_t)?;
             let params = persist.alloc(PER_CHANNEL * out_depth)?;
             channel_multipliers(&in_t, &filter_t, &out_t, 3, persist, (params, PER_CHANNEL), OP)?;
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad(crate::why("activation range overflows")))?;
+                .ok_or(bad(why!("activation range overflows")))?;
             Kind::Int8 {
                 params,
                 input_offset: in_t.zero_point.wrapping_neg(),
@@ -104,7 +105,7 @@ pub fn prepare<'m>(
                 act_max,
             }
         }
-        _ => return Err(bad(crate::why("types must be all f32 or all int8"))),
+        _ => return Err(bad(why!("types must be all f32 or all int8"))),
     };
     Ok(DepthwiseConv {
         input,

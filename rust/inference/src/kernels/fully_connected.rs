@@ -61,20 +61,20 @@ pub fn prepare<'m>(
 ) -> Result<FullyConnected<'m>> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.outputs.len() != 1 || !(2..=3).contains(&op.inputs.len()) {
-        return Err(bad(crate::why("needs input, weights, optional bias and one output")));
+        return Err(bad(why!("needs input, weights, optional bias and one output")));
     }
     let mut activation = Activation::None;
     if let Some(options) = op.options {
         if op.options_type != FULLY_CONNECTED_OPTIONS {
-            return Err(bad(crate::why("options of another operator")));
+            return Err(bad(why!("options of another operator")));
         }
         activation = Activation::from_schema(options.u8_or(model.buf(), 0, 0)?)
-            .ok_or(bad(crate::why("unsupported fused activation")))?;
+            .ok_or(bad(why!("unsupported fused activation")))?;
         if options.u8_or(model.buf(), 1, 0)? != 0 {
-            return Err(bad(crate::why("shuffled weights format")));
+            return Err(bad(why!("shuffled weights format")));
         }
         if options.bool_or(model.buf(), 3, false)? {
-            return Err(bad(crate::why("hybrid (asymmetric_quantize_inputs) is not supported")));
+            return Err(bad(why!("hybrid (asymmetric_quantize_inputs) is not supported")));
         }
     }
     let (mut in_t, mut filter_t, mut out_t) = (TensorInfo::EMPTY, TensorInfo::EMPTY, TensorInfo::EMPTY);
@@ -82,32 +82,31 @@ pub fn prepare<'m>(
     required_into(model, op.inputs, 1, OP, &mut filter_t)?;
     let output = required_into(model, op.outputs, 0, OP, &mut out_t)?;
     if in_t.data.is_some() {
-        return Err(bad(crate::why("a constant input is not supported")));
+        return Err(bad(why!("a constant input is not supported")));
     }
-    let filter = filter_t.data.ok_or(bad(crate::why("weights must be constant")))?;
+    let filter = filter_t.data.ok_or(bad(why!("weights must be constant")))?;
     if filter_t.rank != 2 {
-        return Err(bad(crate::why("weights must have rank 2")));
+        return Err(bad(why!("weights must have rank 2")));
     }
     let (out_depth, accum_depth) = (filter_t.dims[0] as usize, filter_t.dims[1] as usize);
     if !in_t.elements().is_multiple_of(accum_depth) {
-        return Err(bad(crate::why("input size is not a multiple of the weights' depth")));
+        return Err(bad(why!("input size is not a multiple of the weights' depth")));
     }
     // accum_depth >= 1: validated dimensions.
-    let batches = in_t.elements().checked_div(accum_depth).ok_or(bad(crate::why("weights of depth 0")))?;
+    let batches = in_t.elements().checked_div(accum_depth).ok_or(bad(why!("weights of depth 0")))?;
     if out_t.elements() != batches * out_depth || out_t.dims().last().copied() != Some(out_depth as i32) {
-        return Err(bad(crate::why("output shape does not match batches x units")));
+        return Err(bad(why!("output shape does not match batches x units")));
     }
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         #[cfg(feature = "op-fully-connected")]
         (DType::F32, DType::F32, DType::F32) => {
-            let bias = super::bias(model, op, out_depth, DType::F32)?;
+            let bias = super::bias(model, op, out_depth, DType::F32, &mut in_t)?;
             let (min, max) = activation.float_range();
             Kind::Float { bias, min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
-            let bias = super::bias(model, op, out_depth, DType::I32)?;
             if filter_t.zero_point != 0 {
-                return Err(bad(crate::why("int8 weights must be symmetric (zero point 0)")));
+                return Err(bad(why!("int8 weights must be symmetric (zero point 0)")));
             }
             let (requant, stride) = match filter_t.is_per_channel() {
                 false => {
@@ -120,7 +119,7 @@ pub fn prepare<'m>(
                 }
                 true => {
                     if filter_t.quantized_dimension != 0 {
-                        return Err(bad(crate::why("per-channel weights must be quantized along the units")));
+                        return Err(bad(why!("per-channel weights must be quantized along the units")));
                     }
                     let at = persist.alloc(Requant::BYTES * out_depth)?;
                     for c in 0..out_depth {
@@ -133,24 +132,26 @@ pub fn prepare<'m>(
             };
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad(crate::why("activation range overflows")))?;
+                .ok_or(bad(why!("activation range overflows")))?;
+            let (input_offset, output_offset) = (in_t.zero_point.wrapping_neg(), out_t.zero_point);
+            // The input's description is read no more: the bias's goes into its storage
+            // (one `TensorInfo` less on the stack).
+            let bias = super::bias(model, op, out_depth, DType::I32, &mut in_t)?;
             let folded = persist.alloc(4 * out_depth)?;
-            let input_offset = in_t.zero_point.wrapping_neg();
             for (c, w) in filter.chunks_exact(accum_depth).enumerate() {
                 let sum = w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
                 let b = bias.map_or(0, |b| super::i32_at(b, 4 * c));
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
             }
-            let output_offset = out_t.zero_point;
             Kind::Int8(Int8 { folded, requant, stride, output_offset, act_min, act_max })
         }
         #[cfg(not(feature = "op-fully-connected"))]
         (DType::F32, DType::F32, DType::F32) => {
-            return Err(bad(crate::why("f32 is not in this build (int8 only)")))
+            return Err(bad(why!("f32 is not in this build (int8 only)")))
         }
-        _ => return Err(bad(crate::why("types must be all f32 or all int8"))),
+        _ => return Err(bad(why!("types must be all f32 or all int8"))),
     };
-    let index = |t: usize| u16::try_from(t).map_err(|_| Error::TooLarge(crate::why("tensors")));
+    let index = |t: usize| u16::try_from(t).map_err(|_| Error::TooLarge(why!("tensors")));
     let (input, output) = (index(input)?, index(output)?);
     Ok(FullyConnected { input, output, filter, out_depth, accum_depth, kind })
 }

@@ -39,15 +39,15 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo, persist: &mut Persist<'_>) 
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs one input and one output")));
+        return Err(bad(why!("needs one input and one output")));
     }
     let (input, in_t) = required(model, op.inputs, 0, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
     if out_t.data.is_some() {
-        return Err(bad(crate::why("output is a constant")));
+        return Err(bad(why!("output is a constant")));
     }
     if in_t.elements() != out_t.elements() || in_t.dtype != out_t.dtype {
-        return Err(bad(crate::why("input and output differ in size or type")));
+        return Err(bad(why!("input and output differ in size or type")));
     }
     let logistic = code == OpCode::LOGISTIC;
     let kind = match in_t.dtype {
@@ -55,13 +55,13 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo, persist: &mut Persist<'_>) 
         DType::F32 => Kind::TanhF32,
         DType::I8 => {
             if logistic && out_t.zero_point != -128 {
-                return Err(bad(crate::why("int8 output zero point must be -128")));
+                return Err(bad(why!("int8 output zero point must be -128")));
             }
             // The input scale as a Q31 multiplier and left shift into Q4.27 (TFLM
             // takes frexp directly); shifts outside 0..=62 are undefined there.
             let (q, shift) = frexp(in_t.scale as f64 * (1u64 << (31 - INPUT_INTEGER_BITS)) as f64);
             if !(0..=62).contains(&shift) {
-                return Err(bad(crate::why("input scale out of range")));
+                return Err(bad(why!("input scale out of range")));
             }
             // q < 1 - 2^-24 (an f32 significand): rounds below 2^31.
             let multiplier = round_f64(q * (1u64 << 31) as f64) as i32;
@@ -91,7 +91,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo, persist: &mut Persist<'_>) 
             }
             Kind::Int8 { table }
         }
-        _ => return Err(bad(crate::why("f32 or int8 only"))),
+        _ => return Err(bad(why!("f32 or int8 only"))),
     };
     Ok(LogisticTanh { input, output, kind })
 }

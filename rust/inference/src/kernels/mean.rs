@@ -109,12 +109,12 @@ impl Walk {
 pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 2 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs input, axes and one output")));
+        return Err(bad(why!("needs input, axes and one output")));
     }
     let mut keep_dims = false;
     if let Some(options) = op.options {
         if op.options_type != REDUCER_OPTIONS {
-            return Err(bad(crate::why("options of another operator")));
+            return Err(bad(why!("options of another operator")));
         }
         keep_dims = options.bool_or(model.buf(), 0, false)?;
     }
@@ -123,11 +123,11 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     separate_io(op.code, input, &in_t, output, &out_t)?;
     if in_t.dtype != out_t.dtype {
-        return Err(bad(crate::why("input and output differ in type")));
+        return Err(bad(why!("input and output differ in type")));
     }
-    let axes = axes_t.data.ok_or(bad(crate::why("axes must be constant")))?;
+    let axes = axes_t.data.ok_or(bad(why!("axes must be constant")))?;
     if axes_t.dtype != DType::I32 {
-        return Err(bad(crate::why("axes must be int32")));
+        return Err(bad(why!("axes must be int32")));
     }
 
     // TFLM's ResolveAxis: negative axes count from the end, repeats count once; a
@@ -139,7 +139,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
             let a = i32::from_le_bytes([a[0], a[1], a[2], a[3]]);
             let resolved = if a < 0 { a as i64 + rank as i64 } else { a as i64 };
             if !(0..rank as i64).contains(&resolved) {
-                return Err(bad(crate::why("axis out of range")));
+                return Err(bad(why!("axis out of range")));
             }
             reduce[resolved as usize] = true;
         }
@@ -158,7 +158,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
         }
     }
     if *out_t.dims() != expected[..out_rank] {
-        return Err(bad(crate::why("output shape does not match the input reduced over the axes")));
+        return Err(bad(why!("output shape does not match the input reduced over the axes")));
     }
 
     let (mut kept, mut reduced) = (Walk::EMPTY, Walk::EMPTY);
@@ -185,12 +185,12 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
             let multiplier = (((m as i64) << shift) / count as i64) as i32;
             let shift = s - shift;
             if shift > 30 {
-                return Err(bad(crate::why("requantization scale out of range")));
+                return Err(bad(why!("requantization scale out of range")));
             }
             let offset = (in_t.zero_point as i64 * count as i64) as i32;
             Kind::I8 { offset, requant: Requant::new(multiplier, shift), output_zp: out_t.zero_point }
         }
-        _ => return Err(bad(crate::why("f32 or int8 only"))),
+        _ => return Err(bad(why!("f32 or int8 only"))),
     };
     Ok(Mean {
         input,

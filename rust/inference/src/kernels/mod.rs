@@ -98,8 +98,8 @@ pub fn required<'m>(
     i: usize,
     op: OpCode,
 ) -> Result<(usize, TensorInfo<'m>)> {
-    let index = tensor_index(model, v, i)?
-        .ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
+    let index =
+        tensor_index(model, v, i)?.ok_or(Error::InvalidOperator(op, why!("a required tensor is missing")))?;
     Ok((index, model.tensor(index)?))
 }
 
@@ -114,10 +114,10 @@ pub fn separate_io(
     out_t: &TensorInfo<'_>,
 ) -> Result<()> {
     if in_t.data.is_some() || out_t.data.is_some() {
-        return Err(Error::InvalidOperator(op, crate::why("input or output is a constant")));
+        return Err(Error::InvalidOperator(op, why!("input or output is a constant")));
     }
     if input == output {
-        return Err(Error::InvalidOperator(op, crate::why("input and output are the same tensor")));
+        return Err(Error::InvalidOperator(op, why!("input and output are the same tensor")));
     }
     Ok(())
 }
@@ -132,8 +132,8 @@ pub fn required_into<'m>(
     op: OpCode,
     info: &mut TensorInfo<'m>,
 ) -> Result<usize> {
-    let index = tensor_index(model, v, i)?
-        .ok_or(Error::InvalidOperator(op, crate::why("a required tensor is missing")))?;
+    let index =
+        tensor_index(model, v, i)?.ok_or(Error::InvalidOperator(op, why!("a required tensor is missing")))?;
     model.read_tensor(index, info)?;
     Ok(index)
 }
@@ -166,8 +166,7 @@ impl<'a> Persist<'a> {
     /// Reserves `n` bytes, 4-aligned; returns their offset.
     pub fn alloc(&mut self, n: usize) -> Result<usize> {
         let at = self.used;
-        self.used =
-            at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge(crate::why("persistent data")))?;
+        self.used = at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge(why!("persistent data")))?;
         if let Some(buf) = &self.buf {
             if self.used > buf.len() {
                 return Err(Error::ArenaTooSmall { needed: self.used });
@@ -424,31 +423,32 @@ pub fn requant_multiplier(real: f64, op: OpCode) -> Result<(i32, i32)> {
 #[allow(dead_code)] // a build without FULLY_CONNECTED and the convolutions does not use it
 pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> {
     if s > 30 {
-        return Err(Error::InvalidOperator(op, crate::why("requantization scale out of range")));
+        return Err(Error::InvalidOperator(op, why!("requantization scale out of range")));
     }
     Ok((m, s))
 }
 
 /// Input 2 of a convolution or fully connected operator: the optional constant bias,
-/// one value per output channel, f32 for float operators and int32 for int8 ones.
+/// one value per output channel, f32 for float operators and int32 for int8 ones. Its
+/// description is read into `b`, storage the caller no longer needs.
 #[inline(always)]
 pub fn bias<'m>(
     model: &Model<'m>,
     op: &OperatorInfo,
     channels: usize,
     dtype: DType,
+    b: &mut TensorInfo<'m>,
 ) -> Result<Option<&'m [u8]>> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let Some(i) = tensor_index(model, op.inputs, 2)? else { return Ok(None) };
-    let mut b = TensorInfo::EMPTY;
-    model.read_tensor(i, &mut b)?;
+    model.read_tensor(i, b)?;
     if b.elements() != channels {
-        return Err(bad(crate::why("bias size is not the number of output channels")));
+        return Err(bad(why!("bias size is not the number of output channels")));
     }
     if b.dtype != dtype {
-        return Err(bad(crate::why("bias must be f32 for float operators, int32 for int8 ones")));
+        return Err(bad(why!("bias must be f32 for float operators, int32 for int8 ones")));
     }
-    b.data.ok_or(bad(crate::why("bias must be constant"))).map(Some)
+    b.data.ok_or(bad(why!("bias must be constant"))).map(Some)
 }
 
 /// sum(w[i] x[i]) over int8 values in wrapping int32 (over the shorter slice), four
@@ -483,12 +483,12 @@ pub fn unary<'m>(
 ) -> Result<(usize, TensorInfo<'m>, usize, TensorInfo<'m>)> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs one input and one output")));
+        return Err(bad(why!("needs one input and one output")));
     }
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     if in_t.data.is_some() {
-        return Err(bad(crate::why("a constant input is not supported")));
+        return Err(bad(why!("a constant input is not supported")));
     }
     Ok((input, in_t, output, out_t))
 }

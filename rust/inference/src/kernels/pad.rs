@@ -36,26 +36,26 @@ pub struct Pad {
 pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     if !(2..=3).contains(&op.inputs.len()) || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs input, paddings, optional value and one output")));
+        return Err(bad(why!("needs input, paddings, optional value and one output")));
     }
     if op.options.is_some() && op.options_type != PAD_OPTIONS {
-        return Err(bad(crate::why("options of another operator")));
+        return Err(bad(why!("options of another operator")));
     }
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, pad_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
     separate_io(op.code, input, &in_t, output, &out_t)?;
     if in_t.dtype != out_t.dtype {
-        return Err(bad(crate::why("input and output differ in type")));
+        return Err(bad(why!("input and output differ in type")));
     }
     let rank = in_t.rank;
     if rank > MAX_RANK || out_t.rank != rank {
-        return Err(bad(crate::why("input and output must have the same rank, at most 5")));
+        return Err(bad(why!("input and output must have the same rank, at most 5")));
     }
     // TFLM reads the paddings in preparation, from the model: they must be constant.
-    let paddings = pad_t.data.ok_or(bad(crate::why("paddings must be constant")))?;
+    let paddings = pad_t.data.ok_or(bad(why!("paddings must be constant")))?;
     if pad_t.dtype != DType::I32 || pad_t.elements() != 2 * rank {
-        return Err(bad(crate::why("paddings must be int32, two per dimension")));
+        return Err(bad(why!("paddings must be int32, two per dimension")));
     }
     let padding = |i: usize| {
         i32::from_le_bytes([paddings[4 * i], paddings[4 * i + 1], paddings[4 * i + 2], paddings[4 * i + 3]])
@@ -63,21 +63,21 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
 
     match in_t.dtype {
         DType::F32 | DType::I8 | DType::I32 => {}
-        _ => return Err(bad(crate::why("f32, int8 or int32 only"))),
+        _ => return Err(bad(why!("f32, int8 or int32 only"))),
     }
     let size = in_t.dtype.size();
     let mut value = [0u8; 4];
     match tensor_index(model, op.inputs, 2)? {
         Some(v) => {
             let v_t = model.tensor(v)?;
-            let data = v_t.data.ok_or(bad(crate::why("the padding value must be constant")))?;
+            let data = v_t.data.ok_or(bad(why!("the padding value must be constant")))?;
             if v_t.dtype != in_t.dtype || v_t.elements() != 1 {
-                return Err(bad(crate::why("the padding value must be a scalar of the input's type")));
+                return Err(bad(why!("the padding value must be a scalar of the input's type")));
             }
             if v_t.dtype == DType::I8 && (v_t.zero_point != out_t.zero_point || v_t.scale != out_t.scale) {
-                return Err(bad(crate::why("the int8 padding value must share the output's quantization")));
+                return Err(bad(why!("the int8 padding value must share the output's quantization")));
             }
-            value[..size].copy_from_slice(data.get(..size).ok_or(bad(crate::why("padding value size")))?);
+            value[..size].copy_from_slice(data.get(..size).ok_or(bad(why!("padding value size")))?);
         }
         None => {
             if in_t.dtype == DType::I8 {
@@ -93,10 +93,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
     for d in 0..rank {
         let (b, a) = (padding(2 * d), padding(2 * d + 1));
         if b < 0 || a < 0 {
-            return Err(bad(crate::why("negative paddings are not supported")));
+            return Err(bad(why!("negative paddings are not supported")));
         }
         if in_t.dims[d] as i64 + b as i64 + a as i64 != out_t.dims[d] as i64 {
-            return Err(bad(crate::why("output shape is not the input's plus the paddings")));
+            return Err(bad(why!("output shape is not the input's plus the paddings")));
         }
         (dims[d], before[d], after[d]) = (in_t.dims[d] as usize, b as usize, a as usize);
     }

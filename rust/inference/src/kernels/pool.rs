@@ -53,12 +53,12 @@ impl Axis {
     fn new(same: bool, input: i32, filter: i32, stride: i32, out: i32, op: OpCode) -> Result<Self> {
         let bad = |why| Error::InvalidOperator(op, why);
         if filter < 1 || stride < 1 {
-            return Err(bad(crate::why("filter size and stride must be positive")));
+            return Err(bad(why!("filter size and stride must be positive")));
         }
         let (input, filter, stride) = (input as i64, filter as i64, stride as i64);
         let computed = if same { (input + stride - 1) / stride } else { (input + stride - filter) / stride };
         if computed != out as i64 || computed < 1 {
-            return Err(bad(crate::why("output size does not match the input, filter, stride and padding")));
+            return Err(bad(why!("output size does not match the input, filter, stride and padding")));
         }
         let total = ((computed - 1) * stride + filter - input).max(0);
         let axis = Axis { input: input as usize, out: out as usize, filter, stride, pad: total / 2 };
@@ -66,7 +66,7 @@ impl Axis {
         // last starts inside it, no window is empty (TFLM leaves an empty one unwritten).
         let (first, last) = (axis.window(0), axis.window(axis.out - 1));
         if first.0 >= first.1 || last.0 >= last.1 {
-            return Err(bad(crate::why("a pooling window lies entirely in the padding")));
+            return Err(bad(why!("a pooling window lies entirely in the padding")));
         }
         Ok(axis)
     }
@@ -85,34 +85,34 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pool> {
     let code = op.code;
     let bad = |why| Error::InvalidOperator(code, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs one input and one output")));
+        return Err(bad(why!("needs one input and one output")));
     }
-    let options = op.options.ok_or(bad(crate::why("missing pooling options")))?;
+    let options = op.options.ok_or(bad(why!("missing pooling options")))?;
     if op.options_type != POOL_2D_OPTIONS {
-        return Err(bad(crate::why("options of another operator")));
+        return Err(bad(why!("options of another operator")));
     }
     let same = match options.u8_or(model.buf(), 0, 0)? {
         0 => true,
         1 => false,
-        _ => return Err(bad(crate::why("unknown padding"))),
+        _ => return Err(bad(why!("unknown padding"))),
     };
     let (stride_w, stride_h) = (options.i32_or(model.buf(), 1, 0)?, options.i32_or(model.buf(), 2, 0)?);
     let (filter_w, filter_h) = (options.i32_or(model.buf(), 3, 0)?, options.i32_or(model.buf(), 4, 0)?);
     let activation = Activation::from_schema(options.u8_or(model.buf(), 5, 0)?)
-        .ok_or(bad(crate::why("unsupported fused activation")))?;
+        .ok_or(bad(why!("unsupported fused activation")))?;
 
     let (input, in_t) = required(model, op.inputs, 0, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
     separate_io(code, input, &in_t, output, &out_t)?;
     if in_t.rank != 4 || out_t.rank != 4 {
-        return Err(bad(crate::why("input and output must be 4D (NHWC)")));
+        return Err(bad(why!("input and output must be 4D (NHWC)")));
     }
     let (i, o) = (in_t.dims, out_t.dims);
     if i[0] != o[0] || i[3] != o[3] {
-        return Err(bad(crate::why("input and output differ in batches or channels")));
+        return Err(bad(why!("input and output differ in batches or channels")));
     }
     if in_t.dtype != out_t.dtype {
-        return Err(bad(crate::why("input and output differ in type")));
+        return Err(bad(why!("input and output differ in type")));
     }
     let height = Axis::new(same, i[1], filter_h, stride_h, o[1], code)?;
     let width = Axis::new(same, i[2], filter_w, stride_w, o[2], code)?;
@@ -129,18 +129,18 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pool> {
         DType::I8 => {
             // TFLM: scales within 1e-6 of each other (compared in float), same zero point.
             if (in_t.scale - out_t.scale).abs() as f64 > 1.0e-6 || in_t.zero_point != out_t.zero_point {
-                return Err(bad(crate::why("int8 input and output must share scale and zero point")));
+                return Err(bad(why!("int8 input and output must share scale and zero point")));
             }
             let (min, max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
-                .ok_or(bad(crate::why("activation range overflows")))?;
+                .ok_or(bad(why!("activation range overflows")))?;
             if average {
                 Kind::AverageI8 { min, max }
             } else {
                 Kind::MaxI8 { min, max }
             }
         }
-        _ => return Err(bad(crate::why("f32 or int8 only"))),
+        _ => return Err(bad(why!("f32 or int8 only"))),
     };
     Ok(Pool { input, output, batches: i[0] as usize, depth: i[3] as usize, height, width, kind })
 }

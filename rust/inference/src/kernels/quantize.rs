@@ -25,10 +25,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Quantize> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let (input, in_t, output, out_t) = super::unary(model, op)?;
     if in_t.elements() != out_t.elements() {
-        return Err(bad(crate::why("input and output sizes differ")));
+        return Err(bad(why!("input and output sizes differ")));
     }
     if in_t.is_per_channel() || out_t.is_per_channel() {
-        return Err(bad(crate::why("per-channel quantization is not supported here")));
+        return Err(bad(why!("per-channel quantization is not supported here")));
     }
     let kind = match (op.code, in_t.dtype, out_t.dtype) {
         (crate::OpCode::QUANTIZE, DType::F32, DType::I8) => {
@@ -41,7 +41,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Quantize> {
         (crate::OpCode::DEQUANTIZE, DType::I8, DType::F32) => {
             Kind::ToF32 { scale: in_t.scale as f64, zero_point: in_t.zero_point }
         }
-        _ => return Err(bad(crate::why("unsupported input and output types"))),
+        _ => return Err(bad(why!("unsupported input and output types"))),
     };
     Ok(Quantize { input, output, kind })
 }

@@ -25,7 +25,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Relu> {
     let bad = |why| Error::InvalidOperator(op.code, why);
     let (input, in_t, output, out_t) = super::unary(model, op)?;
     if in_t.elements() != out_t.elements() || in_t.dtype != out_t.dtype {
-        return Err(bad(crate::why("input and output differ in size or type")));
+        return Err(bad(why!("input and output differ in size or type")));
     }
     let six = op.code == OpCode::RELU6;
     let kind = match in_t.dtype {
@@ -40,7 +40,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Relu> {
             let min = (out_t.zero_point + round_f32(0.0 / out_t.scale) as i32).max(-128);
             Kind::Int8Relu { input_zp: in_t.zero_point, output_zp: out_t.zero_point, multiplier, shift, min }
         }
-        _ => return Err(bad(crate::why("f32 or int8 only"))),
+        _ => return Err(bad(why!("f32 or int8 only"))),
     };
     Ok(Relu { input, output, kind })
 }

@@ -45,23 +45,23 @@ enum Kind {
 pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
     let bad = |why| Error::InvalidOperator(OP, why);
     if op.inputs.len() != 1 || op.outputs.len() != 1 {
-        return Err(bad(crate::why("needs one input and one output")));
+        return Err(bad(why!("needs one input and one output")));
     }
     // TFLM leaves beta 0 without options.
     let mut beta = 0.0f32;
     if let Some(options) = op.options {
         if op.options_type != SOFTMAX_OPTIONS {
-            return Err(bad(crate::why("options of another operator")));
+            return Err(bad(why!("options of another operator")));
         }
         beta = f32::from_bits(options.u32_or(model.buf(), 0, 0)?);
     }
     let (input, in_t) = required(model, op.inputs, 0, OP)?;
     let (output, out_t) = required(model, op.outputs, 0, OP)?;
     if out_t.data.is_some() {
-        return Err(bad(crate::why("output is a constant")));
+        return Err(bad(why!("output is a constant")));
     }
     if in_t.rank == 0 || in_t.dims() != out_t.dims() {
-        return Err(bad(crate::why("input and output must have the same shape, of rank 1 or more")));
+        return Err(bad(why!("input and output must have the same shape, of rank 1 or more")));
     }
     let depth = (*in_t.dims().last().unwrap_or(&1) as usize).max(1);
     let rows = in_t.elements() / depth;
@@ -69,14 +69,14 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
         (DType::F32, DType::F32) => Kind::F32 { beta },
         (DType::I8, DType::I8) => {
             if out_t.zero_point != -128 || out_t.scale != 1.0 / 256.0 {
-                return Err(bad(crate::why("int8 output must have scale 1/256 and zero point -128")));
+                return Err(bad(why!("int8 output must have scale 1/256 and zero point -128")));
             }
             // TFLite's PreprocessSoftmaxScaling (double-rounding build), then its
             // QuantizeMultiplierGreaterThanOne, whose check aborts TFLM.
             let scaled = beta as f64 * in_t.scale as f64 * (1u64 << (31 - DIFF_INTEGER_BITS)) as f64;
             let real = if scaled > 2147483647.0 { 2147483647.0 } else { scaled };
             if real.is_nan() || real <= 1.0 {
-                return Err(bad(crate::why("beta x input scale is too small for the fixed-point path")));
+                return Err(bad(why!("beta x input scale is too small for the fixed-point path")));
             }
             let (multiplier, shift) = quantize_multiplier(real);
             // CalculateInputRadius: the largest difference that does not overflow Q5.26.
@@ -84,7 +84,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
                 / (1u64 << shift.clamp(0, 62)) as f64;
             Kind::Int8 { multiplier, shift, diff_min: -(radius as i32) }
         }
-        _ => return Err(bad(crate::why("f32 -> f32 or int8 -> int8 only"))),
+        _ => return Err(bad(why!("f32 -> f32 or int8 -> int8 only"))),
     };
     Ok(Softmax { input, output, rows, depth, kind })
 }
@@ -157,7 +157,7 @@ fn softmax_i8(x: &[u8], out: &mut [u8], scale: Requant, diff_min: i32) -> Result
     let exponent = bits_over_unit + 31 - 8;
     if !(0..=31).contains(&exponent) {
         // TFLM's TFLITE_CHECK aborts here: the sum reached 512.
-        return Err(Error::InvalidOperator(OP, crate::why("sum of exponentials overflows TFLM's int8 path")));
+        return Err(Error::InvalidOperator(OP, why!("sum of exponentials overflows TFLM's int8 path")));
     }
     for (&v, o) in x.iter().zip(out.iter_mut()) {
         *o = match exp_of(v) {
