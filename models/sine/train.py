@@ -6,9 +6,10 @@ The model and data follow TensorFlow Lite Micro's hello_world: x uniform in
 validate), Dense(16, relu) -> Dense(16, relu) -> Dense(1), Adam, MSE, 500 epochs
 of batches of 64. The int8 model is full-integer (int8 input and output,
 per-tensor FULLY_CONNECTED weights), calibrated on 500 seeded samples of the
-training inputs. Every random choice comes from --seed; TensorFlow runs
-single-threaded with op determinism on and oneDNN off, so a rerun on the same
-versions (models/requirements-train.txt) gives the same files.
+training inputs. Both are stripped of what no interpreter reads (names,
+signatures, metadata: tools/strip_model.py). Every random choice comes from
+--seed; TensorFlow runs single-threaded with op determinism on and oneDNN off, so
+a rerun on the same versions (models/requirements-train.txt) gives the same files.
 
     train.py [--seed 2] [--epochs 500] [--out-dir models/sine]
 """
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from strip_model import strip  # noqa: E402
 from tflm_oracle import Oracle  # noqa: E402
 
 SAMPLES, TRAIN, VALIDATE = 1000, 600, 200
@@ -99,8 +101,10 @@ def main():
     print(f"test loss {loss:.4f}, mae {mae:.4f}", file=sys.stderr)
 
     calibration = rng.choice(x_train, 500, replace=False)
-    outputs = {"sine_float.tflite": converter(model).convert(),
-               "sine_int8.tflite": to_int8(model, calibration)}
+    # Stripped of names, signatures and metadata (tools/strip_model.py): the files
+    # are flashed with the firmware, and no interpreter reads those.
+    outputs = {"sine_float.tflite": strip(converter(model).convert()),
+               "sine_int8.tflite": strip(to_int8(model, calibration))}
     for name, blob in outputs.items():
         path = os.path.join(args.out_dir, name)
         with open(path, "wb") as f:

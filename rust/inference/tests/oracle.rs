@@ -30,3 +30,33 @@ fn models_with_missing_operators_are_refused_by_name() {
         }
     }
 }
+
+/// The committed sine models are already stripped (`tools/strip_model.py`, as
+/// `models/sine/train.py` writes them): stripping them again changes no byte, and
+/// what was stripped (names, signatures, metadata) is gone.
+#[test]
+fn sine_models_are_stripped() {
+    let python = std::env::var("SI_PYTHON")
+        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
+    for name in ["sine_int8", "sine_float"] {
+        let model = root().join(format!("models/sine/{name}.tflite"));
+        let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.stripped"));
+        let status = std::process::Command::new(&python)
+            .arg(root().join("tools/strip_model.py"))
+            .arg(&model)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "strip_model.py failed on {name}");
+        let bytes = std::fs::read(&model).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name} is not stripped");
+        for text in [&b"min_runtime_version"[..], b"CONVERSION_METADATA", b"serving_default", b"MatMul"] {
+            assert!(
+                !bytes.windows(text.len()).any(|w| w == text),
+                "{name} holds {:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+}
