@@ -117,12 +117,16 @@ fn positive_finite(x: f32) -> bool {
     (1..0x7f80_0000).contains(&x.to_bits())
 }
 
-/// A tensor's static description.
+/// A tensor's static description. Small (40 bytes on the device): its shape and
+/// per-channel scales stay in the model, as TFLM points its tensors' dimensions into
+/// the flatbuffer, so that preparation keeps several of these on the stack cheaply.
 #[derive(Clone, Copy, Debug)]
 pub struct TensorInfo<'a> {
     pub dtype: DType,
-    pub dims: [i32; MAX_DIMS],
-    pub rank: usize,
+    /// Its dimensions: `rank` little-endian i32s in the model, each at least 1.
+    shape: &'a [u8],
+    /// Their product (validated at load: the bytes fit in 2^24).
+    elements: u32,
     /// Constant data from the model (weights, biases, shapes), if any.
     pub data: Option<&'a [u8]>,
     /// Per-tensor scale and zero point (the first of per-channel ones).
@@ -131,15 +135,37 @@ pub struct TensorInfo<'a> {
     /// Per-channel scales (little-endian f32s), when there are several; empty
     /// otherwise.
     pub channel_scales: &'a [u8],
-    pub quantized_dimension: usize,
+    /// The dimension the per-channel scales lie along.
+    pub quantized_dimension: u8,
+}
+
+/// A tensor's dimensions, copied out of the model: a slice through `Deref`.
+#[derive(Clone, Copy, Debug)]
+pub struct Dims {
+    dims: [i32; MAX_DIMS],
+    rank: usize,
+}
+
+impl core::ops::Deref for Dims {
+    type Target = [i32];
+
+    fn deref(&self) -> &[i32] {
+        self.dims.get(..self.rank).unwrap_or_default()
+    }
+}
+
+impl PartialEq for Dims {
+    fn eq(&self, other: &Dims) -> bool {
+        **self == **other
+    }
 }
 
 impl TensorInfo<'_> {
     /// A placeholder for [`Model::read_tensor`] to fill.
     pub(crate) const EMPTY: TensorInfo<'static> = TensorInfo {
         dtype: DType::I8,
-        dims: [1; MAX_DIMS],
-        rank: 0,
+        shape: &[],
+        elements: 1,
         data: None,
         scale: 0.0,
         zero_point: 0,
@@ -147,12 +173,37 @@ impl TensorInfo<'_> {
         quantized_dimension: 0,
     };
 
-    pub fn dims(&self) -> &[i32] {
-        self.dims.get(..self.rank).unwrap_or_default()
+    /// The number of dimensions (0 for a scalar).
+    pub fn rank(&self) -> usize {
+        self.shape.len() / 4
+    }
+
+    /// Dimension `d`; 1 past the rank (a scalar has one element).
+    pub fn dim(&self, d: usize) -> i32 {
+        self.shape.get(4 * d..).and_then(|b| b.first_chunk()).map_or(1, |b| i32::from_le_bytes(*b))
+    }
+
+    /// The last dimension (1 for a scalar).
+    pub fn last_dim(&self) -> i32 {
+        self.dim(self.rank().wrapping_sub(1))
+    }
+
+    /// All dimensions, copied.
+    pub fn dims(&self) -> Dims {
+        let mut dims = Dims { dims: [1; MAX_DIMS], rank: self.rank().min(MAX_DIMS) };
+        for (d, slot) in dims.dims.iter_mut().enumerate().take(dims.rank) {
+            *slot = self.dim(d);
+        }
+        dims
+    }
+
+    /// Whether `other` has the same shape.
+    pub fn same_shape(&self, other: &TensorInfo<'_>) -> bool {
+        self.shape == other.shape
     }
 
     pub fn elements(&self) -> usize {
-        self.dims().iter().map(|&d| d as usize).product()
+        self.elements as usize
     }
 
     pub fn bytes(&self) -> usize {
@@ -326,22 +377,21 @@ impl<'a> Model<'a> {
         let buf = self.buf();
         let t = self.tensors().table(buf, i)?;
         let dtype = DType::from_schema(t.u8_or(buf, 1, 0)?)?;
-        let mut dims = [1i32; MAX_DIMS];
         let shape = t.vector(buf, 0, 4)?;
         if shape.len() > MAX_DIMS {
             return Err(Error::Malformed(why!("tensor rank above 6")));
         }
         let rank = shape.len();
         let mut elements: usize = 1;
-        for (d, slot) in dims.iter_mut().enumerate().take(rank) {
-            *slot = shape.i32(buf, d)?;
-            if *slot < 1 {
+        for d in 0..rank {
+            let dim = shape.i32(buf, d)?;
+            if dim < 1 {
                 return Err(Error::Malformed(why!(
-                    "tensor dimension below 1 (dynamic shapes are not supported)",
+                    "tensor dimension below 1 (dynamic shapes are not supported)"
                 )));
             }
             elements =
-                elements.checked_mul(*slot as usize).ok_or(Error::Malformed(why!("tensor size overflow")))?;
+                elements.checked_mul(dim as usize).ok_or(Error::Malformed(why!("tensor size overflow")))?;
         }
         let bytes = elements
             .checked_mul(dtype.size())
@@ -359,8 +409,8 @@ impl<'a> Model<'a> {
         };
         *info = TensorInfo {
             dtype,
-            dims,
-            rank,
+            shape: buf.bytes_of(shape, 4),
+            elements: elements as u32,
             data,
             scale: 0.0,
             zero_point: 0,
@@ -377,13 +427,13 @@ impl<'a> Model<'a> {
                 }
                 let qd = q.i32_or(buf, 6, 0)?;
                 if scales.len() > 1 {
-                    if qd < 0 || qd as usize >= rank || dims[qd as usize] as usize != scales.len() {
+                    if qd < 0 || qd as usize >= rank || info.dim(qd as usize) as usize != scales.len() {
                         return Err(Error::Malformed(why!(
                             "per-channel scales do not match the quantized dimension",
                         )));
                     }
                     info.channel_scales = buf.bytes_of(scales, 4);
-                    info.quantized_dimension = qd as usize;
+                    info.quantized_dimension = qd as u8;
                 }
                 for c in 0..scales.len() {
                     if !positive_finite(scales.f32(buf, c)?) {

@@ -116,7 +116,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
     if t1.dtype != out_t.dtype || t2.dtype != out_t.dtype {
         return Err(bad(why!("inputs and output differ in type")));
     }
-    let loops = Loops::new(t1.dims(), t2.dims(), out_t.dims())
+    let loops = Loops::new(&t1.dims(), &t2.dims(), &out_t.dims())
         .ok_or(bad(why!("output shape is not the broadcast of the input shapes")))?;
     let at = loops.store(persist)?;
     let kind = match (out_t.dtype, is_add) {

@@ -52,15 +52,15 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation
         return Err(bad(why!("output is a constant")));
     }
     // Every element type the engine knows concatenates as bytes, as in TFLM.
-    let rank = out_t.rank as i32;
+    let rank = out_t.rank() as i32;
     let axis = if axis < 0 { axis + rank } else { axis };
     if !(0..rank).contains(&axis) {
         return Err(bad(why!("axis out of range")));
     }
     let axis = axis as usize;
     let size = out_t.dtype.size();
-    let outer: usize = out_t.dims[..axis].iter().map(|&d| d as usize).product();
-    let inner: usize = out_t.dims[axis + 1..out_t.rank].iter().map(|&d| d as usize).product();
+    let outer: usize = (0..axis).map(|d| out_t.dim(d) as usize).product();
+    let inner: usize = (axis + 1..out_t.rank()).map(|d| out_t.dim(d) as usize).product();
 
     let mut inputs = [Operand::Constant(&[]); MAX_INPUTS];
     let mut runs = [0usize; MAX_INPUTS];
@@ -71,14 +71,14 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo) -> Result<Concatenation
             return Err(bad(why!("an input is the output")));
         }
         check_input(&t, &out_t, axis).map_err(bad)?;
-        along += t.dims[axis] as i64;
-        runs[i] = t.dims[axis] as usize * inner * size;
+        along += t.dim(axis) as i64;
+        runs[i] = t.dim(axis) as usize * inner * size;
         inputs[i] = match t.data {
             Some(data) => Operand::Constant(data),
             None => Operand::Arena(index),
         };
     }
-    if along != out_t.dims[axis] as i64 {
+    if along != out_t.dim(axis) as i64 {
         return Err(bad(why!("output size along the axis is not the inputs' sum")));
     }
     Ok(Concatenation { inputs, count, output, runs, outer, out_bytes: out_t.bytes() })
@@ -96,7 +96,7 @@ fn check_input(
     if t.dtype == DType::I8 && (t.scale != out.scale || t.zero_point != out.zero_point) {
         return Err(why!("int8 inputs must share the output's scale and zero point"));
     }
-    if t.rank != out.rank || (0..out.rank).any(|d| d != axis && t.dims[d] != out.dims[d]) {
+    if t.rank() != out.rank() || (0..out.rank()).any(|d| d != axis && t.dim(d) != out.dim(d)) {
         return Err(why!("input shape differs from the output's off the axis"));
     }
     Ok(())

@@ -184,10 +184,10 @@ pub fn read_options(
 
 /// The four dimensions of a rank-4 tensor.
 pub fn dims4(t: &TensorInfo<'_>, what: crate::Why, op: OpCode) -> Result<[usize; 4]> {
-    if t.rank != 4 {
+    if t.rank() != 4 {
         return Err(Error::InvalidOperator(op, what));
     }
-    Ok([t.dims[0] as usize, t.dims[1] as usize, t.dims[2] as usize, t.dims[3] as usize])
+    Ok([t.dim(0) as usize, t.dim(1) as usize, t.dim(2) as usize, t.dim(3) as usize])
 }
 
 /// Stores the prepared requantization ([`Requant::to_bytes`]) of each output channel
@@ -204,11 +204,13 @@ pub fn channel_multipliers(
     op: OpCode,
 ) -> Result<()> {
     let bad = |why| Error::InvalidOperator(op, why);
-    let channels = filter.dims().get(dim).map_or(0, |&d| d as usize);
+    let channels = if dim < filter.rank() { filter.dim(dim) as usize } else { 0 };
     if filter.zero_point != 0 {
         return Err(bad(why!("int8 weights must be symmetric (zero point 0)")));
     }
-    if filter.is_per_channel() && (filter.quantized_dimension != dim || filter.channel_count() != channels) {
+    if filter.is_per_channel()
+        && (filter.quantized_dimension as usize != dim || filter.channel_count() != channels)
+    {
         return Err(bad(why!("per-channel weight scales must lie along the output channels")));
     }
     for c in 0..channels {

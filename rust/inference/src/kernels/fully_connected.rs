@@ -85,16 +85,16 @@ pub fn prepare<'m>(
         return Err(bad(why!("a constant input is not supported")));
     }
     let filter = filter_t.data.ok_or(bad(why!("weights must be constant")))?;
-    if filter_t.rank != 2 {
+    if filter_t.rank() != 2 {
         return Err(bad(why!("weights must have rank 2")));
     }
-    let (out_depth, accum_depth) = (filter_t.dims[0] as usize, filter_t.dims[1] as usize);
+    let (out_depth, accum_depth) = (filter_t.dim(0) as usize, filter_t.dim(1) as usize);
     if !in_t.elements().is_multiple_of(accum_depth) {
         return Err(bad(why!("input size is not a multiple of the weights' depth")));
     }
     // accum_depth >= 1: validated dimensions.
     let batches = in_t.elements().checked_div(accum_depth).ok_or(bad(why!("weights of depth 0")))?;
-    if out_t.elements() != batches * out_depth || out_t.dims().last().copied() != Some(out_depth as i32) {
+    if out_t.elements() != batches * out_depth || out_t.rank() == 0 || out_t.last_dim() != out_depth as i32 {
         return Err(bad(why!("output shape does not match batches x units")));
     }
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {

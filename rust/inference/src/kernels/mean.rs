@@ -132,7 +132,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
 
     // TFLM's ResolveAxis: negative axes count from the end, repeats count once; a
     // scalar input ignores the axes.
-    let rank = in_t.rank;
+    let rank = in_t.rank();
     let mut reduce = [false; MAX_DIMS];
     if rank > 0 {
         for a in axes.chunks_exact(4) {
@@ -148,7 +148,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
     let mut expected = [1i32; MAX_DIMS];
     let mut out_rank = 0;
     let mut count = 1usize;
-    for (&reduced, &size) in reduce.iter().zip(in_t.dims()) {
+    for (&reduced, &size) in reduce.iter().zip(in_t.dims().iter()) {
         if !reduced || keep_dims {
             expected[out_rank] = if reduced { 1 } else { size };
             out_rank += 1;
@@ -163,7 +163,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
 
     let (mut kept, mut reduced) = (Walk::EMPTY, Walk::EMPTY);
     let mut stride = in_t.elements();
-    for (&reduced_here, &size) in reduce.iter().zip(in_t.dims()) {
+    for (&reduced_here, &size) in reduce.iter().zip(in_t.dims().iter()) {
         let size = size as usize;
         stride /= size;
         if reduced_here {

@@ -48,8 +48,8 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
     if in_t.dtype != out_t.dtype {
         return Err(bad(why!("input and output differ in type")));
     }
-    let rank = in_t.rank;
-    if rank > MAX_RANK || out_t.rank != rank {
+    let rank = in_t.rank();
+    if rank > MAX_RANK || out_t.rank() != rank {
         return Err(bad(why!("input and output must have the same rank, at most 5")));
     }
     // TFLM reads the paddings in preparation, from the model: they must be constant.
@@ -95,10 +95,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
         if b < 0 || a < 0 {
             return Err(bad(why!("negative paddings are not supported")));
         }
-        if in_t.dims[d] as i64 + b as i64 + a as i64 != out_t.dims[d] as i64 {
+        if in_t.dim(d) as i64 + b as i64 + a as i64 != out_t.dim(d) as i64 {
             return Err(bad(why!("output shape is not the input's plus the paddings")));
         }
-        (dims[d], before[d], after[d]) = (in_t.dims[d] as usize, b as usize, a as usize);
+        (dims[d], before[d], after[d]) = (in_t.dim(d) as usize, b as usize, a as usize);
     }
     let mut n = rank.max(1);
     // In bytes, then fold each unpadded dimension into the one before.

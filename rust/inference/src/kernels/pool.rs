@@ -104,10 +104,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pool> {
     let (input, in_t) = required(model, op.inputs, 0, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
     separate_io(code, input, &in_t, output, &out_t)?;
-    if in_t.rank != 4 || out_t.rank != 4 {
+    if in_t.rank() != 4 || out_t.rank() != 4 {
         return Err(bad(why!("input and output must be 4D (NHWC)")));
     }
-    let (i, o) = (in_t.dims, out_t.dims);
+    let (i, o) = (in_t.dims(), out_t.dims());
     if i[0] != o[0] || i[3] != o[3] {
         return Err(bad(why!("input and output differ in batches or channels")));
     }

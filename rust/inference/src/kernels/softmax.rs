@@ -60,10 +60,10 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
     if out_t.data.is_some() {
         return Err(bad(why!("output is a constant")));
     }
-    if in_t.rank == 0 || in_t.dims() != out_t.dims() {
+    if in_t.rank() == 0 || !in_t.same_shape(&out_t) {
         return Err(bad(why!("input and output must have the same shape, of rank 1 or more")));
     }
-    let depth = (*in_t.dims().last().unwrap_or(&1) as usize).max(1);
+    let depth = (in_t.last_dim() as usize).max(1);
     let rows = in_t.elements() / depth;
     let kind = match (in_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32) => Kind::F32 { beta },
