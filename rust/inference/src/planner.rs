@@ -8,19 +8,16 @@ use crate::kernels::{tensor_index, Slot};
 use crate::schema::Model;
 use crate::{Error, Result};
 
-const ALIGN: u32 = 4;
+const ALIGN: usize = 4;
 
-#[derive(Clone, Copy, Default)]
+/// When a tensor is alive: the first and last operator that touch it (at most
+/// `u16::MAX` operators, checked below). Its size and, once placed, its offset are
+/// kept in its [`Slot`]: the planner's own tables are 5 bytes a tensor, since its
+/// frame is on the stack during setup.
+#[derive(Clone, Copy)]
 struct Life {
-    /// Operator indices (at most `u16::MAX` operators, checked below): a small `Life`
-    /// keeps the planner's frame, on the stack during setup, small.
     first: u16,
     last: u16,
-    /// Bytes (validated at load: at most 2^24) and offset.
-    size: u32,
-    used: bool,
-    placed: bool,
-    offset: u32,
 }
 
 /// Offsets for every tensor into `slots` (constants get an empty slot); returns the
@@ -35,21 +32,19 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     if ops > u16::MAX as usize {
         return Err(Error::TooLarge(why!("operators")));
     }
-    let mut life = [Life::default(); T];
+    // `None`: not touched by any operator (nor a graph input or output).
+    let mut life: [Option<Life>; T] = [None; T];
     // Indices were validated at load (below the tensor count, at most T).
-    let touch = |t: usize, at: u16, life: &mut [Life; T]| {
+    let touch = |t: usize, at: u16, life: &mut [Option<Life>; T]| {
         let Some(l) = life.get_mut(t) else { return };
-        if l.used {
-            l.first = l.first.min(at);
-            l.last = l.last.max(at);
-        } else {
-            *l = Life { first: at, last: at, used: true, ..Life::default() };
-        }
+        *l = Some(match *l {
+            Some(Life { first, last }) => Life { first: first.min(at), last: last.max(at) },
+            None => Life { first: at, last: at },
+        });
     };
-    for v in [model.inputs()] {
-        for i in 0..v.len() {
-            touch(v.i32(model.buf(), i)? as usize, 0, &mut life);
-        }
+    let buf = model.buf();
+    for i in 0..model.inputs().len() {
+        touch(model.inputs().i32(buf, i)? as usize, 0, &mut life);
     }
     for o in 0..ops {
         let op = model.operator(o)?;
@@ -62,47 +57,49 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         }
     }
     for i in 0..model.outputs().len() {
-        touch(model.outputs().i32(model.buf(), i)? as usize, ops as u16, &mut life);
+        touch(model.outputs().i32(buf, i)? as usize, ops as u16, &mut life);
     }
+    // Sizes of the tensors to place (constants stay in the model: no bytes).
     let mut info = crate::schema::TensorInfo::EMPTY;
-    for (t, l) in life.iter_mut().enumerate().take(n) {
-        model.read_tensor(t, &mut info)?;
-        if info.data.is_some() {
-            l.used = false; // constants stay in the model
+    for (t, (slot, l)) in slots.iter_mut().zip(&life).enumerate() {
+        *slot = Slot::default();
+        if t < n && l.is_some() {
+            model.read_tensor(t, &mut info)?;
+            if info.data.is_none() {
+                slot.len = info.bytes();
+            }
         }
-        l.size = info.bytes() as u32;
     }
 
     // Largest first, the lower index first among equals; each at the lowest offset
     // that clears every placed tensor alive at the same time (no sort, no indexing:
     // nothing here can panic).
+    let mut placed = [false; T];
     let mut total = 0;
-    while let Some((t, me)) = life
+    while let Some((t, me, my)) = slots
         .iter()
-        .copied()
+        .zip(&life)
+        .zip(&placed)
         .enumerate()
-        .take(n)
-        .filter(|(_, l)| l.used && !l.placed)
-        .max_by(|(a, la), (b, lb)| la.size.cmp(&lb.size).then(b.cmp(a)))
+        .filter_map(|(t, ((s, l), &p))| Some((t, *s, (*l)?)).filter(|_| !p && s.len > 0))
+        .max_by(|(a, sa, _), (b, sb, _)| sa.len.cmp(&sb.len).then(b.cmp(a)))
     {
         let mut offset = 0;
         // Move past every overlapping neighbour until none overlaps.
-        while let Some(o) = life.iter().take(n).find(|o| {
-            o.placed
-                && o.first <= me.last
-                && me.first <= o.last
-                && offset < o.offset + o.size
-                && o.offset < offset + me.size
+        while let Some(o) = slots.iter().zip(&life).zip(&placed).find_map(|((o, l), &p)| {
+            let l = (*l)?;
+            let overlaps = p
+                && l.first <= my.last
+                && my.first <= l.last
+                && offset < o.offset + o.len
+                && o.offset < offset + me.len;
+            overlaps.then_some(*o)
         }) {
-            offset = (o.offset + o.size).next_multiple_of(ALIGN);
+            offset = (o.offset + o.len).next_multiple_of(ALIGN);
         }
-        let Some(l) = life.get_mut(t) else { break };
-        (l.placed, l.offset) = (true, offset);
-        total = total.max(offset + me.size);
+        let (Some(slot), Some(p)) = (slots.get_mut(t), placed.get_mut(t)) else { break };
+        (slot.offset, *p) = (offset, true);
+        total = total.max(offset + me.len);
     }
-    for (slot, l) in slots.iter_mut().zip(&life) {
-        *slot =
-            if l.placed { Slot { offset: l.offset as usize, len: l.size as usize } } else { Slot::default() };
-    }
-    Ok(total.next_multiple_of(ALIGN) as usize)
+    Ok(total.next_multiple_of(ALIGN))
 }

@@ -294,7 +294,7 @@ impl<'a> Model<'a> {
             operators: need(graph.vector(buf, 3, 4)?, why!("no operators"))?,
         };
         for i in 0..model.tensors().len() {
-            model.tensor(i)?;
+            model.is_constant(i)?;
         }
         for v in [model.inputs(), model.outputs()] {
             for i in 0..v.len() {
@@ -302,7 +302,7 @@ impl<'a> Model<'a> {
                 if t < 0 || t as usize >= model.tensors().len() {
                     return Err(Error::Malformed(why!("graph input or output index")));
                 }
-                if model.tensor(t as usize)?.data.is_some() {
+                if model.is_constant(t as usize)? {
                     return Err(Error::Malformed(why!("graph input or output is a constant")));
                 }
             }
@@ -316,7 +316,7 @@ impl<'a> Model<'a> {
                         return Err(Error::Malformed(why!("operator tensor index")));
                     }
                     // Operators write to the arena: an output must not be a constant.
-                    if is_output && model.tensor(t as usize)?.data.is_some() {
+                    if is_output && model.is_constant(t as usize)? {
                         return Err(Error::Malformed(why!("an operator output is a constant tensor")));
                     }
                 }
@@ -369,6 +369,15 @@ impl<'a> Model<'a> {
         let mut info = TensorInfo::EMPTY;
         self.read_tensor(i, &mut info)?;
         Ok(info)
+    }
+
+    /// Whether tensor `i` is a constant, after validating it as [`Model::tensor`]
+    /// does. Not inlined: the loader's frame then holds no [`TensorInfo`].
+    #[inline(never)]
+    fn is_constant(&self, i: usize) -> Result<bool> {
+        let mut info = TensorInfo::EMPTY;
+        self.read_tensor(i, &mut info)?;
+        Ok(info.data.is_some())
     }
 
     /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
