@@ -42,16 +42,17 @@ enum Kind<'m> {
 /// `folded`, one i32 per unit: bias + input offset x sum of the unit's weights, so
 /// that invoke computes only sum(w x), as CMSIS-NN's kernel sums do (exact: the same
 /// sum regrouped, in the same wrapping int32 arithmetic); `requant`, one prepared
-/// [`Requant`] for all units (`stride` 0) or one per unit (per-channel weights,
-/// `stride` [`Requant::BYTES`]).
+/// [`Requant`] for all units or one per unit (`per_channel` weights). The output
+/// offset and activation bounds are int8 values (an int8 zero point; bounds clamped
+/// to the int8 range): 12 bytes, since the interpreter holds one per operator.
 #[derive(Clone, Copy, Debug)]
 struct Int8 {
     folded: usize,
     requant: usize,
-    stride: usize,
-    output_offset: i32,
-    act_min: i32,
-    act_max: i32,
+    per_channel: bool,
+    output_offset: i8,
+    act_min: i8,
+    act_max: i8,
 }
 
 pub fn prepare<'m>(
@@ -108,14 +109,15 @@ pub fn prepare<'m>(
             if filter_t.zero_point != 0 {
                 return Err(bad(why!("int8 weights must be symmetric (zero point 0)")));
             }
-            let (requant, stride) = match filter_t.is_per_channel() {
+            let per_channel = filter_t.is_per_channel();
+            let requant = match per_channel {
                 false => {
                     // TFLM: the product of the float scales in float, the quotient in double.
                     let ms = multiplier_f32_product(in_t.scale, filter_t.scale, out_t.scale);
                     let (m, s) = checked_multiplier(ms, OP)?;
                     let at = persist.alloc(Requant::BYTES)?;
                     persist.put(at, &Requant::new(m, s).to_bytes());
-                    (at, 0)
+                    at
                 }
                 true => {
                     if filter_t.quantized_dimension != 0 {
@@ -127,13 +129,17 @@ pub fn prepare<'m>(
                         let (m, s) = checked_multiplier(ms, OP)?;
                         persist.put(at + Requant::BYTES * c, &Requant::new(m, s).to_bytes());
                     }
-                    (at, Requant::BYTES)
+                    at
                 }
             };
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
                 .ok_or(bad(why!("activation range overflows")))?;
-            let (input_offset, output_offset) = (in_t.zero_point.wrapping_neg(), out_t.zero_point);
+            let int8 = |v: i32| i8::try_from(v).map_err(|_| bad(why!("activation range outside int8")));
+            let (act_min, act_max) = (int8(act_min)?, int8(act_max)?);
+            // Validated at load: an int8 zero point.
+            let output_offset = int8(out_t.zero_point)?;
+            let input_offset = in_t.zero_point.wrapping_neg();
             // The input's description is read no more: the bias's goes into its storage
             // (one `TensorInfo` less on the stack).
             let bias = super::bias(model, op, out_depth, DType::I32, &mut in_t)?;
@@ -143,7 +149,7 @@ pub fn prepare<'m>(
                 let b = bias.map_or(0, |b| super::i32_at(b, 4 * c));
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
             }
-            Kind::Int8(Int8 { folded, requant, stride, output_offset, act_min, act_max })
+            Kind::Int8(Int8 { folded, requant, per_channel, output_offset, act_min, act_max })
         }
         #[cfg(not(feature = "op-fully-connected"))]
         (DType::F32, DType::F32, DType::F32) => {
@@ -226,6 +232,7 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
     if depth == 0 {
         return None; // the caller's batches are never empty: keeps the chunks below panic-free
     }
+    let c = Clamp::of(p);
     let mut out4 = out.chunks_exact_mut(4);
     let mut rows4 = filter.chunks_exact(4 * depth);
     let mut sums4 = folded.chunks_exact(16);
@@ -249,15 +256,15 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
                 dot4_i8(sums, w0, w1, w2, w3, x)
             }
         };
-        table = requantize4(acc, o, table, p)?;
+        table = requantize4(acc, o, table, p.per_channel, c)?;
     }
     let rows = rows4.remainder().chunks_exact(depth);
     let sums = sums4.remainder().chunks_exact(4);
     for ((o, w), f) in out4.into_remainder().iter_mut().zip(rows).zip(sums) {
         let a = folded_sum(f)?.wrapping_add(dot_i8(w, x));
         let (q, rest) = table.split_first_chunk()?;
-        *o = clamp(Requant::from_bytes(q).apply(a), p);
-        if p.stride != 0 {
+        *o = clamp(Requant::from_bytes(q).apply(a), c);
+        if p.per_channel {
             table = rest;
         }
     }
@@ -286,25 +293,46 @@ fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) ->
     [s0, s1, s2, s3]
 }
 
-/// Offset and clamp (max then min, as TFLM clamps, and no panic path for a bad range).
-#[inline(always)]
-fn clamp(v: i32, p: &Int8) -> u8 {
-    v.wrapping_add(p.output_offset).max(p.act_min).min(p.act_max) as i8 as u8
+/// The output offset and activation bounds, widened once per batch (kept in
+/// registers across the units).
+#[derive(Clone, Copy)]
+struct Clamp {
+    offset: i32,
+    min: i32,
+    max: i32,
 }
 
-/// Four outputs from their sums: requantized with one table entry for all (`stride`
-/// 0; the shift's branch taken once for the four) or one each. What is left of the
+impl Clamp {
+    fn of(p: &Int8) -> Self {
+        Clamp { offset: p.output_offset.into(), min: p.act_min.into(), max: p.act_max.into() }
+    }
+}
+
+/// Offset and clamp (max then min, as TFLM clamps, and no panic path for a bad range).
+#[inline(always)]
+fn clamp(v: i32, c: Clamp) -> u8 {
+    v.wrapping_add(c.offset).max(c.min).min(c.max) as i8 as u8
+}
+
+/// Four outputs from their sums: requantized with one table entry for all (per-tensor
+/// weights; the shift's branch taken once for the four) or one each. What is left of the
 /// table.
 #[inline(always)]
-fn requantize4<'t>(acc: [i32; 4], out: &mut [u8; 4], table: &'t [u8], p: &Int8) -> Option<&'t [u8]> {
+fn requantize4<'t>(
+    acc: [i32; 4],
+    out: &mut [u8; 4],
+    table: &'t [u8],
+    per_channel: bool,
+    c: Clamp,
+) -> Option<&'t [u8]> {
     let [a0, a1, a2, a3] = acc;
-    if p.stride == 0 {
+    if !per_channel {
         let rq = Requant::from_bytes(table.first_chunk()?);
         *out = if rq.right_shift() == 0 {
-            let q = |a| clamp(rq.apply_left(a), p);
+            let q = |a| clamp(rq.apply_left(a), c);
             [q(a0), q(a1), q(a2), q(a3)]
         } else {
-            let q = |a| clamp(rq.apply_right(a), p);
+            let q = |a| clamp(rq.apply_right(a), c);
             [q(a0), q(a1), q(a2), q(a3)]
         };
         return Some(table);
@@ -313,7 +341,7 @@ fn requantize4<'t>(acc: [i32; 4], out: &mut [u8; 4], table: &'t [u8], p: &Int8) 
     let q = |i: usize, a| {
         let entry =
             entries[i * Requant::BYTES..].first_chunk().map_or(0, |e| Requant::from_bytes(e).apply(a));
-        clamp(entry, p)
+        clamp(entry, c)
     };
     *out = [q(0, a0), q(1, a1), q(2, a2), q(3, a3)];
     Some(rest)
