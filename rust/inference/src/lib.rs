@@ -38,11 +38,15 @@
     allow(dead_code, unused_variables, unused_mut)
 )]
 
-/// `why!("text")`: an error's [`Why`], "" in a `terse-errors` build.
+/// `why!("text")`: an error's [`Why`] (nothing at all in a `terse-errors` build).
 macro_rules! why {
-    ($text:literal $(,)?) => {
-        $crate::Why::from_static(if cfg!(feature = "terse-errors") { &"" } else { &$text })
-    };
+    ($text:literal $(,)?) => {{
+        #[cfg(not(feature = "terse-errors"))]
+        let why = $crate::Why::from_static(&$text);
+        #[cfg(feature = "terse-errors")]
+        let why = $crate::Why::TERSE;
+        why
+    }};
 }
 
 mod flatbuffer;
@@ -58,33 +62,42 @@ mod tests;
 pub use interpreter::Interpreter;
 pub use schema::{DType, Model, OpCode, TensorInfo};
 
-/// Why an operation failed, in words: a static text, or "" in a build with the
-/// `terse-errors` feature (a benchmark image, whose flash is measured, leaves the texts
-/// out; tests, partitions and the fuzzer keep them). One pointer wide, so that an
-/// [`Error`] is 8 bytes and a `Result<(), Error>` comes back in two registers.
+/// Why an operation failed, in words: a static text. One pointer wide, so that an
+/// [`Error`] is 8 bytes and a `Result<(), Error>` comes back in two registers. A
+/// build with the `terse-errors` feature (a benchmark image, whose flash is
+/// measured) keeps no text: `Why` is then empty and its text "" (tests, partitions
+/// and the fuzzer keep the texts).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Why(&'static &'static str);
+pub struct Why(#[cfg(not(feature = "terse-errors"))] &'static &'static str);
 
 impl Why {
     #[doc(hidden)]
+    #[cfg(not(feature = "terse-errors"))]
     pub const fn from_static(text: &'static &'static str) -> Self {
         Why(text)
     }
 
+    #[doc(hidden)]
+    #[cfg(feature = "terse-errors")]
+    pub const TERSE: Why = Why();
+
     pub fn text(self) -> &'static str {
-        self.0
+        #[cfg(not(feature = "terse-errors"))]
+        return self.0;
+        #[cfg(feature = "terse-errors")]
+        ""
     }
 }
 
 impl core::fmt::Debug for Why {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Debug::fmt(self.0, f)
+        core::fmt::Debug::fmt(self.text(), f)
     }
 }
 
 impl core::fmt::Display for Why {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.text())
     }
 }
 

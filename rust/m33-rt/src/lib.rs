@@ -12,6 +12,8 @@
 pub mod bench;
 pub mod console;
 pub mod semihosting;
+#[cfg(feature = "small-mem")]
+mod small_mem;
 pub mod stack;
 mod startup;
 pub mod test_runner;
