@@ -72,34 +72,43 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     }
 
     // Largest first, the lower index first among equals; each at the lowest offset
-    // that clears every placed tensor alive at the same time (no sort, no indexing:
-    // nothing here can panic).
+    // that clears every placed tensor alive at the same time (no sort; checked
+    // accesses: nothing here can panic).
     let mut placed = [false; T];
     let mut total = 0;
-    while let Some((t, me, my)) = slots
-        .iter()
-        .zip(&life)
-        .zip(&placed)
-        .enumerate()
-        .filter_map(|(t, ((s, l), &p))| Some((t, *s, (*l)?)).filter(|_| !p && s.len > 0))
-        .max_by(|(a, sa, _), (b, sb, _)| sa.len.cmp(&sb.len).then(b.cmp(a)))
-    {
+    loop {
+        let mut next: Option<usize> = None;
+        for t in 0..n {
+            let (Some(s), Some(false), Some(Some(_))) = (slots.get(t), placed.get(t), life.get(t)) else {
+                continue;
+            };
+            if s.len > 0 && next.and_then(|b| slots.get(b)).is_none_or(|b| s.len > b.len) {
+                next = Some(t);
+            }
+        }
+        let Some(t) = next else { break };
+        let (Some(&Some(me)), Some(&Slot { len, .. })) = (life.get(t), slots.get(t)) else { break };
         let mut offset = 0;
         // Move past every overlapping neighbour until none overlaps.
-        while let Some(o) = slots.iter().zip(&life).zip(&placed).find_map(|((o, l), &p)| {
-            let l = (*l)?;
-            let overlaps = p
-                && l.first <= my.last
-                && my.first <= l.last
-                && offset < o.offset + o.len
-                && o.offset < offset + me.len;
-            overlaps.then_some(*o)
-        }) {
-            offset = (o.offset + o.len).next_multiple_of(ALIGN);
+        'search: loop {
+            for o in 0..n {
+                let (Some(true), Some(&Some(l)), Some(s)) = (placed.get(o), life.get(o), slots.get(o)) else {
+                    continue;
+                };
+                if l.first <= me.last
+                    && me.first <= l.last
+                    && offset < s.offset + s.len
+                    && s.offset < offset + len
+                {
+                    offset = (s.offset + s.len).next_multiple_of(ALIGN);
+                    continue 'search;
+                }
+            }
+            break;
         }
         let (Some(slot), Some(p)) = (slots.get_mut(t), placed.get_mut(t)) else { break };
         (slot.offset, *p) = (offset, true);
-        total = total.max(offset + me.len);
+        total = total.max(offset + len);
     }
     Ok(total.next_multiple_of(ALIGN))
 }

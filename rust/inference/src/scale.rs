@@ -98,26 +98,29 @@ fn quantize(m: u64, e: i32) -> (i32, i32) {
 /// `QuantizeMultiplier` gives it (a zero or infinite product, a scale that is not
 /// positive and finite).
 pub fn multiplier_f32_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
-    let (Some((mi, ei)), Some((mw, ew)), Some((mo, eo))) = (parts(input), parts(weight), parts(output))
-    else {
-        return (0, 0);
-    };
-    let (mp, ep) = round(mi * mw, false, ei + ew, 24, -149);
-    if mp == 0 || ep + (64 - mp.leading_zeros() as i32) > 128 {
-        return (0, 0); // underflow to zero, or overflow to infinity
-    }
-    let (m, e) = quotient_f64(mp, mo, ep - eo);
-    quantize(m, e)
+    multiplier(input, weight, output, true)
 }
 
 /// The same with the product in f64 (exact), as TFLM prepares per-channel scales
 /// (`PopulateConvolutionQuantizationParams`).
 pub fn multiplier_f64_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
+    multiplier(input, weight, output, false)
+}
+
+/// Both of the above: one body, whose product is rounded to f32 when `product_f32`.
+fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i32, i32) {
     let (Some((mi, ei)), Some((mw, ew)), Some((mo, eo))) = (parts(input), parts(weight), parts(output))
     else {
         return (0, 0);
     };
-    let (m, e) = quotient_f64(mi * mw, mo, ei + ew - eo);
+    let (mut mp, mut ep) = (mi * mw, ei + ew);
+    if product_f32 {
+        (mp, ep) = round(mp, false, ep, 24, -149);
+        if mp == 0 || ep + (64 - mp.leading_zeros() as i32) > 128 {
+            return (0, 0); // underflow to zero, or overflow to infinity
+        }
+    }
+    let (m, e) = quotient_f64(mp, mo, ep - eo);
     quantize(m, e)
 }
 
