@@ -97,17 +97,21 @@ fn quantize(m: u64, e: i32) -> (i32, i32) {
 /// per-tensor scale (`GetQuantizedConvolutionMultipler`). `(0, 0)` where TFLite's
 /// `QuantizeMultiplier` gives it (a zero or infinite product, a scale that is not
 /// positive and finite).
+#[inline]
 pub fn multiplier_f32_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
     multiplier(input, weight, output, true)
 }
 
 /// The same with the product in f64 (exact), as TFLM prepares per-channel scales
 /// (`PopulateConvolutionQuantizationParams`).
+#[inline]
 pub fn multiplier_f64_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
     multiplier(input, weight, output, false)
 }
 
-/// Both of the above: one body, whose product is rounded to f32 when `product_f32`.
+/// Both of the above: one body (not inlined into both), whose product is rounded to
+/// f32 when `product_f32`.
+#[inline(never)]
 fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i32, i32) {
     let (Some((mi, ei)), Some((mw, ew)), Some((mo, eo))) = (parts(input), parts(weight), parts(output))
     else {
