@@ -3,9 +3,10 @@
 //! `compiler_builtins`' word-at-a-time versions (about 500 bytes with their alignment
 //! cases), which the linker then leaves out. The same choice as newlib's
 //! `PREFER_SIZE_OVER_SPEED` or Zephyr's `CONFIG_MINIMAL_LIBC_OPTIMIZE_STRING_FOR_SIZE`,
-//! for the benchmark images, whose flash is measured (both engines of a pair link
-//! the same runtime). `compiler_builtins` defines all of these symbols weakly; these
-//! are strong.
+//! for the sine benchmark pair, whose flash is measured against a goal (both engines
+//! of the pair link the same runtime; the conv pair, measured for speed, keeps the
+//! word-at-a-time versions, which microflow's copies use). `compiler_builtins`
+//! defines all of these symbols weakly; these are strong.
 //!
 //! Written in assembly: compiled from Rust, a byte loop may be recognised as a
 //! `memcpy` and become a call to itself.
