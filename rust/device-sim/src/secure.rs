@@ -63,7 +63,10 @@ pub fn services(
     let its = crate::storage::FileStorage::open(&platform.state.join("its"))?;
     let inference_platform =
         EmulatedPartitionPlatform::new(secure_api::pid::INFERENCE, its, vec![identity.clone()]);
-    let inference = partitions::inference::InferenceService::new(inference_platform, &config.recipient);
+    // The arena lives as long as the secure process: the prepared models point into it.
+    let arena = Box::leak(vec![0u8; partitions::inference::ARENA_BYTES].into_boxed_slice());
+    let inference =
+        partitions::inference::InferenceService::new(inference_platform, &config.recipient, arena);
     for m in inference.models() {
         let state = if m.active { "loaded" } else { "REFUSED (see infer model)" };
         log.push(format!(

@@ -109,3 +109,41 @@ fn infer_commands_in_the_shell() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).contains("start must be 0 to 359 degrees"));
 }
+
+/// Each model is prepared once at boot over its own part of the partition's arena:
+/// requests that alternate between the two models, and repeat, give exactly the
+/// values that a fresh secure process serving one model alone gives.
+#[test]
+fn prepared_models_keep_their_own_arena() {
+    let xs: Vec<f32> = (0..12).map(|i| i as f32 * 0.5).collect();
+    let value = |c: &mut SocketClient, label: &[u8], x: f32| {
+        let payload = infer(c, label, x, api::FORMAT_CBOR).unwrap();
+        let y = cose_results::Claims::decode(&payload).unwrap().values().next().unwrap();
+        y
+    };
+    let alone = |label: &[u8]| {
+        let state = scratch(&format!("infer-alone-{}", String::from_utf8_lossy(label)));
+        let (mut child, socket) = secure_process(&state);
+        let mut c = SocketClient::connect(&socket).unwrap();
+        let values: Vec<f32> = xs.iter().map(|&x| value(&mut c, label, x)).collect();
+        child.kill().unwrap();
+        let _ = child.wait();
+        values
+    };
+    let (sine, sine_f32) = (alone(b"sine"), alone(b"sine_f32"));
+    let state = scratch("infer-alternate");
+    let (mut child, socket) = secure_process(&state);
+    let mut c = SocketClient::connect(&socket).unwrap();
+    for round in 0..3 {
+        for (i, &x) in xs.iter().enumerate() {
+            assert_eq!(value(&mut c, b"sine", x).to_bits(), sine[i].to_bits(), "sine({x}), round {round}");
+            assert_eq!(
+                value(&mut c, b"sine_f32", x).to_bits(),
+                sine_f32[i].to_bits(),
+                "sine_f32({x}), round {round}"
+            );
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+}

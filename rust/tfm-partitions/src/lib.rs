@@ -16,9 +16,10 @@
 #![no_std]
 
 use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, Ordering};
 use device_identity::HukKdf;
 use partitions::identity::{IdentityService, BUILD_LABEL_EXTRA};
-use partitions::inference::{InferenceService, BUILD_RECIPIENT};
+use partitions::inference::{InferenceService, ARENA_BYTES, BUILD_RECIPIENT};
 use psa::{Client, Handle, Reply, Status};
 use psa_tfm::{secure, TfmClient};
 
@@ -49,7 +50,29 @@ impl<T> PartitionState<T> {
 }
 
 static IDENTITY: PartitionState<IdentityService> = PartitionState::new();
-static INFERENCE: PartitionState<InferenceService<TfmPlatform>> = PartitionState::new();
+static INFERENCE: PartitionState<InferenceService<'static, TfmPlatform>> = PartitionState::new();
+
+/// The inference partition's arena, which its prepared models point into for the
+/// partition's whole life: handed out once.
+struct InferenceArena(UnsafeCell<[u8; ARENA_BYTES]>, AtomicBool);
+
+// SAFETY: the bytes are reached only through the one reference `take` hands out.
+unsafe impl Sync for InferenceArena {}
+
+impl InferenceArena {
+    /// The arena, the first time; `None` after.
+    fn take(&'static self) -> Option<&'static mut [u8]> {
+        if self.1.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: the flag above lets this line run once, so no other reference to the
+        // bytes exists or will.
+        Some(unsafe { &mut *self.0.get() })
+    }
+}
+
+static INFERENCE_ARENA: InferenceArena =
+    InferenceArena(UnsafeCell::new([0; ARENA_BYTES]), AtomicBool::new(false));
 
 /// The HUK as TF-M hands it to a partition: bound to the caller's partition id.
 struct TfmHuk;
@@ -107,12 +130,14 @@ pub extern "C" fn si_identity_serve(signal: u32) {
     });
 }
 
-/// Validates and plans the compiled-in models.
+/// Validates, plans and prepares the compiled-in models.
 #[no_mangle]
 pub extern "C" fn si_inference_init() {
     INFERENCE.with(|state| {
         let platform = TfmPlatform { client: TfmClient::new() };
-        *state = Some(InferenceService::new(platform, &BUILD_RECIPIENT));
+        if let Some(arena) = INFERENCE_ARENA.take() {
+            *state = Some(InferenceService::new(platform, &BUILD_RECIPIENT, arena));
+        }
     });
 }
 

@@ -14,7 +14,7 @@ use device_identity::{EmulatedHuk, LabelExtra};
 use m33_bench::Msg;
 use m33_rt::{bench, stack};
 use partitions::identity::IdentityService;
-use partitions::inference::{InferenceService, BUILD_RECIPIENT};
+use partitions::inference::{InferenceService, ARENA_BYTES, BUILD_RECIPIENT};
 use psa::{Handle, Reply, Service, Status};
 use secure_api::inference as api;
 
@@ -71,7 +71,7 @@ impl partitions::Platform for BenchPlatform {
     }
 }
 
-fn infer(service: &mut InferenceService<BenchPlatform>, name: &str, format: u32) -> Option<usize> {
+fn infer(service: &mut InferenceService<'_, BenchPlatform>, name: &str, format: u32) -> Option<usize> {
     let request = api::InferRequest { value: 1.5, format }.encode();
     let mut out = [0u8; api::RESULT_MAX];
     let mut msg = Msg::new(api::INFER, [b"sine", &request, &[]], &mut out);
@@ -88,11 +88,15 @@ fn main() -> u32 {
     let mut kdf = EmulatedHuk::new(black_box(&HUK), secure_api::pid::DEVICE_IDENTITY);
     let identity = IdentityService::new(&mut kdf, &extra, "Linaro");
     let platform = BenchPlatform { identity, its: None, rng: 0x9E37_79B9_7F4A_7C15 };
-    let mut service = InferenceService::new(platform, black_box(&BUILD_RECIPIENT));
+    // The service's arena: its prepared models point into it.
+    let mut arena = [0u8; ARENA_BYTES];
+    let mut service = InferenceService::new(platform, black_box(&BUILD_RECIPIENT), &mut arena);
     // The services live in this frame here (in .bss on the device): each operation's
     // partition stack is its peak less this one.
     stack::repaint();
     m33_rt::println!("stack-peak-bytes[no operation]: {}", stack::peak_bytes());
+    // The inference service's own state (the prepared models, without the arena).
+    m33_rt::println!("service-bytes: {}", core::mem::size_of_val(&service));
     // The first result reads the identity (UUID, key 0x5002) and reserves counters.
     let ok = [
         infer(&mut service, "INFER first result (identity lookup, counter block)", api::FORMAT_CBOR),

@@ -95,21 +95,30 @@ pub static MODELS: &[ModelSource] = &[
     },
 ];
 
-/// Arena for one inference; the sine models need about 200 bytes.
+/// Arena bytes for all compiled-in models together: each model keeps its own part,
+/// planned and prepared once at boot (the sine models use 164 and 128 bytes).
 pub const ARENA_BYTES: usize = 2048;
 const MAX_TENSORS: usize = 32;
 const MAX_OPERATORS: usize = 16;
+/// The models compiled in (`MODELS.len()`, as a constant for the service's array).
+const MODEL_COUNT: usize = cfg!(feature = "model-sine") as usize + cfg!(feature = "model-sine-f32") as usize;
 
-struct Loaded {
+/// A model prepared to run: its interpreter, planned and prepared at boot over its own
+/// part of the service's arena, so that a request only computes.
+type Prepared<'a> = Interpreter<'static, 'a, MAX_TENSORS, MAX_OPERATORS>;
+
+struct Loaded<'a> {
     source: &'static ModelSource,
-    model: Option<Model<'static>>,
+    /// `None` if the model was refused (see its `info`).
+    interp: Option<Prepared<'a>>,
     info: api::ModelInfo,
 }
 
-pub struct InferenceService<P: Platform> {
+/// The inference partition's state. `'a` is its arena's: the caller's storage for the
+/// service's whole life (a static on the device).
+pub struct InferenceService<'a, P: Platform> {
     platform: P,
-    models: [Option<Loaded>; 4],
-    arena: [u8; ARENA_BYTES],
+    models: [Option<Loaded<'a>>; MODEL_COUNT],
     counter: counter::ResultCounter,
     /// Read from the identity partition at the first result.
     signer: Option<Signer>,
@@ -117,18 +126,20 @@ pub struct InferenceService<P: Platform> {
     recipient: Option<Recipient>,
 }
 
-impl<P: Platform> InferenceService<P> {
-    /// Validates and plans every compiled-in model; `recipient` is the SEC1 point that
-    /// ENCRYPT0 results are encrypted for ([`BUILD_RECIPIENT`] on the device).
-    pub fn new(platform: P, recipient: &[u8]) -> Self {
+impl<'a, P: Platform> InferenceService<'a, P> {
+    /// Validates, plans and prepares every compiled-in model, each over its own part of
+    /// `arena` ([`ARENA_BYTES`] suffice for the compiled-in models; a model that does
+    /// not fit is refused); `recipient` is the SEC1 point that ENCRYPT0 results are
+    /// encrypted for ([`BUILD_RECIPIENT`] on the device).
+    pub fn new(platform: P, recipient: &[u8], arena: &'a mut [u8]) -> Self {
         let mut service = InferenceService {
             platform,
-            models: [None, None, None, None],
-            arena: [0; ARENA_BYTES],
+            models: [const { None }; MODEL_COUNT],
             counter: counter::ResultCounter::new(),
             signer: None,
             recipient: Recipient::from_sec1(recipient),
         };
+        let mut free = arena;
         for (slot, source) in service.models.iter_mut().zip(MODELS) {
             let mut info = api::ModelInfo {
                 label: [0; api::LABEL_MAX],
@@ -142,8 +153,8 @@ impl<P: Platform> InferenceService<P> {
             };
             let n = source.label.len().min(api::LABEL_MAX);
             info.label[..n].copy_from_slice(&source.label.as_bytes()[..n]);
-            let model = Model::load(source.bytes).ok();
-            if let Some(m) = model {
+            let mut interp = None;
+            if let Ok(m) = Model::load(source.bytes) {
                 for i in 0..m.operator_count() {
                     let Ok(op) = m.operator(i) else { continue };
                     let code = op.code.builtin_code().unwrap_or(0xff);
@@ -153,12 +164,20 @@ impl<P: Platform> InferenceService<P> {
                         info.operator_count += 1;
                     }
                 }
-                if let Ok(interp) = Interpreter::<MAX_TENSORS, MAX_OPERATORS>::new(m, &mut service.arena) {
-                    info.arena_bytes = interp.arena_used() as u32;
-                    info.active = one_value(&interp);
+                // Planned over what is left, to learn its size; then prepared again
+                // over exactly that much, which it keeps.
+                let used = Prepared::new(m, &mut *free).map(|probe| probe.arena_used());
+                if let Ok(used) = used {
+                    let (mine, rest) = core::mem::take(&mut free).split_at_mut(used);
+                    free = rest;
+                    if let Ok(prepared) = Prepared::new(m, mine) {
+                        info.arena_bytes = used as u32;
+                        info.active = one_value(&prepared);
+                        interp = Some(prepared).filter(|_| info.active);
+                    }
                 }
             }
-            *slot = Some(Loaded { source, model: model.filter(|_| info.active), info });
+            *slot = Some(Loaded { source, interp, info });
         }
         service
     }
@@ -210,11 +229,11 @@ impl<P: Platform> InferenceService<P> {
         let nonce = psa::read_exact(msg, 2, &mut nonce[..nonce_len])?;
         let loaded = self
             .models
-            .iter()
+            .iter_mut()
             .flatten()
             .find(|m| m.source.label.as_bytes() == label)
             .ok_or(Status::ERROR_DOES_NOT_EXIST)?;
-        let model = loaded.model.ok_or(Status::ERROR_BAD_STATE)?;
+        let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
         let (low, high) = loaded.source.input_range;
         if !(request.value >= low && request.value <= high) {
             return Err(Status::ERROR_INVALID_ARGUMENT); // NaN fails both comparisons
@@ -224,8 +243,8 @@ impl<P: Platform> InferenceService<P> {
             api::FORMAT_ENCRYPT0 => Some(self.recipient.ok_or(Status::ERROR_NOT_SUPPORTED)?),
             _ => return Err(Status::ERROR_INVALID_ARGUMENT),
         };
+        let output = run(interp, request.value).ok_or(Status::ERROR_GENERIC_ERROR)?;
         let (source, sha256) = (loaded.source, loaded.info.sha256);
-        let output = run(model, &mut self.arena, request.value).ok_or(Status::ERROR_GENERIC_ERROR)?;
         let signer = match self.signer {
             Some(signer) => signer,
             None => *self.signer.insert(results::signer(&mut self.platform)?),
@@ -263,8 +282,7 @@ fn one_value<const T: usize, const O: usize>(interp: &Interpreter<'_, '_, T, O>)
 
 /// One inference: quantizes the input as the model's input tensor says, runs, and
 /// dequantizes the output.
-fn run(model: Model<'static>, arena: &mut [u8], x: f32) -> Option<f32> {
-    let mut interp = Interpreter::<MAX_TENSORS, MAX_OPERATORS>::new(model, arena).ok()?;
+fn run(interp: &mut Prepared<'_>, x: f32) -> Option<f32> {
     let input = interp.input_info(0).ok()?;
     match input.dtype {
         DType::I8 => {
@@ -284,7 +302,7 @@ fn run(model: Model<'static>, arena: &mut [u8], x: f32) -> Option<f32> {
     }
 }
 
-impl<P: Platform> Service for InferenceService<P> {
+impl<P: Platform> Service for InferenceService<'_, P> {
     fn info(&self) -> ServiceInfo {
         crate::stateless_info(api::SERVICE)
     }
