@@ -35,6 +35,17 @@ pub fn test_all() -> Result {
     host_crates(&mut clippy);
     crate::run(clippy.args(["--", "-D", "warnings"]))?;
 
+    step("lints (inference with each operator alone, as an image chooses them)");
+    for feature in operator_features()? {
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--quiet", "--package", "inference", "--lib", "--no-default-features"]);
+        if !feature.is_empty() {
+            clippy.args(["--features", &feature]);
+        }
+        crate::run(clippy.args(["--", "-D", "warnings"]))?;
+    }
+    eprintln!("inference: each operator feature alone (and none) is clean");
+
     step("host tests (interop tests use openssl and the venv's Python)");
     let mut test = cargo();
     test.arg("test").env("SI_PYTHON", &python);
@@ -54,6 +65,25 @@ pub fn test_all() -> Result {
 
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// `inference`'s operator features (`op-*` in its Cargo.toml), and "" for none.
+fn operator_features() -> Result<Vec<String>> {
+    let path = crate::root().join("rust/inference/Cargo.toml");
+    let manifest = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut features = vec![String::new()];
+    features.extend(
+        manifest
+            .lines()
+            .filter_map(|line| line.split_once(" = ["))
+            .map(|(name, _)| name.trim())
+            .filter(|name| name.starts_with("op-"))
+            .map(String::from),
+    );
+    if features.len() < 2 {
+        return Err("rust/inference/Cargo.toml: no op-* features found".into());
+    }
+    Ok(features)
 }
 
 fn step(name: &str) {

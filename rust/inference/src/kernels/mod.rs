@@ -46,8 +46,10 @@ pub struct Slot {
     pub len: usize,
 }
 
-/// Everything an operator needs at invoke time.
+/// Everything an operator needs at invoke time (stored inline, whatever the size of
+/// the others: there is no heap to box a large one).
 #[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum OpData<'m> {
     #[cfg(any(feature = "op-add", feature = "op-mul"))]
     AddMul(add_mul::AddMul<'m>),
@@ -164,6 +166,19 @@ impl<'a> Persist<'a> {
     }
 
     /// Reserves `n` bytes, 4-aligned; returns their offset.
+    // Only the operators with persistent data call it (a single-operator build may have none).
+    #[cfg_attr(
+        not(any(
+            feature = "op-add",
+            feature = "op-mul",
+            feature = "op-logistic",
+            feature = "op-tanh",
+            feature = "op-conv-2d",
+            feature = "op-depthwise-conv-2d",
+            feature = "op-fully-connected-int8"
+        )),
+        allow(dead_code)
+    )]
     pub fn alloc(&mut self, n: usize) -> Result<usize> {
         let at = self.used;
         self.used = at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge(why!("persistent data")))?;
@@ -190,6 +205,18 @@ impl<'a> Persist<'a> {
 
 /// Validates and prepares one operator.
 #[inline(never)]
+#[cfg_attr(
+    not(any(
+        feature = "op-add",
+        feature = "op-mul",
+        feature = "op-logistic",
+        feature = "op-tanh",
+        feature = "op-conv-2d",
+        feature = "op-depthwise-conv-2d",
+        feature = "op-fully-connected-int8"
+    )),
+    allow(unused_variables)
+)]
 pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<OpData<'m>> {
     match op.code {
         // ADD v3+ and SOFTMAX, LOGISTIC, TANH v3 are int16; MUL v3 is int8 with a
@@ -297,6 +324,18 @@ pub struct Io<'a> {
     /// The planned tensors.
     pub arena: &'a mut [u8],
     /// What preparation stored.
+    #[cfg_attr(
+        not(any(
+            feature = "op-add",
+            feature = "op-mul",
+            feature = "op-logistic",
+            feature = "op-tanh",
+            feature = "op-conv-2d",
+            feature = "op-depthwise-conv-2d",
+            feature = "op-fully-connected-int8"
+        )),
+        allow(dead_code)
+    )]
     pub persistent: &'a [u8],
 }
 
@@ -335,6 +374,7 @@ impl Io<'_> {
 
     /// One input's bytes and the output's bytes: [`Io::inputs_and_output`] for one
     /// input, in fewer steps (one split of the arena where the later tensor starts).
+    #[allow(dead_code)] // ADD, MUL and CONCATENATION alone do not use it
     pub fn split(&mut self, input: Slot, output: Slot) -> Result<(&[u8], &mut [u8])> {
         let arena = &mut *self.arena;
         // Wrapped sums (impossible for planned slots) fail the range checks below.
@@ -399,6 +439,10 @@ pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
 
 /// An i32 stored by [`Persist::put_i32`].
 /// (0 past the end: never a panic).
+#[cfg_attr(
+    not(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d", feature = "op-fully-connected-int8")),
+    allow(dead_code)
+)]
 pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
     bytes.get(at..).and_then(|b| b.first_chunk()).map_or(0, |b| i32::from_le_bytes(*b))
 }
@@ -432,6 +476,10 @@ pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> 
 /// one value per output channel, f32 for float operators and int32 for int8 ones. Its
 /// description is read into `b`, storage the caller no longer needs.
 #[inline(always)]
+#[cfg_attr(
+    not(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d", feature = "op-fully-connected-int8")),
+    allow(dead_code)
+)]
 pub fn bias<'m>(
     model: &Model<'m>,
     op: &OperatorInfo,
