@@ -80,6 +80,16 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
         self.activations + self.persistent
     }
 
+    /// Gives back the arena bytes past [`Interpreter::arena_used`], for other uses (the
+    /// next model's interpreter, say); the interpreter keeps only what its plan needs.
+    /// After a failed [`Interpreter::init`] that is the whole arena.
+    pub fn release_unused(&mut self) -> &'a mut [u8] {
+        let arena = core::mem::take(&mut self.arena);
+        let (used, rest) = arena.split_at_mut(self.arena_used().min(arena.len()));
+        self.arena = used;
+        rest
+    }
+
     /// Graph tensor `i` of `list` (the graph's inputs or outputs), by index.
     fn graph_index(&self, list: crate::flatbuffer::Vector, i: usize) -> Result<usize> {
         if i >= list.len() {

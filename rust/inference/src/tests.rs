@@ -126,3 +126,36 @@ fn fuzz_regressions_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn release_unused_keeps_what_the_plan_needs() {
+    let bytes =
+        std::fs::read(std::format!("{}/../../models/sine/sine_int8.tflite", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let model = Model::load(&bytes).unwrap();
+    let mut arena = [0u8; 1024];
+    let mut interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
+    let used = interp.arena_used();
+    let rest = interp.release_unused();
+    assert_eq!(rest.len(), 1024 - used);
+    rest.fill(0xA5); // the released bytes are no longer the interpreter's
+    let mut outputs = std::vec::Vec::new();
+    for x in [-128i8, -20, 0, 77, 127] {
+        interp.input(0).unwrap()[0] = x as u8;
+        interp.invoke().unwrap();
+        outputs.push(interp.output(0).unwrap()[0]);
+    }
+    // The same outputs as an interpreter over a fresh arena of its own.
+    let mut fresh = [0u8; 1024];
+    let mut other = Interpreter::<16, 8>::new(model, &mut fresh).unwrap();
+    for (x, want) in [-128i8, -20, 0, 77, 127].into_iter().zip(outputs) {
+        other.input(0).unwrap()[0] = x as u8;
+        other.invoke().unwrap();
+        assert_eq!(other.output(0).unwrap()[0], want, "input {x}");
+    }
+    // A failed init gives back everything.
+    let mut small = [0u8; 8];
+    let mut failed = Interpreter::<16, 8>::empty(&mut small);
+    assert!(failed.init(model).is_err());
+    assert_eq!(failed.release_unused().len(), 8);
+}

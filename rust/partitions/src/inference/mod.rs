@@ -153,31 +153,30 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             };
             let n = source.label.len().min(api::LABEL_MAX);
             info.label[..n].copy_from_slice(&source.label.as_bytes()[..n]);
-            let mut interp = None;
-            if let Ok(m) = Model::load(source.bytes) {
-                for i in 0..m.operator_count() {
-                    let Ok(op) = m.operator(i) else { continue };
-                    let code = op.code.builtin_code().unwrap_or(0xff);
-                    let known = &info.operators[..usize::from(info.operator_count)];
-                    if !known.contains(&code) && usize::from(info.operator_count) < api::MAX_OPERATORS {
-                        info.operators[usize::from(info.operator_count)] = code;
-                        info.operator_count += 1;
-                    }
-                }
-                // Planned over what is left, to learn its size; then prepared again
-                // over exactly that much, which it keeps.
-                let used = Prepared::new(m, &mut *free).map(|probe| probe.arena_used());
-                if let Ok(used) = used {
-                    let (mine, rest) = core::mem::take(&mut free).split_at_mut(used);
-                    free = rest;
-                    if let Ok(prepared) = Prepared::new(m, mine) {
-                        info.arena_bytes = used as u32;
-                        info.active = one_value(&prepared);
-                        interp = Some(prepared).filter(|_| info.active);
-                    }
+            let loaded = slot.insert(Loaded { source, interp: None, info });
+            let Ok(m) = Model::load(source.bytes) else { continue };
+            let info = &mut loaded.info;
+            for i in 0..m.operator_count() {
+                let Ok(op) = m.operator(i) else { continue };
+                let code = op.code.builtin_code().unwrap_or(0xff);
+                let known = &info.operators[..usize::from(info.operator_count)];
+                if !known.contains(&code) && usize::from(info.operator_count) < api::MAX_OPERATORS {
+                    info.operators[usize::from(info.operator_count)] = code;
+                    info.operator_count += 1;
                 }
             }
-            *slot = Some(Loaded { source, interp, info });
+            // Prepared in place over what is left of the arena, which then gives back
+            // what its plan does not use to the next model.
+            let interp = loaded.interp.insert(Prepared::empty(core::mem::take(&mut free)));
+            let prepared = interp.init(m).is_ok();
+            free = interp.release_unused();
+            if prepared {
+                info.arena_bytes = interp.arena_used() as u32;
+                info.active = one_value(interp);
+            }
+            if !info.active {
+                loaded.interp = None;
+            }
         }
         service
     }
