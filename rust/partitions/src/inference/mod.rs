@@ -96,7 +96,7 @@ pub static MODELS: &[ModelSource] = &[
 ];
 
 /// Arena bytes for all compiled-in models together: each model keeps its own part,
-/// planned and prepared once at boot (the sine models use 164 and 128 bytes).
+/// planned and prepared once at boot (the sine models use 224 and 128 bytes).
 pub const ARENA_BYTES: usize = 2048;
 const MAX_TENSORS: usize = 32;
 const MAX_OPERATORS: usize = 16;
