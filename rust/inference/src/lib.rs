@@ -14,29 +14,8 @@
 //! with the operator's name.
 #![no_std]
 // Without any operator (the non-secure side links this crate for the schema's names
-// only) the kernels' shared helpers have no caller.
-#![cfg_attr(
-    not(any(
-        feature = "op-add",
-        feature = "op-average-pool-2d",
-        feature = "op-concatenation",
-        feature = "op-conv-2d",
-        feature = "op-depthwise-conv-2d",
-        feature = "op-dequantize",
-        feature = "op-fully-connected-int8",
-        feature = "op-logistic",
-        feature = "op-max-pool-2d",
-        feature = "op-mean",
-        feature = "op-mul",
-        feature = "op-pad",
-        feature = "op-quantize",
-        feature = "op-relu",
-        feature = "op-reshape",
-        feature = "op-softmax",
-        feature = "op-tanh"
-    )),
-    allow(dead_code, unused_variables, unused_mut)
-)]
+// only) the kernels' shared helpers have no caller (`operators`: build.rs).
+#![cfg_attr(not(operators), allow(dead_code, unused_variables, unused_mut))]
 
 /// `why!("text")`: an error's [`Why`] (nothing at all in a `terse-errors` build).
 macro_rules! why {

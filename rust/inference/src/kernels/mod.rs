@@ -167,18 +167,7 @@ impl<'a> Persist<'a> {
 
     /// Reserves `n` bytes, 4-aligned; returns their offset.
     // Only the operators with persistent data call it (a single-operator build may have none).
-    #[cfg_attr(
-        not(any(
-            feature = "op-add",
-            feature = "op-mul",
-            feature = "op-logistic",
-            feature = "op-tanh",
-            feature = "op-conv-2d",
-            feature = "op-depthwise-conv-2d",
-            feature = "op-fully-connected-int8"
-        )),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(persistent_data), allow(dead_code))]
     pub fn alloc(&mut self, n: usize) -> Result<usize> {
         let at = self.used;
         self.used = at.checked_add(n.next_multiple_of(4)).ok_or(Error::TooLarge(why!("persistent data")))?;
@@ -205,18 +194,7 @@ impl<'a> Persist<'a> {
 
 /// Validates and prepares one operator.
 #[inline(never)]
-#[cfg_attr(
-    not(any(
-        feature = "op-add",
-        feature = "op-mul",
-        feature = "op-logistic",
-        feature = "op-tanh",
-        feature = "op-conv-2d",
-        feature = "op-depthwise-conv-2d",
-        feature = "op-fully-connected-int8"
-    )),
-    allow(unused_variables)
-)]
+#[cfg_attr(not(persistent_data), allow(unused_variables))]
 pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<OpData<'m>> {
     match op.code {
         // ADD v3+ and SOFTMAX, LOGISTIC, TANH v3 are int16; MUL v3 is int8 with a
@@ -324,18 +302,7 @@ pub struct Io<'a> {
     /// The planned tensors.
     pub arena: &'a mut [u8],
     /// What preparation stored.
-    #[cfg_attr(
-        not(any(
-            feature = "op-add",
-            feature = "op-mul",
-            feature = "op-logistic",
-            feature = "op-tanh",
-            feature = "op-conv-2d",
-            feature = "op-depthwise-conv-2d",
-            feature = "op-fully-connected-int8"
-        )),
-        allow(dead_code)
-    )]
+    #[cfg_attr(not(persistent_data), allow(dead_code))]
     pub persistent: &'a [u8],
 }
 
@@ -439,10 +406,7 @@ pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
 
 /// An i32 stored by [`Persist::put_i32`].
 /// (0 past the end: never a panic).
-#[cfg_attr(
-    not(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d", feature = "op-fully-connected-int8")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(weighted), allow(dead_code))]
 pub fn i32_at(bytes: &[u8], at: usize) -> i32 {
     bytes.get(at..).and_then(|b| b.first_chunk()).map_or(0, |b| i32::from_le_bytes(*b))
 }
@@ -476,10 +440,7 @@ pub fn checked_multiplier((m, s): (i32, i32), op: OpCode) -> Result<(i32, i32)> 
 /// one value per output channel, f32 for float operators and int32 for int8 ones. Its
 /// description is read into `b`, storage the caller no longer needs.
 #[inline(always)]
-#[cfg_attr(
-    not(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d", feature = "op-fully-connected-int8")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(weighted), allow(dead_code))]
 pub fn bias<'m>(
     model: &Model<'m>,
     op: &OperatorInfo,
