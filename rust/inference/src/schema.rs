@@ -180,12 +180,16 @@ impl TensorInfo<'_> {
 
     /// Dimension `d`; 1 past the rank (a scalar has one element).
     pub fn dim(&self, d: usize) -> i32 {
-        self.shape.get(4 * d..).and_then(|b| b.first_chunk()).map_or(1, |b| i32::from_le_bytes(*b))
+        let at = d.checked_mul(4).and_then(|at| self.shape.get(at..));
+        at.and_then(|b| b.first_chunk()).map_or(1, |b| i32::from_le_bytes(*b))
     }
 
     /// The last dimension (1 for a scalar).
     pub fn last_dim(&self) -> i32 {
-        self.dim(self.rank().wrapping_sub(1))
+        match self.rank() {
+            0 => 1,
+            rank => self.dim(rank - 1),
+        }
     }
 
     /// All dimensions, copied.
@@ -222,7 +226,7 @@ impl TensorInfo<'_> {
 
     /// Channel `c`'s scale: its own, or the per-tensor one (also past the end).
     pub fn scale_of(&self, c: usize) -> f32 {
-        let own = self.channel_scales.get(4 * c..).and_then(|b| b.first_chunk());
+        let own = c.checked_mul(4).and_then(|at| self.channel_scales.get(at..)).and_then(|b| b.first_chunk());
         own.map_or(self.scale, |b| f32::from_le_bytes(*b))
     }
 

@@ -159,3 +159,22 @@ fn release_unused_keeps_what_the_plan_needs() {
     assert!(failed.init(model).is_err());
     assert_eq!(failed.release_unused().len(), 8);
 }
+
+#[test]
+fn tensor_dimensions_past_the_rank_are_one() {
+    let bytes =
+        std::fs::read(std::format!("{}/../../models/sine/sine_int8.tflite", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let model = Model::load(&bytes).unwrap();
+    let mut arena = [0u8; 512];
+    let interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
+    let input = interp.input_info(0).unwrap();
+    assert_eq!((input.rank(), input.dim(0), input.dim(1), input.last_dim()), (2, 1, 1, 1));
+    assert_eq!((input.dim(2), input.dim(usize::MAX)), (1, 1));
+    assert_eq!(*input.dims(), [1, 1]);
+    assert_eq!(input.scale_of(usize::MAX), input.scale);
+    // A scalar: rank 0, one element, every dimension 1.
+    let scalar = crate::TensorInfo::EMPTY;
+    assert_eq!((scalar.rank(), scalar.last_dim(), scalar.elements()), (0, 1, 1));
+    assert!(scalar.dims().is_empty());
+}
