@@ -121,8 +121,23 @@ fn killing_the_secure_process_during_a_call_is_reported_within_a_second() {
     assert_eq!(secure.len(), 1, "one secure process");
     let signal =
         |sig: &str| std::process::Command::new("kill").args([sig, &secure[0].to_string()]).status().unwrap();
-    // Freeze the secure world so that the next call is in flight when it dies.
+    // Freeze the secure world so that the next call is in flight when it dies. A stop
+    // takes effect thread by thread (one in a system call stops when it returns): wait
+    // until every thread of the process has stopped before sending the command.
     assert!(signal("-STOP").success());
+    let all_stopped = || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", secure[0])).into_iter().flatten().flatten();
+        let states: Vec<String> = tasks
+            .map(|t| std::fs::read_to_string(t.path().join("stat")).unwrap_or_default())
+            .map(|stat| stat.rsplit(") ").next().unwrap_or("").chars().take(1).collect())
+            .collect();
+        !states.is_empty() && states.iter().all(|s| s == "T" || s == "t")
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !all_stopped() {
+        assert!(Instant::now() < deadline, "the secure process did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     writeln!(stdin, "info version").unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let killed = Instant::now();
