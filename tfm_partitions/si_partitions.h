@@ -23,7 +23,7 @@ void si_identity_init(void);
 void si_identity_serve(uint32_t signal);
 
 /**
- * Validates and plans the compiled-in models.
+ * Validates, plans and prepares the compiled-in models.
  */
 void si_inference_init(void);
 
