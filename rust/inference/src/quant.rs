@@ -199,15 +199,19 @@ mod tests {
         })
     }
 
-    #[test]
-    fn int8_range_equals_the_float_computation() {
-        let mut state = 0x1234_5678u32;
-        let mut next = || {
+    /// A fixed, dependency-free stream of test values.
+    fn xorshift32(mut state: u32) -> impl FnMut() -> u32 {
+        move || {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
             state
-        };
+        }
+    }
+
+    #[test]
+    fn int8_range_equals_the_float_computation() {
+        let mut next = xorshift32(0x1234_5678u32);
         let all = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1];
         for i in 0..200_000 {
             let bits = if i % 2 == 0 {
@@ -225,13 +229,7 @@ mod tests {
 
     #[test]
     fn prepared_requant_equals_the_reference_formula() {
-        let mut state = 0x2545_F491u32;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
+        let mut next = xorshift32(0x2545_F491u32);
         for _ in 0..200_000 {
             let x = next() as i32 >> (next() % 31);
             let m = match next() % 4 {
@@ -241,7 +239,11 @@ mod tests {
             };
             let s = (next() % 62) as i32 - 31;
             let s = s.min(30);
-            let x = if next() % 8 == 0 { [i32::MIN, i32::MAX, -1, 0, 1][(next() % 5) as usize] } else { x };
+            let x = if next().is_multiple_of(8) {
+                [i32::MIN, i32::MAX, -1, 0, 1][(next() % 5) as usize]
+            } else {
+                x
+            };
             let rq = Requant::new(m, s);
             assert_eq!(rq.apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
             assert_eq!(Requant::from_bytes(&rq.to_bytes()), rq);

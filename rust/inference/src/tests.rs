@@ -8,6 +8,12 @@ fn shared(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A file of this project, by its path from the repository root.
+fn project(path: &str) -> Vec<u8> {
+    let path = std::format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[test]
 fn hello_world_int8_equals_tflm_for_all_256_inputs() {
     let bytes = shared("hello_world_int8.tflite");
@@ -129,9 +135,7 @@ fn fuzz_regressions_do_not_panic() {
 
 #[test]
 fn release_unused_keeps_what_the_plan_needs() {
-    let bytes =
-        std::fs::read(std::format!("{}/../../models/sine/sine_int8.tflite", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+    let bytes = project("models/sine/sine_int8.tflite");
     let model = Model::load(&bytes).unwrap();
     let mut arena = [0u8; 1024];
     let mut interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
@@ -139,7 +143,7 @@ fn release_unused_keeps_what_the_plan_needs() {
     let rest = interp.release_unused();
     assert_eq!(rest.len(), 1024 - used);
     rest.fill(0xA5); // the released bytes are no longer the interpreter's
-    let mut outputs = std::vec::Vec::new();
+    let mut outputs = Vec::new();
     for x in [-128i8, -20, 0, 77, 127] {
         interp.input(0).unwrap()[0] = x as u8;
         interp.invoke().unwrap();
@@ -162,9 +166,7 @@ fn release_unused_keeps_what_the_plan_needs() {
 
 #[test]
 fn tensor_dimensions_past_the_rank_are_one() {
-    let bytes =
-        std::fs::read(std::format!("{}/../../models/sine/sine_int8.tflite", env!("CARGO_MANIFEST_DIR")))
-            .unwrap();
+    let bytes = project("models/sine/sine_int8.tflite");
     let model = Model::load(&bytes).unwrap();
     let mut arena = [0u8; 512];
     let interp = Interpreter::<16, 8>::new(model, &mut arena).unwrap();
