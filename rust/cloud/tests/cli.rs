@@ -63,6 +63,22 @@ fn sign1_and_state_across_processes() {
 }
 
 #[test]
+fn unsigned_results_never_move_the_state() {
+    let key = device_key();
+    let (dev, dir) = (sec1_hex(&key), tempfile::tempdir().unwrap());
+    let state = dir.path().to_str().unwrap();
+    // Anyone can write an unsigned result with the device's UUID and a huge counter.
+    let forged = hex::encode(claims_bytes(u64::MAX - 1, None));
+    let args = ["verify", "--device-key", &dev, "--state", state, "--allow-unsigned", &forged];
+    assert_eq!(json(&cloud(&args, None))["counter"], u64::MAX - 1);
+    // The device's genuine, signed results are still accepted, and then recorded.
+    let genuine = hex::encode(sign1(&key, 7, None));
+    json(&cloud(&["verify", "--device-key", &dev, "--state", state, &genuine], None));
+    let again = cloud(&["verify", "--device-key", &dev, "--state", state, &genuine], None);
+    assert_eq!(again.status.code(), Some(1), "a signed result's counter is recorded");
+}
+
+#[test]
 fn encrypt0_from_a_raw_file_with_a_certificate() {
     let key = device_key();
     let dir = tempfile::tempdir().unwrap();
