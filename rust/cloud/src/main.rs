@@ -11,7 +11,9 @@ use cloud::{decode_file, decode_text, verify, CounterStore, DeviceKey, Error, Op
 const USAGE: &str = "usage: cloud verify (--device-key <SPKI PEM file | SEC1 hex> | --device-cert <PEM file>)
                     [--recipient-key <PKCS#8 or SEC1 PEM file>] [--state <dir>] [--nonce <hex>]
                     [--allow-unsigned] <RESULT>
-RESULT: hex, base64 (standard or URL-safe), - for stdin, or a file (raw, hex or base64)";
+RESULT: hex, base64 (standard or URL-safe), - for stdin, or a file (raw, hex or base64)
+--state: the last counter per device; a result at or below it is refused, and only signed
+         results are recorded";
 
 /// Why no claims are printed: help asked for (exit 0), a usage message (exit 2), an
 /// error of the library (1 or 2), or the claims could not be written as JSON (1).
