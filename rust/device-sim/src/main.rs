@@ -84,7 +84,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--org" => opts.org = value()?,
             "--recipient" => {
                 let hex = value()?;
-                opts.recipient = parse_point(&hex).ok_or_else(|| {
+                opts.recipient = partitions::inference::parse_point_hex(hex.trim()).ok_or_else(|| {
                     format!(
                         "--recipient {hex:?}: want an uncompressed P-256 point, 130 hex digits starting 04"
                     )
@@ -98,18 +98,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     }
     Ok(opts)
-}
-
-fn parse_point(hex: &str) -> Option<[u8; 65]> {
-    let hex = hex.trim();
-    if hex.len() != 130 || !hex.is_ascii() || !hex.starts_with("04") {
-        return None;
-    }
-    let mut point = [0u8; 65];
-    for (i, b) in point.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(point)
 }
 
 fn main() -> ExitCode {

@@ -86,7 +86,11 @@ fn results_carry_the_nonce_the_device_and_the_model() {
     let claims = cose_results::Claims::decode(&result).unwrap();
     assert_eq!(claims.nonce, Some(&nonce[..]));
     assert_eq!(claims.device, uuid);
-    assert_eq!(claims.model_sha256, info.sha256);
+    // The hash of the committed model file, computed here, not the service's own figure.
+    let model =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/sine/sine_int8.tflite")).unwrap();
+    let sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&model).into();
+    assert_eq!((claims.model_sha256, info.sha256), (sha256, sha256));
     assert_eq!(claims.engine, partitions::inference::ENGINE);
     let sign1 = infer(&mut c, b"sine", 1.0, api::FORMAT_SIGN1, &[]).unwrap();
     let sign1 = cose_results::Sign1::decode(&sign1).unwrap();

@@ -40,8 +40,9 @@ pub const BUILD_RECIPIENT: [u8; 65] = match option_env!("SECURE_INFER_RESULT_REC
 const DEMO_RECIPIENT: &str = "041f4af89af4f526492ddb75009c75803fb56877aa4970f20178511daee149dcc1\
                               dacd71b07b1fa30e51016a1572a63b83fa075914955e45fe7fe7038e25d1ef07";
 
-/// 130 hex digits starting with `04`, at compile time.
-const fn parse_point_hex(hex: &str) -> Option<[u8; 65]> {
+/// A SEC1 uncompressed P-256 point: 130 hex digits starting with `04` (also at compile
+/// time, for the build's recipient).
+pub const fn parse_point_hex(hex: &str) -> Option<[u8; 65]> {
     let h = hex.as_bytes();
     if h.len() != 130 {
         return None;
