@@ -118,8 +118,7 @@ impl From<cose_results::Error> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A UUID's 16 bytes in the 8-4-4-4-12 form.
+/// A UUID's 16 bytes in the 8-4-4-4-12 form, as the device prints it.
 pub fn uuid_string(id: &[u8; 16]) -> String {
-    let h = hex::encode(id);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    device_identity::Uuid(*id).to_string()
 }
