@@ -43,6 +43,22 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
+    /// Bytes of an item's head with argument `arg` (what [`Encoder::head`] writes).
+    pub const fn head_len(arg: u64) -> usize {
+        match arg {
+            0..=23 => 1,
+            24..=0xff => 2,
+            0x100..=0xffff => 3,
+            0x1_0000..=0xffff_ffff => 5,
+            _ => 9,
+        }
+    }
+
+    /// Bytes of a byte or text string of `n` bytes.
+    pub const fn string_len(n: usize) -> usize {
+        Self::head_len(n as u64) + n
+    }
+
     fn head(&mut self, major: u8, arg: u64) -> Result<()> {
         let m = major << 5;
         match arg {
@@ -166,20 +182,8 @@ impl<'a> Decoder<'a> {
         self.buf.get(self.at).map(|b| b >> 5).ok_or(Error::Truncated)
     }
 
-    /// How far into the input the decoder is.
-    pub fn position(&self) -> usize {
-        self.at
-    }
-
     pub fn uint(&mut self) -> Result<u64> {
         self.expect(UNSIGNED, "an unsigned integer")
-    }
-
-    pub fn null(&mut self) -> Result<()> {
-        match self.take(1)? {
-            [NULL] => Ok(()),
-            _ => Err(Error::Unexpected("null")),
-        }
     }
 
     pub fn int(&mut self) -> Result<i64> {

@@ -33,6 +33,30 @@ pub const MAX_VALUES: usize = 16;
 /// The longest engine or model text.
 pub const TEXT_MAX: usize = 32;
 
+/// The longest claims map with `values` output values (engine and model texts of
+/// [`TEXT_MAX`], a counter of `u64::MAX`, a [`NONCE_MAX`] nonce): a buffer this long
+/// holds any of them.
+pub const fn max_encoded_len(values: usize) -> usize {
+    let s = Encoder::string_len;
+    // A label in -80004..=-80000 is 0x3a and four bytes; 256 is three bytes, 10 one.
+    const LABEL: usize = 5;
+    Encoder::head_len(7)
+        + LABEL
+        + s(4 * values)
+        + LABEL
+        + s(TEXT_MAX)
+        + LABEL
+        + s(32)
+        + LABEL
+        + s(TEXT_MAX)
+        + LABEL
+        + Encoder::head_len(u64::MAX)
+        + 3
+        + s(17)
+        + 1
+        + s(NONCE_MAX)
+}
+
 /// One inference result.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Claims<'a> {

@@ -75,6 +75,29 @@ pub fn enc_structure(protected: &[u8], out: &mut [u8]) -> Result<usize> {
     Ok(e.len())
 }
 
+/// The length of the tagged COSE_Encrypt that [`encode`] writes for `plaintext`
+/// bytes and a recipient kid of `kid` bytes.
+pub const fn encoded_len(plaintext: usize, kid: usize) -> usize {
+    let s = Encoder::string_len;
+    // The ephemeral COSE_Key: {1: 2, -1: 1, -2: x, -3: y}.
+    let key = 1 + 2 + 2 + 1 + s(32) + 1 + s(32);
+    Encoder::head_len(TAG)
+        + 1
+        + s(PROTECTED.len())
+        + 2
+        + s(IV_LEN)
+        + s(plaintext + GCM_TAG_LEN)
+        + 1
+        + 1
+        + s(RECIPIENT_PROTECTED.len())
+        + 1
+        + 1
+        + key
+        + 1
+        + s(kid)
+        + 1
+}
+
 /// Writes the tagged COSE_Encrypt of `plaintext` into `out`; returns its length.
 /// `seal` gets the plaintext in place (the ciphertext's room in `out`) and returns
 /// the GCM tag; it derives the content key with [`kdf_context`] and authenticates

@@ -39,6 +39,14 @@ pub fn to_be_signed(protected: &[u8], payload: &[u8], out: &mut [u8]) -> Result<
     Ok(e.len())
 }
 
+/// The length of the tagged COSE_Sign1 that [`encode`] writes for a payload of
+/// `payload` bytes and a kid of `kid` bytes; `out` must also hold the ToBeSigned
+/// bytes, which are shorter.
+pub const fn encoded_len(payload: usize, kid: usize) -> usize {
+    let s = Encoder::string_len;
+    Encoder::head_len(TAG) + 1 + s(PROTECTED.len()) + 2 + s(kid) + s(payload) + s(SIGNATURE_LEN)
+}
+
 /// Signs `payload` and writes the tagged COSE_Sign1 into `out`; returns its length.
 /// `sign` gets the ToBeSigned bytes and returns the raw `r || s` signature. `out`
 /// doubles as the ToBeSigned buffer, so nothing else is needed.

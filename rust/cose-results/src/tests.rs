@@ -232,3 +232,42 @@ extern crate std;
 fn vec_of(b: &[u8]) -> std::vec::Vec<u8> {
     b.to_vec()
 }
+
+/// The size bounds a caller allocates by are exact: the longest claims (every text
+/// and the nonce at their limits, the largest counter) encode to exactly
+/// `claims::max_encoded_len`, and signing and encrypting them to exactly the
+/// formats' `encoded_len`, which a buffer one byte shorter does not hold.
+#[test]
+fn size_bounds_are_exact_for_the_longest_results() {
+    const NONCE: [u8; claims::NONCE_MAX] = [0x5a; claims::NONCE_MAX];
+    let text = core::str::from_utf8(&[b't'; claims::TEXT_MAX]).unwrap();
+    for count in [1, claims::MAX_VALUES] {
+        let values = [0x3f; 4 * claims::MAX_VALUES];
+        let c = Claims {
+            values: &values[..4 * count],
+            engine: text,
+            model_sha256: [0xaa; 32],
+            model: text,
+            counter: u64::MAX,
+            device: UUID,
+            nonce: Some(&NONCE),
+        };
+        let mut payload = [0u8; 512];
+        let n = c.encode(&mut payload).unwrap();
+        assert_eq!(n, claims::max_encoded_len(count), "{count} values");
+        assert!(c.encode(&mut payload[..n - 1]).is_err());
+        let kid = [0x11; 32];
+        let mut signed = [0u8; 1024];
+        let m = sign1::encode(&payload[..n], &kid, &mut signed, |tbs| Ok(fake_signature(tbs))).unwrap();
+        assert_eq!(m, sign1::encoded_len(n, kid.len()));
+        let short = &mut [0u8; 1024][..m - 1];
+        assert!(sign1::encode(&payload[..n], &kid, short, |tbs| Ok(fake_signature(tbs))).is_err());
+        let mut sealed = [0u8; 1024];
+        let seal = |_: &mut [u8]| Ok([0x77; encrypt::GCM_TAG_LEN]);
+        let e =
+            encrypt::encode(&signed[..m], &[1; encrypt::IV_LEN], &key(), &kid, &mut sealed, seal).unwrap();
+        assert_eq!(e, encrypt::encoded_len(m, kid.len()));
+        let short = &mut [0u8; 1024][..e - 1];
+        assert!(encrypt::encode(&signed[..m], &[1; encrypt::IV_LEN], &key(), &kid, short, seal).is_err());
+    }
+}

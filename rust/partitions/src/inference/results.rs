@@ -12,10 +12,13 @@ use secure_api::identity as identity_api;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// Room for the claims map of a one-value result (about 140 bytes with a 64-byte nonce).
-const CLAIMS_MAX: usize = 192;
-/// Room for the COSE_Sign1 around it.
-const SIGN1_MAX: usize = 320;
+/// Room for the claims map of any one-value result (every text and the nonce at their
+/// limits, the largest counter).
+const CLAIMS_MAX: usize = cose_results::claims::max_encoded_len(1);
+/// Room for the COSE_Sign1 around it (the kid is a 32-byte thumbprint).
+const SIGN1_MAX: usize = sign1::encoded_len(CLAIMS_MAX, 32);
+// The longest ENCRYPT0 result fits the reply buffer.
+const _: () = assert!(encrypt::encoded_len(SIGN1_MAX, 32) <= secure_api::inference::RESULT_MAX);
 /// Attempts at drawing an ephemeral scalar in [1, n - 1]; failing all four happens
 /// with probability below 2^-128 unless the RNG is broken.
 const SCALAR_ATTEMPTS: usize = 4;
@@ -104,20 +107,24 @@ pub fn encrypt0(
     let mut inner = [0u8; SIGN1_MAX];
     let n = sign1(platform, signer, claims, &mut inner)?;
     let (ephemeral, secret, iv) = ephemeral_key_and_iv(platform, claims.counter)?;
-    let shared = p256::ecdh::diffie_hellman(&secret, recipient.key.as_affine());
+    let shared = p256::ecdh::diffie_hellman(&*secret, recipient.key.as_affine());
     let mut context = [0u8; encrypt::KDF_CONTEXT_LEN];
     let mut aad = [0u8; encrypt::ENC_STRUCTURE_LEN];
-    let ok = encrypt::kdf_context(&encrypt::RECIPIENT_PROTECTED, &mut context).is_ok()
-        && encrypt::enc_structure(&encrypt::PROTECTED, &mut aad).is_ok();
+    let failed = |_| Status::ERROR_GENERIC_ERROR;
+    let context_len = encrypt::kdf_context(&encrypt::RECIPIENT_PROTECTED, &mut context).map_err(failed)?;
+    let aad_len = encrypt::enc_structure(&encrypt::PROTECTED, &mut aad).map_err(failed)?;
+    let (Some(context), Some(aad)) = (context.get(..context_len), aad.get(..aad_len)) else {
+        return Err(Status::ERROR_GENERIC_ERROR);
+    };
     let mut cek = Zeroizing::new([0u8; encrypt::KEY_LEN]);
     let hkdf = Hkdf::<Sha256>::new(None, shared.raw_secret_bytes()); // no salt (RFC 9053 5.1)
-    if !ok || hkdf.expand(&context, cek.as_mut()).is_err() {
+    if hkdf.expand(context, cek.as_mut()).is_err() {
         return Err(Status::ERROR_GENERIC_ERROR);
     }
     let cipher = Aes256Gcm::new(cek.as_ref().into());
     encrypt::encode(&inner[..n], &iv, &ephemeral, &recipient.kid, out, |text| {
         let tag = cipher
-            .encrypt_in_place_detached(&iv.into(), &aad, text)
+            .encrypt_in_place_detached(&iv.into(), aad, text)
             .map_err(|_| cose_results::Error::Crypto)?;
         Ok(tag.into())
     })
@@ -133,7 +140,7 @@ pub fn encrypt0(
 fn ephemeral_key_and_iv(
     platform: &mut dyn Platform,
     counter: u64,
-) -> Result<(Ec2Key, p256::NonZeroScalar, [u8; encrypt::IV_LEN]), Status> {
+) -> Result<(Ec2Key, Zeroizing<p256::NonZeroScalar>, [u8; encrypt::IV_LEN]), Status> {
     let mut seed = Zeroizing::new([0u8; 32]);
     let mut okm = Zeroizing::new([0u8; 32 + encrypt::IV_LEN]);
     for _ in 0..SCALAR_ATTEMPTS {
@@ -152,7 +159,7 @@ fn ephemeral_key_and_iv(
         let public = Ec2Key::from_sec1(&comb.public_key()).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
         let mut iv = [0u8; encrypt::IV_LEN];
         iv.copy_from_slice(&okm[32..]);
-        return Ok((public, scalar, iv));
+        return Ok((public, Zeroizing::new(scalar), iv));
     }
     Err(Status::ERROR_INSUFFICIENT_ENTROPY)
 }
@@ -161,12 +168,13 @@ fn ephemeral_key_and_iv(
 mod tests {
     use super::*;
 
-    /// An RNG that repeats itself, as a DRBG seeded the same on every boot does.
-    struct StuckRng;
+    /// An RNG that repeats itself, as a DRBG seeded the same on every boot does: every
+    /// byte is the one given.
+    struct StuckRng(u8);
 
     impl Platform for StuckRng {
         fn generate_random(&mut self, out: &mut [u8]) -> Result<(), Status> {
-            out.fill(0x42);
+            out.fill(self.0);
             Ok(())
         }
         fn its_get(&mut self, _: u64, _: &mut [u8]) -> Result<usize, Status> {
@@ -188,12 +196,14 @@ mod tests {
 
     #[test]
     fn a_repeating_rng_still_gives_each_result_its_own_key_and_iv() {
-        let (key0, _, iv0) = ephemeral_key_and_iv(&mut StuckRng, 0).unwrap();
-        let (key1, _, iv1) = ephemeral_key_and_iv(&mut StuckRng, 1).unwrap();
+        let (key0, _, iv0) = ephemeral_key_and_iv(&mut StuckRng(0x42), 0).unwrap();
+        let (key1, _, iv1) = ephemeral_key_and_iv(&mut StuckRng(0x42), 1).unwrap();
         assert_ne!(key0, key1);
         assert_ne!(iv0, iv1);
-        // The same counter and the same RNG bytes give the same pair: the counter,
-        // which never repeats, is what makes them unique.
-        assert_eq!(ephemeral_key_and_iv(&mut StuckRng, 1).unwrap().0, key1);
+        // The RNG's bytes count too: with the same counter, other bytes give another
+        // pair (a key made from the public counter alone would be anyone's).
+        let (other, _, other_iv) = ephemeral_key_and_iv(&mut StuckRng(0x43), 1).unwrap();
+        assert_ne!(other, key1);
+        assert_ne!(other_iv, iv1);
     }
 }
