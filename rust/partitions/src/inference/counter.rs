@@ -5,9 +5,12 @@
 //! call per inference, so the counter reserves numbers in blocks: the stored value is
 //! the first number not yet reserved. Before issuing a number at or past it, the block
 //! after is written; after a reboot, counting resumes at the stored value. A reboot
-//! skips the rest of a block (gaps are allowed; repeats are not). The storage checks
-//! integrity and rollback (TF-M's ITS on the device; the emulation's NV counters on
-//! the host): when it reports a rolled-back or corrupt object, no result is issued.
+//! skips the rest of a block (gaps are allowed; repeats are not). When storage reports
+//! a rolled-back or corrupt object, no result is issued. The emulation checks a
+//! non-volatile counter per object; TF-M's ITS does not check rollback itself: on the
+//! device it relies on ITS living in on-chip flash that only the secure world can
+//! write (a device whose flash can be rewritten from outside would need the counter
+//! backed by a TF-M NV counter).
 
 use crate::Platform;
 use psa::Status;

@@ -101,8 +101,8 @@ pub static MODELS: &[ModelSource] = &[
 pub const ARENA_BYTES: usize = 2048;
 const MAX_TENSORS: usize = 32;
 const MAX_OPERATORS: usize = 16;
-/// The models compiled in (`MODELS.len()`, as a constant for the service's array).
-const MODEL_COUNT: usize = cfg!(feature = "model-sine") as usize + cfg!(feature = "model-sine-f32") as usize;
+/// The models compiled in, as a constant for the service's array.
+const MODEL_COUNT: usize = MODELS.len();
 
 /// A model prepared to run: its interpreter, planned and prepared at boot over its own
 /// part of the service's arena, so that a request only computes.
