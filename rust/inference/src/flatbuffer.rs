@@ -64,9 +64,12 @@ impl<'a> Buf<'a> {
     }
 
     /// The elements of a vector of `elem`-byte scalars, as bytes.
+    /// (Empty if `elem` is not the size the vector was read with and the bytes do not
+    /// fit: never a panic.)
     pub fn bytes_of(self, v: Vector, elem: usize) -> &'a [u8] {
         let start = v.start.get() as usize;
-        self.0.get(start..start + v.len() * elem).unwrap_or_default()
+        let end = v.len().checked_mul(elem).and_then(|n| start.checked_add(n));
+        end.and_then(|end| self.0.get(start..end)).unwrap_or_default()
     }
 }
 
@@ -91,7 +94,7 @@ impl Table {
         buf.0.get(vtable..vtable + vtable_len).ok_or(Bad)?;
         buf.0.get(pos..pos + table_len.max(4)).ok_or(Bad)?;
         let pos = NonZeroU32::new(u32::try_from(pos).map_err(|_| Bad)?).ok_or(Bad)?;
-        Ok(Table { pos, vtable: vtable as u32 })
+        Ok(Table { pos, vtable: u32::try_from(vtable).map_err(|_| Bad)? })
     }
 
     /// The position of field `id`'s value, if present.

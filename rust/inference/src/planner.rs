@@ -12,7 +12,7 @@ const ALIGN: usize = 4;
 
 /// When a tensor is alive: the first and last operator that touch it (at most
 /// `u16::MAX` operators, checked below). Its size and, once placed, its offset are
-/// kept in its [`Slot`]: the planner's own tables are 5 bytes a tensor, since its
+/// kept in its [`Slot`]: the planner's own tables are 7 bytes a tensor, since its
 /// frame is on the stack during setup.
 #[derive(Clone, Copy)]
 struct Life {
@@ -34,30 +34,32 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     }
     // `None`: not touched by any operator (nor a graph input or output).
     let mut life: [Option<Life>; T] = [None; T];
-    // Indices were validated at load (below the tensor count, at most T).
-    let touch = |t: usize, at: u16, life: &mut [Option<Life>; T]| {
-        let Some(l) = life.get_mut(t) else { return };
+    // Indices were validated at load (below the tensor count, at most T): a failed
+    // access here is a bug, reported, never a tensor left out of the plan.
+    let touch = |t: usize, at: u16, life: &mut [Option<Life>; T]| -> Result<()> {
+        let l = life.get_mut(t).ok_or(Error::BadTensor)?;
         *l = Some(match *l {
             Some(Life { first, last }) => Life { first: first.min(at), last: last.max(at) },
             None => Life { first: at, last: at },
         });
+        Ok(())
     };
     let buf = model.buf();
     for i in 0..model.inputs().len() {
-        touch(model.inputs().i32(buf, i)? as usize, 0, &mut life);
+        touch(model.inputs().i32(buf, i)? as usize, 0, &mut life)?;
     }
     for o in 0..ops {
         let op = model.operator(o)?;
         for v in [op.inputs, op.outputs] {
             for i in 0..v.len() {
                 if let Some(t) = tensor_index(model, v, i)? {
-                    touch(t, o as u16, &mut life);
+                    touch(t, o as u16, &mut life)?;
                 }
             }
         }
     }
     for i in 0..model.outputs().len() {
-        touch(model.outputs().i32(buf, i)? as usize, ops as u16, &mut life);
+        touch(model.outputs().i32(buf, i)? as usize, ops as u16, &mut life)?;
     }
     // Sizes of the tensors to place (constants stay in the model: no bytes).
     let mut info = crate::schema::TensorInfo::EMPTY;
@@ -87,7 +89,9 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
             }
         }
         let Some(t) = next else { break };
-        let (Some(&Some(me)), Some(&Slot { len, .. })) = (life.get(t), slots.get(t)) else { break };
+        let (Some(&Some(me)), Some(&Slot { len, .. })) = (life.get(t), slots.get(t)) else {
+            return Err(Error::BadTensor);
+        };
         let mut offset = 0;
         // Move past every overlapping neighbour until none overlaps.
         'search: loop {
@@ -106,7 +110,9 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
             }
             break;
         }
-        let (Some(slot), Some(p)) = (slots.get_mut(t), placed.get_mut(t)) else { break };
+        let (Some(slot), Some(p)) = (slots.get_mut(t), placed.get_mut(t)) else {
+            return Err(Error::BadTensor);
+        };
         (slot.offset, *p) = (offset, true);
         total = total.max(offset + len);
     }

@@ -82,9 +82,9 @@ macro_rules! opcodes {
 
         impl core::fmt::Debug for OpCode {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                match self.name() {
-                    "unknown builtin" => write!(f, "unknown builtin {}", self.0),
-                    name => f.write_str(name),
+                match *self {
+                    $(Self::$name)|* | Self::CUSTOM => f.write_str(self.name()),
+                    OpCode(code) => write!(f, "unknown builtin {code}"),
                 }
             }
         }
@@ -319,9 +319,13 @@ impl<'a> Model<'a> {
                     if t < -1 || t >= model.tensors().len() as i32 || (is_output && t < 0) {
                         return Err(Error::Malformed(why!("operator tensor index")));
                     }
-                    // Operators write to the arena: an output must not be a constant.
+                    // Operators write to the arena: an output must not be a constant,
+                    // nor one of the operator's own inputs (no kernel works in place).
                     if is_output && model.is_constant(t as usize)? {
                         return Err(Error::Malformed(why!("an operator output is a constant tensor")));
+                    }
+                    if is_output && (0..op.inputs.len()).any(|k| op.inputs.i32(buf, k) == Ok(t)) {
+                        return Err(Error::Malformed(why!("an operator output is also one of its inputs")));
                     }
                 }
             }

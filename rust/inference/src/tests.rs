@@ -180,3 +180,30 @@ fn tensor_dimensions_past_the_rank_are_one() {
     assert_eq!((scalar.rank(), scalar.last_dim(), scalar.elements()), (0, 1, 1));
     assert!(scalar.dims().is_empty());
 }
+
+/// No kernel works in place: a model whose operator writes to one of its own inputs
+/// is refused at load (it used to load and then fail at every invoke).
+#[test]
+fn an_operator_writing_its_own_input_is_refused_at_load() {
+    let mut bytes = project("models/sine/sine_int8.tflite");
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize;
+    // A table's field `id`, followed when it is an offset (tables and vectors).
+    let field = |b: &[u8], table: usize, id: usize| {
+        let vtable = (table as isize - u32_at(b, table) as i32 as isize) as usize;
+        let at = table + u16_at(b, vtable + 4 + 2 * id);
+        at + u32_at(b, at)
+    };
+    let element = |vector: usize, i: usize| vector + 4 + 4 * i;
+    let table = |b: &[u8], vector: usize, i: usize| {
+        let at = element(vector, i);
+        at + u32_at(b, at)
+    };
+    let graph = table(&bytes, field(&bytes, u32_at(&bytes, 0), 2), 0);
+    let op = table(&bytes, field(&bytes, graph, 3), 0);
+    let input = u32_at(&bytes, element(field(&bytes, op, 1), 0));
+    let output_at = element(field(&bytes, op, 2), 0);
+    assert!(Model::load(&bytes).is_ok());
+    bytes[output_at..output_at + 4].copy_from_slice(&(input as u32).to_le_bytes());
+    assert!(matches!(Model::load(&bytes), Err(Error::Malformed(_))), "{:?}", Model::load(&bytes).err());
+}

@@ -95,7 +95,10 @@ pub fn prepare<'m>(
     }
     // accum_depth >= 1: validated dimensions.
     let batches = in_t.elements().checked_div(accum_depth).ok_or(bad(why!("weights of depth 0")))?;
-    if out_t.elements() != batches * out_depth || out_t.rank() == 0 || out_t.last_dim() != out_depth as i32 {
+    if Some(out_t.elements()) != batches.checked_mul(out_depth)
+        || out_t.rank() == 0
+        || out_t.last_dim() != out_depth as i32
+    {
         return Err(bad(why!("output shape does not match batches x units")));
     }
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {

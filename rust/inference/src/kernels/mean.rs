@@ -121,7 +121,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, axes_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
-    separate_io(op.code, input, &in_t, output, &out_t)?;
+    separate_io(op.code, &in_t, &out_t)?;
     if in_t.dtype != out_t.dtype {
         return Err(bad(why!("input and output differ in type")));
     }

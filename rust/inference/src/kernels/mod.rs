@@ -106,20 +106,12 @@ pub fn required<'m>(
 }
 
 /// What every data-moving operator requires of its one input and one output: both
-/// live in the arena (neither is a constant) and they are different tensors.
+/// live in the arena (neither is a constant). That they are different tensors is
+/// checked for every operator at load.
 #[allow(dead_code)] // only PAD, MEAN and the pools call it
-pub fn separate_io(
-    op: OpCode,
-    input: usize,
-    in_t: &TensorInfo<'_>,
-    output: usize,
-    out_t: &TensorInfo<'_>,
-) -> Result<()> {
+pub fn separate_io(op: OpCode, in_t: &TensorInfo<'_>, out_t: &TensorInfo<'_>) -> Result<()> {
     if in_t.data.is_some() || out_t.data.is_some() {
         return Err(Error::InvalidOperator(op, why!("input or output is a constant")));
-    }
-    if input == output {
-        return Err(Error::InvalidOperator(op, why!("input and output are the same tensor")));
     }
     Ok(())
 }

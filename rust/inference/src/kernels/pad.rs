@@ -44,7 +44,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
     let (input, in_t) = required(model, op.inputs, 0, op.code)?;
     let (_, pad_t) = required(model, op.inputs, 1, op.code)?;
     let (output, out_t) = required(model, op.outputs, 0, op.code)?;
-    separate_io(op.code, input, &in_t, output, &out_t)?;
+    separate_io(op.code, &in_t, &out_t)?;
     if in_t.dtype != out_t.dtype {
         return Err(bad(why!("input and output differ in type")));
     }

@@ -103,7 +103,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pool> {
 
     let (input, in_t) = required(model, op.inputs, 0, code)?;
     let (output, out_t) = required(model, op.outputs, 0, code)?;
-    separate_io(code, input, &in_t, output, &out_t)?;
+    separate_io(code, &in_t, &out_t)?;
     if in_t.rank() != 4 || out_t.rank() != 4 {
         return Err(bad(why!("input and output must be 4D (NHWC)")));
     }
