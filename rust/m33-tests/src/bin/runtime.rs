@@ -50,7 +50,31 @@ fn soft_float_is_exact() {
     assert_eq!((a * b).to_bits(), 0x3CA3_D70B);
 }
 
+/// Copies and fills of every length 0..40 at every alignment 0..4 of source and
+/// destination: the compiler turns them into `memcpy`/`memset` and the AEABI entry
+/// points, which here are m33-rt's byte-at-a-time `small-mem` versions (this package
+/// enables it so that they are tested).
+fn memory_copies_and_fills_are_exact() {
+    let source: [u8; 48] = core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(1));
+    for len in 0..40 {
+        for (from, to) in [(0, 0), (1, 0), (0, 3), (2, 1), (3, 3)] {
+            let (len, from, to) = core::hint::black_box((len, from, to));
+            let mut dest = [0xEEu8; 48];
+            dest[to..to + len].copy_from_slice(&source[from..from + len]);
+            assert!(dest[..to].iter().chain(&dest[to + len..]).all(|&b| b == 0xEE), "copy {len} {from} {to}");
+            assert_eq!(dest[to..to + len], source[from..from + len], "copy {len} {from} {to}");
+            let value = core::hint::black_box(len as u8);
+            dest[to..to + len].fill(value);
+            assert!(dest[to..to + len].iter().all(|&b| b == value), "fill {len} {to}");
+            dest[to..to + len].fill(core::hint::black_box(0));
+            assert!(dest[to..to + len].iter().all(|&b| b == 0), "clear {len} {to}");
+            assert!(dest[..to].iter().chain(&dest[to + len..]).all(|&b| b == 0xEE), "fill {len} {to}");
+        }
+    }
+}
+
 m33_rt::test_image!(
+    memory_copies_and_fills_are_exact,
     data_is_copied_and_bss_is_zeroed,
     stack_peak_grows_with_use,
     u64_division_and_wrapping_arithmetic,
