@@ -1,7 +1,7 @@
 # Checks the application's Kconfig values that Kconfig itself cannot: included by
 # CMakeLists.txt, and runnable alone (the test command does, without Zephyr):
 #
-#   cmake -DCONFIG_SECURE_INFER_HUK_DERIV_LABEL_EXTRA=dev-2 \
+#   cmake -DCONFIG_SECURE_INFER_HUK_DERIV_LABEL_EXTRA=dev-2 -DCONFIG_SECURE_INFER_CSR_ORG=Linaro \
 #         -DCONFIG_SECURE_INFER_RESULT_RECIPIENT= -P cmake/check_config.cmake
 
 function(si_check_config)

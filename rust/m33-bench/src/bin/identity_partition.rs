@@ -7,18 +7,13 @@
 #![no_main]
 
 use core::hint::black_box;
+use device_identity::test_vectors::HUK;
 use device_identity::{EmulatedHuk, LabelExtra};
 use m33_bench::Msg;
 use m33_rt::{bench, stack};
 use partitions::identity::IdentityService;
 use psa::Service;
 use secure_api::identity as api;
-
-/// TF-M's AN521 dummy HUK (bytes 0x00..0x0f twice).
-const HUK: [u8; 32] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, //
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-];
 
 fn call(service: &mut IdentityService, name: &str, msg_type: i32, inputs: [&[u8]; 3], out: &mut [u8]) -> i32 {
     stack::repaint();

@@ -10,6 +10,7 @@
 #![no_main]
 
 use core::hint::black_box;
+use device_identity::test_vectors::HUK;
 use device_identity::{EmulatedHuk, LabelExtra};
 use m33_bench::Msg;
 use m33_rt::{bench, stack};
@@ -17,12 +18,6 @@ use partitions::identity::IdentityService;
 use partitions::inference::{InferenceService, ARENA_BYTES, BUILD_RECIPIENT};
 use psa::{Handle, Reply, Service, Status};
 use secure_api::inference as api;
-
-/// TF-M's AN521 dummy HUK (bytes 0x00..0x0f twice).
-const HUK: [u8; 32] = [
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, //
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-];
 
 struct BenchPlatform {
     identity: IdentityService,
@@ -96,7 +91,8 @@ fn main() -> u32 {
     stack::repaint();
     m33_rt::println!("stack-peak-bytes[no operation]: {}", stack::peak_bytes());
     // The inference service's own state (the prepared models, without the arena).
-    m33_rt::println!("service-bytes: {}", core::mem::size_of_val(&service));
+    let state = core::mem::size_of_val(&service);
+    m33_rt::println!("report: {:<40} {:>12} B", "inference service state (no arena)", state);
     // The first result reads the identity (UUID, key 0x5002) and reserves counters.
     let ok = [
         infer(&mut service, "INFER first result (identity lookup, counter block)", api::FORMAT_CBOR),
