@@ -241,6 +241,10 @@ fn exported_functions(archive: &Path) -> Result<Vec<String>> {
         .arg(archive)
         .output()
         .map_err(|e| format!("arm-none-eabi-nm: {e}"))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("arm-none-eabi-nm {}: {}: {}", archive.display(), out.status, why.trim()));
+    }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
