@@ -45,7 +45,7 @@ impl<'m> Operand<'m> {
     /// The slot to ask the arena for (an empty one for a constant).
     fn slot(&self, slots: &[Slot]) -> Result<Slot> {
         match *self {
-            Operand::Arena(t) => slots.get(t).copied().ok_or(Error::BadTensor),
+            Operand::Arena(t) => super::slot(slots, t),
             Operand::Constant(_) => Ok(Slot::default()),
         }
     }
@@ -377,7 +377,7 @@ fn clamp_f32(x: f32, lo: f32, hi: f32) -> f32 {
 impl AddMul<'_> {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
         let loops = Loops::load(io.persistent, self.loops)?;
-        let out_slot = slots.get(self.output).copied().ok_or(Error::BadTensor)?;
+        let out_slot = super::slot(slots, self.output)?;
         let in_slots = [self.inputs[0].slot(slots)?, self.inputs[1].slot(slots)?];
         let ([va, vb], out) = io.inputs_and_output(in_slots, out_slot)?;
         let (a, b) = (self.inputs[0].bytes(va), self.inputs[1].bytes(vb));

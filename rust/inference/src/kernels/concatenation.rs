@@ -101,7 +101,7 @@ fn check_input(
 
 impl Concatenation<'_> {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let slot = |t: usize| slots.get(t).copied().ok_or(Error::BadTensor);
+        let slot = |t: usize| super::slot(slots, t);
         let mut in_slots = [Slot::default(); MAX_INPUTS];
         for (s, operand) in in_slots.iter_mut().zip(&self.inputs[..self.count]) {
             if let Operand::Arena(t) = *operand {

@@ -127,7 +127,7 @@ pub fn prepare<'m>(
 impl DepthwiseConv<'_> {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
         let persistent = io.persistent;
-        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (input, output) = io.split(super::slot(slots, self.input)?, super::slot(slots, self.output)?)?;
         let elem = match self.kind {
             Kind::Float { .. } => 4,
             Kind::Int8 { .. } => 1,

@@ -4,7 +4,7 @@
 
 #[cfg(feature = "op-fully-connected")]
 use super::f32_at;
-use super::{checked_multiplier, dot_i8, required_into, Io, Persist, Slot};
+use super::{checked_multiplier, dot_i8, required_into, slot, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
 use crate::scale::{multiplier_f32_product, multiplier_f64_product};
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
@@ -219,10 +219,6 @@ impl FullyConnected<'_> {
         }
         Ok(())
     }
-}
-
-fn slot(slots: &[Slot], i: usize) -> Result<Slot> {
-    slots.get(i).copied().ok_or(Error::BadTensor)
 }
 
 /// One batch of int8 FULLY_CONNECTED: four units at a time, their sums (the folded

@@ -110,8 +110,8 @@ fn logistic_f32(x: f32) -> f32 {
 impl LogisticTanh {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
         let persistent = io.persistent;
-        let input_slot = slots.get(self.input).copied().ok_or(Error::BadTensor)?;
-        let output_slot = slots.get(self.output).copied().ok_or(Error::BadTensor)?;
+        let input_slot = super::slot(slots, self.input)?;
+        let output_slot = super::slot(slots, self.output)?;
         let (input, output) = io.split(input_slot, output_slot)?;
         match self.kind {
             Kind::Int8 { table } => {

@@ -205,7 +205,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Mean> {
 
 impl Mean {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let slot = |t: usize| slots.get(t).copied().ok_or(Error::BadTensor);
+        let slot = |t: usize| super::slot(slots, t);
         let (input, output) = io.split(slot(self.input)?, slot(self.output)?)?;
         let size = match self.kind {
             Kind::F32 { .. } => 4,

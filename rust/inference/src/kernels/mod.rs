@@ -100,9 +100,9 @@ pub fn required<'m>(
     i: usize,
     op: OpCode,
 ) -> Result<(usize, TensorInfo<'m>)> {
-    let index =
-        tensor_index(model, v, i)?.ok_or(Error::InvalidOperator(op, why!("a required tensor is missing")))?;
-    Ok((index, model.tensor(index)?))
+    let mut info = TensorInfo::EMPTY;
+    let index = required_into(model, v, i, op, &mut info)?;
+    Ok((index, info))
 }
 
 /// What every data-moving operator requires of its one input and one output: both
@@ -286,6 +286,11 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
         }
         other => Err(Error::UnsupportedOperator(other)),
     }
+}
+
+/// Where tensor `t` lies in the arena, from the plan.
+pub fn slot(slots: &[Slot], t: usize) -> Result<Slot> {
+    slots.get(t).copied().ok_or(Error::BadTensor)
 }
 
 /// The operator's input tensor bytes and output bytes; the planner guarantees that

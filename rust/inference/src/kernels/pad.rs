@@ -136,7 +136,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Pad> {
 
 impl Pad {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let slot = |t: usize| slots.get(t).copied().ok_or(Error::BadTensor);
+        let slot = |t: usize| super::slot(slots, t);
         let (input, output) = io.split(slot(self.input)?, slot(self.output)?)?;
         if input.len() != self.in_bytes || output.len() != self.out_bytes {
             return Err(Error::BadTensor);

@@ -8,7 +8,7 @@
 //! rounded half away from zero by integer division. Invoke walks the channels in
 //! blocks, so that the window reads contiguous bytes.
 
-use super::{f32_at, required, separate_io, Io, Slot};
+use super::{f32_at, required, separate_io, slot, Io, Slot};
 use crate::quant::Activation;
 use crate::schema::{DType, Model, OpCode, OperatorInfo};
 use crate::{Error, Result};
@@ -179,10 +179,6 @@ impl Pool {
         }
         Ok(())
     }
-}
-
-fn slot(slots: &[Slot], t: usize) -> Result<Slot> {
-    slots.get(t).copied().ok_or(Error::BadTensor)
 }
 
 /// The input pixels one output pixel pools (rows and columns already clipped).

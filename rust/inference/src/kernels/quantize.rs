@@ -48,7 +48,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Quantize> {
 
 impl Quantize {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (input, output) = io.split(super::slot(slots, self.input)?, super::slot(slots, self.output)?)?;
         match self.kind {
             Kind::FromF32 { scale, zero_point } => {
                 for (i, o) in output.iter_mut().enumerate() {

@@ -47,7 +47,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Relu> {
 
 impl Relu {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (input, output) = io.split(super::slot(slots, self.input)?, super::slot(slots, self.output)?)?;
         match self.kind {
             Kind::F32 { six } => {
                 for (i, o) in output.chunks_exact_mut(4).enumerate() {

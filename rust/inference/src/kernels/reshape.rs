@@ -30,7 +30,7 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Reshape> {
 
 impl Reshape {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let (input, output) = io.split(slots[self.input], slots[self.output])?;
+        let (input, output) = io.split(super::slot(slots, self.input)?, super::slot(slots, self.output)?)?;
         output.copy_from_slice(input);
         Ok(())
     }

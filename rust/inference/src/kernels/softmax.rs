@@ -91,8 +91,8 @@ pub fn prepare(model: &Model<'_>, op: &OperatorInfo) -> Result<Softmax> {
 
 impl Softmax {
     pub fn eval(&self, slots: &[Slot], io: &mut Io<'_>) -> Result<()> {
-        let input_slot = slots.get(self.input).copied().ok_or(Error::BadTensor)?;
-        let output_slot = slots.get(self.output).copied().ok_or(Error::BadTensor)?;
+        let input_slot = super::slot(slots, self.input)?;
+        let output_slot = super::slot(slots, self.output)?;
         let (input, output) = io.split(input_slot, output_slot)?;
         let depth = self.depth;
         match self.kind {
