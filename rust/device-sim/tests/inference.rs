@@ -108,6 +108,12 @@ fn infer_commands_in_the_shell() {
         device_sim().arg("--state").arg(&state).args(["-c", "infer get sine CBOR 360"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stdout).contains("start must be 0 to 359 degrees"));
+    // CONFIG_NONSECURE_COSE_VERIFY_SIGN: the shell checks ES256 with the exported key.
+    let args = ["--verify-sign", "-c", "infer get sine SIGN1 90"];
+    let signed = device_sim().arg("--state").arg(&state).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&signed.stdout);
+    assert!(signed.status.success(), "{text}");
+    assert!(text.contains("COSE_Sign1 signature verified with key 0x5002"), "{text}");
 }
 
 /// Each model is prepared once at boot over its own part of the partition's arena:

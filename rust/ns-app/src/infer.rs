@@ -216,13 +216,13 @@ fn verify(
     sign1: &cose_results::Sign1<'_>,
     out: &mut dyn Write,
 ) -> Result<(), Failed> {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    use sha2::{Digest, Sha256};
+    use p256::ecdsa::signature::Verifier;
     let mut tbs = [0u8; api::RESULT_MAX];
     let n = sign1.to_be_signed(&mut tbs).map_err(|e| bad_result(e, out))?;
-    let digest = Sha256::digest(&tbs[..n]);
-    let verified = p256::ecdsa::Signature::from_slice(&sign1.signature)
-        .is_ok_and(|sig| key.verify_prehash(&digest, &sig).is_ok());
+    let tbs = tbs.get(..n).ok_or(Failed)?;
+    // ES256: the verifier hashes with SHA-256.
+    let verified =
+        p256::ecdsa::Signature::from_slice(&sign1.signature).is_ok_and(|sig| key.verify(tbs, &sig).is_ok());
     if !verified {
         let _ = writeln!(out, "Error: the COSE_Sign1 signature does not verify with key 0x5002");
         return Err(Failed);
