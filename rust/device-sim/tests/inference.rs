@@ -78,6 +78,11 @@ fn bad_inference_requests_get_an_error_status() {
         c.call(h, api::MODEL_INFO, &[&9u32.to_le_bytes()], &mut [&mut info]),
         Err(Status::ERROR_DOES_NOT_EXIST)
     );
+    // A third input vector the message does not take.
+    assert_eq!(
+        c.call(h, api::MODEL_INFO, &[&0u32.to_le_bytes(), &[], &[1]], &mut [&mut info]),
+        Err(Status::ERROR_INVALID_ARGUMENT)
+    );
     assert_eq!(
         c.call(h, api::MODEL_INFO, &[&0u32.to_le_bytes()], &mut [&mut info[..79]]),
         Err(Status::ERROR_INVALID_ARGUMENT)

@@ -44,16 +44,16 @@ impl IdentityService {
         let identity = self.identity.as_ref().ok_or(Status::ERROR_BAD_STATE)?;
         match msg_type {
             api::PUBLIC_KEY => {
-                require(msg, 1, api::PUBLIC_KEY_LEN)?;
+                crate::require(msg, 1, api::PUBLIC_KEY_LEN)?;
                 let key = read_key(msg)?;
                 msg.write(0, identity.public_key(key))
             }
             api::UUID => {
-                require(msg, 0, 16)?;
+                crate::require(msg, 0, 16)?;
                 msg.write(0, &identity.uuid().0)
             }
             api::CSR => {
-                require(msg, 1, 1)?;
+                crate::require(msg, 1, 1)?;
                 let key = read_key(msg)?;
                 let mut der = [0u8; api::CSR_MAX];
                 let n =
@@ -64,7 +64,7 @@ impl IdentityService {
                 msg.write(0, &der[..n])
             }
             api::TLS_SIGN => {
-                require(msg, 2, 64)?;
+                crate::require(msg, 2, 64)?;
                 let key = read_key(msg)?;
                 if key as u32 != api::KEY_CLIENT_TLS {
                     return Err(Status::ERROR_NOT_PERMITTED);
@@ -78,7 +78,7 @@ impl IdentityService {
                 if msg.client_id() != secure_api::pid::INFERENCE {
                     return Err(Status::ERROR_NOT_PERMITTED);
                 }
-                require(msg, 1, 64)?;
+                crate::require(msg, 1, 64)?;
                 let mut digest = [0u8; 32];
                 psa::read_exact(msg, 0, &mut digest)?;
                 let sig = identity
@@ -91,7 +91,7 @@ impl IdentityService {
     }
 
     fn key_status(&self, msg: &mut dyn Message) -> Result<(), Status> {
-        require(msg, 0, api::KEY_STATUS_LEN)?;
+        crate::require(msg, 0, api::KEY_STATUS_LEN)?;
         let status = match self.identity {
             Some(_) => api::KeyStatus::Generated,
             None => api::KeyStatus::Unknown,
@@ -103,16 +103,6 @@ impl IdentityService {
         }
         msg.write(0, &out)
     }
-}
-
-/// Checks the shape of a call before reading anything: `inputs` input vectors are
-/// present and no more, and output 0 holds at least `out_min` bytes.
-fn require(msg: &dyn Message, inputs: usize, out_min: usize) -> Result<(), Status> {
-    let extra_input = (inputs..psa::MAX_IOVEC).any(|i| msg.in_size(i) != 0);
-    if extra_input || msg.out_size(0) < out_min {
-        return Err(Status::ERROR_INVALID_ARGUMENT);
-    }
-    Ok(())
 }
 
 fn read_key(msg: &mut dyn Message) -> Result<KeyId, Status> {

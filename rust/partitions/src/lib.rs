@@ -29,6 +29,16 @@ pub trait Platform {
     ) -> Result<psa::Reply, psa::Status>;
 }
 
+/// Checks the shape of a call before reading anything: `inputs` input vectors are
+/// present and no more, and output 0 holds at least `out_min` bytes.
+fn require(msg: &dyn psa::Message, inputs: usize, out_min: usize) -> Result<(), psa::Status> {
+    let extra_input = (inputs..psa::MAX_IOVEC).any(|i| msg.in_size(i) != 0);
+    if extra_input || msg.out_size(0) < out_min {
+        return Err(psa::Status::ERROR_INVALID_ARGUMENT);
+    }
+    Ok(())
+}
+
 /// Reads a `u32` key id that must be exactly 4 bytes.
 fn read_u32(msg: &mut dyn psa::Message, index: usize) -> Result<u32, psa::Status> {
     let mut b = [0u8; 4];

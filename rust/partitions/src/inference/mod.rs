@@ -196,9 +196,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
     fn dispatch(&mut self, msg: &mut dyn Message) -> Result<(), Status> {
         match msg.msg_type() {
             api::MODEL_INFO => {
-                if msg.out_size(0) < api::MODEL_INFO_LEN || msg.in_size(1) != 0 {
-                    return Err(Status::ERROR_INVALID_ARGUMENT);
-                }
+                crate::require(msg, 1, api::MODEL_INFO_LEN)?;
                 let index = crate::read_u32(msg, 0)? as usize;
                 let loaded =
                     self.models.get(index).and_then(Option::as_ref).ok_or(Status::ERROR_DOES_NOT_EXIST)?;
