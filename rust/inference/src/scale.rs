@@ -7,54 +7,44 @@
 // A build without FULLY_CONNECTED uses only some of this.
 #![cfg_attr(not(feature = "op-fully-connected-int8"), allow(dead_code))]
 
-/// A positive, finite, non-zero f32 as `(m, e)`: the value is `m x 2^e`.
-fn parts(x: f32) -> Option<(u64, i32)> {
+/// A positive, finite, non-zero f32 as `(m, e)`: the value is `m x 2^e` with `m` in
+/// `[2^23, 2^24)` (a subnormal's significand shifted up); `m` is 0 for zero, negative,
+/// infinite and NaN values. (Eight bytes: returned in two registers.)
+fn parts(x: f32) -> (u32, i32) {
     let bits = x.to_bits();
-    let (exp, frac) = (bits >> 23, u64::from(bits & 0x7f_ffff));
-    match exp {
-        0 if frac != 0 => Some((frac, -149)),
-        1..=254 => Some((frac | 1 << 23, exp as i32 - 150)),
-        _ => None, // zero, negative, infinite or NaN
+    if !(1..0x7f80_0000).contains(&bits) {
+        return (0, 0);
     }
+    let (exp, frac) = (bits >> 23, bits & 0x7f_ffff);
+    let (m, e) = if exp == 0 { (frac, -149) } else { (frac | 1 << 23, exp as i32 - 150) };
+    let up = m.leading_zeros() - 8;
+    (m << up, e - up as i32)
 }
 
-/// `(q + f) x 2^e`, with `0 <= f < 1` and `f > 0` exactly when `sticky`, rounded to
-/// nearest (ties to even) with at most `p` significant bits and no bit below
-/// `2^min_lsb` (the subnormal floor): `(m, e)` with the value `m x 2^e`. The callers
-/// give `q` at least `p + 2` bits whenever `sticky` is set.
-fn round(q: u64, sticky: bool, e: i32, p: u32, min_lsb: i32) -> (u64, i32) {
-    let len = 64 - q.leading_zeros() as i32;
-    let drop = (len - p as i32).max(min_lsb - e);
-    if drop <= 0 {
-        return (q, e);
-    }
-    if drop > len {
-        return (0, e); // below half the smallest step
-    }
+/// `q` without its `drop` lowest bits (`1 <= drop <= 48`), rounded to nearest, ties
+/// to even; `sticky` says that something below `q` was not zero. The result may
+/// carry into one more bit.
+#[inline(never)]
+fn round_off(q: u64, sticky: bool, drop: i32) -> u64 {
     let keep = q >> drop;
-    let rem = q & ((1 << drop) - 1);
-    let half = 1u64 << (drop - 1);
-    let up = rem > half || (rem == half && (sticky || keep & 1 == 1));
-    let m = keep + u64::from(up);
-    if m >> p != 0 {
-        (m >> 1, e + drop + 1)
-    } else {
-        (m, e + drop)
-    }
+    let (rem, half) = (q & ((1 << drop) - 1), 1 << (drop - 1));
+    keep + u64::from(rem > half || (rem == half && (sticky || keep & 1 == 1)))
 }
 
-/// `n / d` for `0 < n, d < 2^49`: `(q, sticky, e)` with `q` of 62 bits and
-/// `n / d = (q + f) x 2^e`, `f` as in [`round`]. Long division, one bit per step.
-fn divide(n: u64, d: u64) -> (u64, bool, i32) {
-    let (ln, ld) = (64 - n.leading_zeros() as i32, 64 - d.leading_zeros() as i32);
-    let (mut r, d, mut e) =
-        if ln >= ld { (n, d << (ln - ld), ln - ld) } else { (n << (ld - ln), d, ln - ld) };
+/// `n / d` for `0 < n < 2^48` and `d` in `[2^23, 2^24)`: `(q, sticky, e)` with `q` of
+/// exactly `bits` bits (the top one set) and `n / d = (q + f) x 2^e`, `0 <= f < 1`,
+/// `f > 0` exactly when `sticky`. Long division, one bit per step.
+fn divide(n: u64, d: u64, bits: i32) -> (u64, bool, i32) {
+    // Both into [2^47, 2^48), then the remainder into [d, 2d).
+    let up = n.leading_zeros() as i32 - 16;
+    let (mut r, d) = (n << up, d << 24);
+    let mut e = 25 - up - bits;
     if r < d {
         r <<= 1;
         e -= 1;
     }
     let mut q = 0u64;
-    for _ in 0..62 {
+    for _ in 0..bits {
         q <<= 1;
         if r >= d {
             r -= d;
@@ -62,70 +52,53 @@ fn divide(n: u64, d: u64) -> (u64, bool, i32) {
         }
         r <<= 1;
     }
-    (q, r != 0, e - 61)
+    (q, r != 0, e)
 }
 
-/// The f64 nearest `n / d x 2^e` (it is normal for every quotient of scale products).
-fn quotient_f64(n: u64, d: u64, e: i32) -> (u64, i32) {
-    let (q, sticky, qe) = divide(n, d);
-    round(q, sticky, qe + e, 53, -1074)
-}
-
-/// TFLite's `QuantizeMultiplier` of the positive value `m x 2^e` (`m < 2^53`): a Q31
-/// significand in `[2^30, 2^31)` and a shift, or `(0, 0)` below 2^-32.
-fn quantize(m: u64, e: i32) -> (i32, i32) {
-    if m == 0 {
+/// TFLite's requantization multiplier and shift for `input x weight / output` (a Q31
+/// significand in `[2^30, 2^31)` and a shift, as `QuantizeMultiplier` gives them), the
+/// quotient in f64 and the product in f32 when `product_f32` (TFLM's
+/// `GetQuantizedConvolutionMultipler`, FULLY_CONNECTED's per-tensor scale), in f64
+/// otherwise (exact; `PopulateConvolutionQuantizationParams`, per-channel scales).
+/// `(0, 0)` where TFLite's `QuantizeMultiplier` gives it: a zero or infinite product,
+/// a scale that is not positive and finite, a multiplier below 2^-32. Not inlined: one
+/// body for every caller.
+#[inline(never)]
+pub fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i32, i32) {
+    let ((mi, ei), (mw, ew), (mo, eo)) = (parts(input), parts(weight), parts(output));
+    if mi == 0 || mw == 0 || mo == 0 {
         return (0, 0);
     }
-    let len = 64 - m.leading_zeros() as i32;
-    // frexp: m x 2^e = (m / 2^len) x 2^(e + len); then round((m / 2^len) x 2^31),
-    // half away from zero (upwards, for a positive value).
-    let mut shift = e + len;
-    let mut q = if len <= 31 { m << (31 - len) } else { (m + (1 << (len - 32))) >> (len - 31) };
-    if q == 1 << 31 {
-        q >>= 1;
+    // In [2^46, 2^48): exact.
+    let (mut mp, mut ep) = (u64::from(mi) * u64::from(mw), ei + ew);
+    if product_f32 {
+        // 24 significant bits, none below 2^-149 (the subnormal floor).
+        let len = 64 - mp.leading_zeros() as i32;
+        let drop = (len - 24).max(-149 - ep);
+        if drop > len {
+            return (0, 0); // below half the smallest subnormal: 0.0
+        }
+        mp = round_off(mp, false, drop);
+        ep += drop;
+        if mp == 0 || ep + (64 - mp.leading_zeros() as i32) > 128 {
+            return (0, 0); // underflow to zero, or overflow to infinity
+        }
+    }
+    // The f64 quotient (always normal for such operands): 53 bits, from 55 and sticky.
+    let (q, sticky, e) = divide(mp, mo.into(), 55);
+    let m = round_off(q, sticky, 2);
+    // QuantizeMultiplier: frexp gives m / 2^53 in [0.5, 1) and the exponent
+    // e + 2 + ep - eo + 53; then round(that x 2^31), half away from zero (upwards).
+    let mut shift = e + 55 + ep - eo;
+    let mut q31 = (m + (1 << 21)) >> 22;
+    if q31 == 1 << 31 {
+        q31 >>= 1;
         shift += 1;
     }
     if shift < -31 {
         return (0, 0);
     }
-    (q as i32, shift)
-}
-
-/// TFLite's requantization multiplier and shift for `input x weight / output`, with
-/// the product in f32 and the quotient in f64, as TFLM's FULLY_CONNECTED prepares a
-/// per-tensor scale (`GetQuantizedConvolutionMultipler`). `(0, 0)` where TFLite's
-/// `QuantizeMultiplier` gives it (a zero or infinite product, a scale that is not
-/// positive and finite).
-#[inline]
-pub fn multiplier_f32_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
-    multiplier(input, weight, output, true)
-}
-
-/// The same with the product in f64 (exact), as TFLM prepares per-channel scales
-/// (`PopulateConvolutionQuantizationParams`).
-#[inline]
-pub fn multiplier_f64_product(input: f32, weight: f32, output: f32) -> (i32, i32) {
-    multiplier(input, weight, output, false)
-}
-
-/// Both of the above: one body (not inlined into both), whose product is rounded to
-/// f32 when `product_f32`.
-#[inline(never)]
-fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i32, i32) {
-    let (Some((mi, ei)), Some((mw, ew)), Some((mo, eo))) = (parts(input), parts(weight), parts(output))
-    else {
-        return (0, 0);
-    };
-    let (mut mp, mut ep) = (mi * mw, ei + ew);
-    if product_f32 {
-        (mp, ep) = round(mp, false, ep, 24, -149);
-        if mp == 0 || ep + (64 - mp.leading_zeros() as i32) > 128 {
-            return (0, 0); // underflow to zero, or overflow to infinity
-        }
-    }
-    let (m, e) = quotient_f64(mp, mo, ep - eo);
-    quantize(m, e)
+    (q31 as i32, shift)
 }
 
 /// `round(c / scale)` for positive `c` and `scale`, with the division in f32 and the
@@ -134,24 +107,23 @@ fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i32, 
 // Not inlined: the activation range calls it at three sites (flash), at preparation only.
 #[inline(never)]
 pub fn round_quotient(c: f32, scale: f32) -> Option<u32> {
-    let ((mc, ec), (ms, es)) = (parts(c)?, parts(scale)?);
-    let (q, sticky, qe) = divide(mc, ms);
-    let (m, e) = round(q, sticky, qe + ec - es, 24, -149);
-    if m == 0 {
-        return Some(0);
+    let ((mc, ec), (ms, es)) = (parts(c), parts(scale));
+    if mc == 0 || ms == 0 {
+        return None;
     }
-    let len = 64 - m.leading_zeros() as i32;
-    if e + len > 32 {
-        return None; // at least 2^32 (infinity included)
+    // The f32 quotient: 24 bits, from 26 and sticky. A subnormal one (below 2^-126)
+    // would round differently, but to an integer it rounds to 0 all the same.
+    let (q, sticky, e) = divide(mc.into(), ms.into(), 26);
+    let m = round_off(q, sticky, 2) as u32;
+    let e = e + 2 + ec - es;
+    // m x 2^e, m in [2^23, 2^24], rounded half upwards to an integer (in u32: no
+    // 64-bit shifts).
+    match e {
+        0..=8 => (m <= 1 << (31 - e)).then_some(m << e),
+        9.. => None, // at least 2^32 (infinity included)
+        -31..0 => Some((m + (1 << (-e - 1))) >> -e),
+        _ => Some(0),
     }
-    let v = if e >= 0 {
-        m << e
-    } else if -e > len {
-        0
-    } else {
-        (m + (1 << (-e - 1))) >> -e
-    };
-    u32::try_from(v).ok().filter(|&v| v <= 1 << 31)
 }
 
 #[cfg(test)]
@@ -160,6 +132,14 @@ mod tests {
     use crate::quant::{quantize_multiplier, round_f32};
 
     /// The float computations these functions replace.
+    fn multiplier_f32_product(i: f32, w: f32, o: f32) -> (i32, i32) {
+        multiplier(i, w, o, true)
+    }
+
+    fn multiplier_f64_product(i: f32, w: f32, o: f32) -> (i32, i32) {
+        multiplier(i, w, o, false)
+    }
+
     fn float_f32_product(i: f32, w: f32, o: f32) -> (i32, i32) {
         quantize_multiplier((i * w) as f64 / o as f64)
     }

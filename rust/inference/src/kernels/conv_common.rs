@@ -216,7 +216,7 @@ pub fn channel_multipliers(
     for c in 0..channels {
         let scale = filter.scale_of(c);
         let (m, s) =
-            checked_multiplier(crate::scale::multiplier_f64_product(input.scale, scale, output.scale), op)?;
+            checked_multiplier(crate::scale::multiplier(input.scale, scale, output.scale, false), op)?;
         persist.put(at + stride * c, &Requant::new(m, s).to_bytes());
     }
     Ok(())

@@ -6,7 +6,7 @@
 use super::f32_at;
 use super::{checked_multiplier, dot_i8, required_into, slot, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
-use crate::scale::{multiplier_f32_product, multiplier_f64_product};
+use crate::scale::multiplier;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
 
@@ -113,28 +113,19 @@ pub fn prepare<'m>(
                 return Err(bad(why!("int8 weights must be symmetric (zero point 0)")));
             }
             let per_channel = filter_t.is_per_channel();
-            let requant = match per_channel {
-                false => {
-                    // TFLM: the product of the float scales in float, the quotient in double.
-                    let ms = multiplier_f32_product(in_t.scale, filter_t.scale, out_t.scale);
-                    let (m, s) = checked_multiplier(ms, OP)?;
-                    let at = persist.alloc(Requant::BYTES)?;
-                    persist.put(at, &Requant::new(m, s).to_bytes());
-                    at
-                }
-                true => {
-                    if filter_t.quantized_dimension != 0 {
-                        return Err(bad(why!("per-channel weights must be quantized along the units")));
-                    }
-                    let at = persist.alloc(Requant::BYTES * out_depth)?;
-                    for c in 0..out_depth {
-                        let ms = multiplier_f64_product(in_t.scale, filter_t.scale_of(c), out_t.scale);
-                        let (m, s) = checked_multiplier(ms, OP)?;
-                        persist.put(at + Requant::BYTES * c, &Requant::new(m, s).to_bytes());
-                    }
-                    at
-                }
-            };
+            if per_channel && filter_t.quantized_dimension != 0 {
+                return Err(bad(why!("per-channel weights must be quantized along the units")));
+            }
+            // One entry for per-tensor weights, whose scale product TFLM computes in
+            // float and the quotient in double; one per unit for per-channel ones, with
+            // the product in double too.
+            let entries = if per_channel { out_depth } else { 1 };
+            let requant = persist.alloc(Requant::BYTES * entries)?;
+            for c in 0..entries {
+                let ms = multiplier(in_t.scale, filter_t.scale_of(c), out_t.scale, !per_channel);
+                let (m, s) = checked_multiplier(ms, OP)?;
+                persist.put(requant + Requant::BYTES * c, &Requant::new(m, s).to_bytes());
+            }
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
                 .ok_or(bad(why!("activation range overflows")))?;
@@ -233,7 +224,7 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
     }
     let c = Clamp::of(p);
     let mut out4 = out.chunks_exact_mut(4);
-    let mut rows4 = filter.chunks_exact(4 * depth);
+    let mut rows4 = filter.chunks_exact(depth.checked_mul(4)?);
     let mut sums4 = folded.chunks_exact(16);
     let mut table = table;
     for ((o, w), f) in (&mut out4).zip(&mut rows4).zip(&mut sums4) {
@@ -249,9 +240,9 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
                 [p(s0, w0), p(s1, w1), p(s2, w2), p(s3, w3)]
             }
             _ => {
-                let (w0, w) = w.split_at(depth);
-                let (w1, w) = w.split_at(depth);
-                let (w2, w3) = w.split_at(depth);
+                let (w0, w) = w.split_at_checked(depth)?;
+                let (w1, w) = w.split_at_checked(depth)?;
+                let (w2, w3) = w.split_at_checked(depth)?;
                 dot4_i8(sums, w0, w1, w2, w3, x)
             }
         };
