@@ -2,9 +2,14 @@
 """Strips what no interpreter reads from a .tflite model, as a deployment step:
 the description, the subgraph's and tensors' names, the signature definitions and
 the metadata entries with their buffers (the converter's `min_runtime_version` and
-`CONVERSION_METADATA`). Operators, tensors, weights and quantization are unchanged,
-so every output is the same (the test command checks the sine models against TFLM).
-Like TensorFlow Lite's `flatbuffer_utils.strip_strings`, plus the metadata.
+`CONVERSION_METADATA`). Like TensorFlow Lite's `flatbuffer_utils.strip_strings`,
+plus the metadata. Then it writes the model compactly, as a FlatBuffers writer may:
+each distinct vector of scalars once (shapes, zero points, operator tensor lists:
+a vector may be referred to from any number of places), `has_rank` left out where
+the shape is not empty (a shape that has dimensions has a rank; older converters
+never wrote the field), and tensors without data on buffer 0, the schema's empty
+sentinel, instead of an empty buffer each. Operators, tensors, shapes, weights and
+quantization are unchanged, so every output is the same.
 
     strip_model.py IN [-o OUT]       OUT defaults to IN (rewritten in place)
 
@@ -16,6 +21,37 @@ import sys
 
 import flatbuffers
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+
+class SharingBuilder(flatbuffers.Builder):
+    """A builder that writes each distinct vector of scalars once (the generated
+    `Pack` code writes every numpy array through `CreateNumpyVector`)."""
+
+    def __init__(self, size):
+        super().__init__(size)
+        self.written = {}
+
+    def CreateNumpyVector(self, x):
+        key = (x.dtype.str, x.tobytes())
+        if key not in self.written:
+            self.written[key] = super().CreateNumpyVector(x)
+        return self.written[key]
+
+
+def share_empty_buffer(model):
+    """Points every tensor without data at buffer 0 (the schema's empty sentinel) and
+    drops the empty buffers no tensor uses any more, renumbering the others."""
+    if not model.buffers or model.buffers[0].data is not None:
+        return
+    tensors = [t for g in model.subgraphs for t in g.tensors]
+    for t in tensors:
+        if model.buffers[t.buffer].data is None:
+            t.buffer = 0
+    keep = [0] + sorted({t.buffer for t in tensors} - {0})
+    model.buffers = [model.buffers[i] for i in keep]
+    new = {old: i for i, old in enumerate(keep)}
+    for t in tensors:
+        t.buffer = new[t.buffer]
 
 
 def strip(data):
@@ -33,11 +69,15 @@ def strip(data):
     for i in dropped:
         if i < len(model.buffers):
             model.buffers[i].data = None
+    model.metadataBuffer = None  # deprecated indices into the dropped metadata
     for g in model.subgraphs:
         g.name = None
         for t in g.tensors:
             t.name = None
-    builder = flatbuffers.Builder(len(data))
+            if t.shape is not None and len(t.shape) > 0:
+                t.hasRank = False
+    share_empty_buffer(model)
+    builder = SharingBuilder(len(data))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 

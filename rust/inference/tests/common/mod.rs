@@ -37,8 +37,9 @@ fn u32_at(b: &[u8], at: &mut usize) -> u32 {
     v
 }
 
-/// Runs the oracle on `model` (seeded inputs in [low, high) for float inputs).
-fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
+/// The oracle's file for `model` (seeded inputs in [low, high) for float inputs): its
+/// tensors' descriptions, then every case's inputs and outputs.
+pub fn oracle_file(model: &Path, seed: u32, low: f32, high: f32) -> Vec<u8> {
     let python = std::env::var("SI_PYTHON")
         .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -52,7 +53,12 @@ fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
         .status()
         .unwrap();
     assert!(status.success(), "oracle failed on {}", model.display());
-    let b = std::fs::read(&out).unwrap();
+    std::fs::read(&out).unwrap()
+}
+
+/// Runs the oracle on `model` (seeded inputs in [low, high) for float inputs).
+fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
+    let b = oracle_file(model, seed, low, high);
     assert_eq!(&b[..8], b"TFLMORC1");
     let mut at = 8;
     let (n_in, n_out, n_cases) = (u32_at(&b, &mut at), u32_at(&b, &mut at), u32_at(&b, &mut at));
