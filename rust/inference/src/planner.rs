@@ -4,21 +4,12 @@
 //! `GreedyMemoryPlanner` does: the largest tensors are placed first, each at the lowest
 //! offset that clears every already placed tensor alive at the same time.
 
+use crate::flatbuffer::Vector;
 use crate::kernels::{tensor_index, Slot};
 use crate::schema::Model;
 use crate::{Error, Result};
 
 const ALIGN: usize = 4;
-
-/// When a tensor is alive: the first and last operator that touch it (at most
-/// `u16::MAX` operators, checked below). Its size and, once placed, its offset are
-/// kept in its [`Slot`]: the planner's own tables are 7 bytes a tensor, since its
-/// frame is on the stack during setup.
-#[derive(Clone, Copy)]
-struct Life {
-    first: u16,
-    last: u16,
-}
 
 /// Offsets for every tensor into `slots` (constants get an empty slot); returns the
 /// arena bytes needed.
@@ -32,75 +23,70 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     if ops > u16::MAX as usize {
         return Err(Error::TooLarge(why!("operators")));
     }
-    // `None`: not touched by any operator (nor a graph input or output).
-    let mut life: [Option<Life>; T] = [None; T];
+    // When each tensor is alive: the first and last operator that touch it (graph
+    // inputs from 0, graph outputs to `ops`); `first > last` for a tensor nothing
+    // touches. Four bytes a tensor, with its size and offset kept in its slot: the
+    // planner's frame is on the stack during setup.
+    let (mut first, mut last) = ([u16::MAX; T], [0u16; T]);
     // Indices were validated at load (below the tensor count, at most T): a failed
-    // access here is a bug, reported, never a tensor left out of the plan.
-    let touch = |t: usize, at: u16, life: &mut [Option<Life>; T]| -> Result<()> {
-        let l = life.get_mut(t).ok_or(Error::BadTensor)?;
-        *l = Some(match *l {
-            Some(Life { first, last }) => Life { first: first.min(at), last: last.max(at) },
-            None => Life { first: at, last: at },
-        });
-        Ok(())
-    };
-    let buf = model.buf();
-    for i in 0..model.inputs().len() {
-        touch(model.inputs().i32(buf, i)? as usize, 0, &mut life)?;
-    }
-    for o in 0..ops {
-        let op = model.operator(o)?;
-        for v in [op.inputs, op.outputs] {
+    // access below is a bug, reported, never a tensor left out of the plan.
+    // Step 0: the graph's inputs (alive from operator 0); step o + 1: operator o's
+    // tensors; the last step: the graph's outputs (alive to the end). One loop, so
+    // that the bookkeeping above is written once.
+    for step in 0..ops + 2 {
+        let (lists, at) = match step {
+            0 => ([model.inputs(), Vector::EMPTY], 0),
+            s if s <= ops => {
+                let op = model.operator(s - 1)?;
+                ([op.inputs, op.outputs], s - 1)
+            }
+            _ => ([model.outputs(), Vector::EMPTY], ops),
+        };
+        for v in lists {
             for i in 0..v.len() {
                 if let Some(t) = tensor_index(model, v, i)? {
-                    touch(t, o as u16, &mut life)?;
+                    let (Some(f), Some(l)) = (first.get_mut(t), last.get_mut(t)) else {
+                        return Err(Error::BadTensor);
+                    };
+                    (*f, *l) = ((*f).min(at as u16), (*l).max(at as u16));
                 }
             }
         }
     }
-    for i in 0..model.outputs().len() {
-        touch(model.outputs().i32(buf, i)? as usize, ops as u16, &mut life)?;
-    }
-    // Sizes of the tensors to place (constants stay in the model: no bytes).
+    // Sizes of the tensors to place: the live ones that are not constants (those stay
+    // in the model). `n <= T`: the indexing below cannot fail.
     let mut info = crate::schema::TensorInfo::EMPTY;
-    for (t, (slot, l)) in slots.iter_mut().zip(&life).enumerate() {
-        *slot = Slot::default();
-        if t < n && l.is_some() {
+    for t in 0..T {
+        slots[t] = Slot::default();
+        if t < n && first[t] <= last[t] {
             model.read_tensor(t, &mut info)?;
             if info.data.is_none() {
-                slot.len = info.bytes();
+                slots[t].len = info.bytes();
             }
         }
     }
 
     // Largest first, the lower index first among equals; each at the lowest offset
-    // that clears every placed tensor alive at the same time (no sort; checked
-    // accesses: nothing here can panic).
+    // that clears every placed tensor alive at the same time (no sort).
     let mut placed = [false; T];
     let mut total = 0;
     loop {
-        let mut next: Option<usize> = None;
+        // The next tensor, its size and its life.
+        let (mut next, mut len, mut me) = (None, 0, (0, 0));
         for t in 0..n {
-            let (Some(s), Some(false), Some(Some(_))) = (slots.get(t), placed.get(t), life.get(t)) else {
-                continue;
-            };
-            if s.len > 0 && next.and_then(|b| slots.get(b)).is_none_or(|b| s.len > b.len) {
-                next = Some(t);
+            if !placed[t] && slots[t].len > len {
+                (next, len, me) = (Some(t), slots[t].len, (first[t], last[t]));
             }
         }
-        let Some(t) = next else { break };
-        let (Some(&Some(me)), Some(&Slot { len, .. })) = (life.get(t), slots.get(t)) else {
-            return Err(Error::BadTensor);
-        };
+        let Some(next) = next else { break };
         let mut offset = 0;
         // Move past every overlapping neighbour until none overlaps.
         'search: loop {
             for o in 0..n {
-                let (Some(true), Some(&Some(l)), Some(s)) = (placed.get(o), life.get(o), slots.get(o)) else {
-                    continue;
-                };
-                if l.first <= me.last
-                    && me.first <= l.last
+                let s = slots[o];
+                if placed[o]
+                    && first[o] <= me.1
+                    && me.0 <= last[o]
                     && offset < s.offset + s.len
                     && s.offset < offset + len
                 {
@@ -110,7 +96,7 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
             }
             break;
         }
-        let (Some(slot), Some(p)) = (slots.get_mut(t), placed.get_mut(t)) else {
+        let (Some(slot), Some(p)) = (slots.get_mut(next), placed.get_mut(next)) else {
             return Err(Error::BadTensor);
         };
         (slot.offset, *p) = (offset, true);
