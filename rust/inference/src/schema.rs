@@ -436,36 +436,34 @@ impl<'a> Model<'a> {
         };
         if let Some(q) = t.table(buf, 4)? {
             let (scales, zps) = (q.vector(buf, 2, 4)?, q.vector(buf, 3, 8)?);
-            if !scales.is_empty() || !zps.is_empty() {
-                if scales.len() != zps.len() {
+            if scales.len() != zps.len() {
+                return Err(Error::Malformed(why!("quantization scales and zero points differ in count")));
+            }
+            if scales.len() > 1 {
+                let qd = q.i32_or(buf, 6, 0)?;
+                if qd < 0 || qd as usize >= rank || info.dim(qd as usize) as usize != scales.len() {
                     return Err(Error::Malformed(why!(
-                        "quantization scales and zero points differ in count",
+                        "per-channel scales do not match the quantized dimension",
                     )));
                 }
-                let qd = q.i32_or(buf, 6, 0)?;
-                if scales.len() > 1 {
-                    if qd < 0 || qd as usize >= rank || info.dim(qd as usize) as usize != scales.len() {
-                        return Err(Error::Malformed(why!(
-                            "per-channel scales do not match the quantized dimension",
-                        )));
-                    }
-                    info.channel_scales = buf.bytes_of(scales, 4);
-                    info.quantized_dimension = qd as u8;
+                info.channel_scales = buf.bytes_of(scales, 4);
+                info.quantized_dimension = qd as u8;
+            }
+            // Zero points within the type's range (int8's, else int32's). Backwards, so
+            // that channel 0's values are the ones kept as the per-tensor ones.
+            let (low, high) = match dtype {
+                DType::I8 => (-128, 127),
+                _ => (i32::MIN.into(), i32::MAX.into()),
+            };
+            for c in (0..scales.len()).rev() {
+                let (scale, zp) = (scales.f32(buf, c)?, zps.i64(buf, c)?);
+                if !positive_finite(scale) {
+                    return Err(Error::Malformed(why!("quantization scale is not positive and finite")));
                 }
-                for c in 0..scales.len() {
-                    if !positive_finite(scales.f32(buf, c)?) {
-                        return Err(Error::Malformed(why!("quantization scale is not positive and finite",)));
-                    }
-                    let zp = zps.i64(buf, c)?;
-                    if !(-128..=127).contains(&zp) && dtype == DType::I8 {
-                        return Err(Error::Malformed(why!("int8 zero point out of range")));
-                    }
-                    if !(i32::MIN as i64..=i32::MAX as i64).contains(&zp) {
-                        return Err(Error::Malformed(why!("zero point out of range")));
-                    }
+                if !(low..=high).contains(&zp) {
+                    return Err(Error::Malformed(why!("zero point out of range for the tensor's type")));
                 }
-                info.scale = scales.f32(buf, 0)?;
-                info.zero_point = zps.i64(buf, 0)? as i32;
+                (info.scale, info.zero_point) = (scale, zp as i32);
             }
         }
         if dtype == DType::I8 && !info.is_quantized() {

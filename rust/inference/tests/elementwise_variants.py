@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes single-operator ADD, MUL, SOFTMAX, LOGISTIC and TANH models for
-ops_elementwise.rs: what the converter did not emit in models/ops (other broadcasts
+"""Writes single-operator ADD, MUL, SOFTMAX, LOGISTIC, TANH and FULLY_CONNECTED models
+for ops_elementwise.rs: what the converter did not emit in models/ops (per-channel
+FULLY_CONNECTED weights, other broadcasts
 up to five axes, a constant first input, one tensor fed to both inputs, MUL rescales
 of 1 and more, betas, deep and single-element softmax rows, logistic and tanh input
 scales and zero points that saturate or not, output quantizations TFLM ignores), and
@@ -16,25 +17,28 @@ import flatbuffers
 import numpy as np
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
-F32, I8 = fb.TensorType.FLOAT32, fb.TensorType.INT8
+F32, I8, I32 = fb.TensorType.FLOAT32, fb.TensorType.INT8, fb.TensorType.INT32
 OP = fb.BuiltinOperator
 ACT = fb.ActivationFunctionType
 RNG = np.random.default_rng(5)
 
 
 class T:
-    """A tensor: shape, type, (scale, zero point) for int8, constant data or None."""
+    """A tensor: shape, type, (scale, zero point) for int8 (or (scales, zero points,
+    dimension) per channel), constant data or None."""
 
     def __init__(self, shape, type_=F32, q=None, data=None):
         self.shape, self.type, self.q, self.data = list(shape), type_, q, data
 
 
 def options(kind, **fields):
-    o = {"add": fb.AddOptionsT, "mul": fb.MulOptionsT, "softmax": fb.SoftmaxOptionsT}[kind]()
+    o = {"add": fb.AddOptionsT, "mul": fb.MulOptionsT, "softmax": fb.SoftmaxOptionsT,
+         "fc": fb.FullyConnectedOptionsT}[kind]()
     for k, v in fields.items():
         setattr(o, k, v)
     types = {"add": fb.BuiltinOptions.AddOptions, "mul": fb.BuiltinOptions.MulOptions,
-             "softmax": fb.BuiltinOptions.SoftmaxOptions}
+             "softmax": fb.BuiltinOptions.SoftmaxOptions,
+             "fc": fb.BuiltinOptions.FullyConnectedOptions}
     return types[kind], o
 
 
@@ -54,10 +58,14 @@ def build(path, code, inputs, output, opts=None, version=1, same_input=False):
         x.name, x.shape, x.type, x.buffer = f"t{i}", t.shape, t.type, 0
         if t.q is not None:
             x.quantization = fb.QuantizationParametersT()
-            x.quantization.scale, x.quantization.zeroPoint = [float(t.q[0])], [int(t.q[1])]
+            if len(t.q) == 3:
+                x.quantization.scale, x.quantization.zeroPoint = [float(v) for v in t.q[0]], list(t.q[1])
+                x.quantization.quantizedDimension = t.q[2]
+            else:
+                x.quantization.scale, x.quantization.zeroPoint = [float(t.q[0])], [int(t.q[1])]
         if t.data is not None:
             b = fb.BufferT()
-            dtype = np.float32 if t.type == F32 else np.int8
+            dtype = {F32: np.float32, I8: np.int8, I32: np.int32}[t.type]
             b.data = np.frombuffer(np.asarray(t.data, dtype=dtype).tobytes(), dtype=np.uint8)
             m.buffers.append(b)
             x.buffer = len(m.buffers) - 1
@@ -118,6 +126,20 @@ def runnable(out):
          options("softmax", beta=1.3), 2)
     save("softmax_float32_beta", OP.SOFTMAX, [T([3, 7])], T([3, 7]), options("softmax", beta=0.5))
     save("softmax_float32_rank1", OP.SOFTMAX, [T([40])], T([40]), options("softmax", beta=2.5))
+
+    # FULLY_CONNECTED with per-channel weights (the converter emits per-tensor ones):
+    # groups of four units and units left over, depth 1 and more, batches, biases.
+    for name, batches, depth, units, act, bias in (
+            ("deep", 2, 5, 7, ACT.RELU, True), ("depth1", 3, 1, 9, ACT.RELU6, False),
+            ("plain", 1, 16, 4, ACT.NONE, True), ("single", 2, 3, 1, ACT.RELU_N1_TO_1, True)):
+        in_q, out_q = (0.03, -4), (0.05, 3)
+        scales = RNG.uniform(0.002, 0.02, units)
+        weights = T([units, depth], I8, (scales, [0] * units, 0), RNG.integers(-127, 128, units * depth))
+        inputs = [T([batches, depth], I8, in_q), weights]
+        if bias:
+            inputs.append(T([units], I32, (scales * in_q[0], [0] * units, 0), RNG.integers(-3000, 3000, units)))
+        save(f"fc_int8_per_channel_{name}", OP.FULLY_CONNECTED, inputs, T([batches, units], I8, out_q),
+             options("fc", fusedActivationFunction=act), 4)
 
     # LOGISTIC and TANH: input scales and zero points; output quantizations TFLM ignores.
     for code, name, outq in ((OP.LOGISTIC, "logistic", (1 / 256, -128)), (OP.TANH, "tanh", (1 / 128, 0))):

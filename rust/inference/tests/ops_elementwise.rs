@@ -40,6 +40,14 @@ fn fc_float32_within_1e6_of_tflm() {
     common::check("models/ops/fc_float32.tflite", -1.0, 1.0);
 }
 
+/// Per-channel weights, which the converter does not emit for FULLY_CONNECTED
+/// (`elementwise_variants.py`).
+#[test]
+fn fc_int8_per_channel_variants_equal_tflm() {
+    assert_eq!(named("fc_int8_per_channel").len(), 4);
+    check_all("fc_int8_per_channel", -1.0, 1.0);
+}
+
 /// The single-operator models, written once per test run.
 fn variants() -> &'static [PathBuf] {
     static PATHS: OnceLock<Vec<PathBuf>> = OnceLock::new();
