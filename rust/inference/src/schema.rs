@@ -313,18 +313,25 @@ impl<'a> Model<'a> {
         }
         for i in 0..model.operators().len() {
             let op = model.operator(i)?;
-            for (v, is_output) in [(op.inputs, false), (op.outputs, true)] {
-                for j in 0..v.len() {
-                    let t = v.i32(buf, j)?;
-                    if t < -1 || t >= model.tensors().len() as i32 || (is_output && t < 0) {
-                        return Err(Error::Malformed(why!("operator tensor index")));
-                    }
-                    // Operators write to the arena: an output must not be a constant,
-                    // nor one of the operator's own inputs (no kernel works in place).
-                    if is_output && model.is_constant(t as usize)? {
-                        return Err(Error::Malformed(why!("an operator output is a constant tensor")));
-                    }
-                    if is_output && (0..op.inputs.len()).any(|k| op.inputs.i32(buf, k) == Ok(t)) {
+            let n = model.tensors().len() as i32;
+            for j in 0..op.inputs.len() {
+                // -1: an optional input left out.
+                if !(-1..n).contains(&op.inputs.i32(buf, j)?) {
+                    return Err(Error::Malformed(why!("operator tensor index")));
+                }
+            }
+            for j in 0..op.outputs.len() {
+                let t = op.outputs.i32(buf, j)?;
+                if !(0..n).contains(&t) {
+                    return Err(Error::Malformed(why!("operator tensor index")));
+                }
+                // Operators write to the arena: an output must not be a constant, nor
+                // one of the operator's own inputs (no kernel works in place).
+                if model.is_constant(t as usize)? {
+                    return Err(Error::Malformed(why!("an operator output is a constant tensor")));
+                }
+                for k in 0..op.inputs.len() {
+                    if op.inputs.i32(buf, k)? == t {
                         return Err(Error::Malformed(why!("an operator output is also one of its inputs")));
                     }
                 }

@@ -170,7 +170,6 @@ impl FullyConnected<'_> {
         match self.kind {
             Kind::Int8(ref p) => {
                 let folded = persistent.get(p.folded..p.folded + 4 * units).ok_or(Error::BadTensor)?;
-                let filter = filter.get(..units * depth).ok_or(Error::BadTensor)?;
                 let table = persistent.get(p.requant..).ok_or(Error::BadTensor)?;
                 let (mut input, mut output) = (input, output);
                 while let (Some((x, next_input)), Some((out, next_output))) =
@@ -253,7 +252,7 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
     for ((o, w), f) in out4.into_remainder().iter_mut().zip(rows).zip(sums) {
         let a = folded_sum(f)?.wrapping_add(dot_i8(w, x));
         let (q, rest) = table.split_first_chunk()?;
-        *o = clamp(Requant::from_bytes(q).apply(a), c);
+        *o = requantize(q, a, c);
         if p.per_channel {
             table = rest;
         }
@@ -328,13 +327,17 @@ fn requantize4<'t>(
         return Some(table);
     }
     let (entries, rest) = table.split_first_chunk::<{ 4 * Requant::BYTES }>()?;
-    let q = |i: usize, a| {
-        let entry =
-            entries[i * Requant::BYTES..].first_chunk().map_or(0, |e| Requant::from_bytes(e).apply(a));
-        clamp(entry, c)
-    };
+    let q = |i: usize, a| entries[i * Requant::BYTES..].first_chunk().map_or(0, |e| requantize(e, a, c));
     *out = [q(0, a0), q(1, a1), q(2, a2), q(3, a3)];
     Some(rest)
+}
+
+/// One sum requantized with its own table entry, offset and clamped: per-channel
+/// units and the units left over after the groups of four. Not inlined (flash): the
+/// common case, per-tensor weights in groups of four, has its own copies.
+#[inline(never)]
+fn requantize(entry: &[u8; Requant::BYTES], a: i32, c: Clamp) -> u8 {
+    clamp(Requant::from_bytes(entry).apply(a), c)
 }
 
 #[cfg(feature = "op-fully-connected")]
