@@ -161,11 +161,9 @@ impl FullyConnected<'_> {
         let persistent = io.persistent;
         let (input, output) =
             io.split(slot(slots, self.input as usize)?, slot(slots, self.output as usize)?)?;
+        // Both at least 1 (validated dimensions); the kernels refuse a depth of 0, so
+        // the batches below always advance and no chunk is empty.
         let (depth, units) = (self.accum_depth, self.out_depth);
-        // Validated at preparation (dimensions are at least 1): keeps invoke panic-free.
-        if depth == 0 || units == 0 {
-            return Err(Error::BadTensor);
-        }
         let filter = self.filter;
         match self.kind {
             Kind::Int8(ref p) => {
@@ -181,7 +179,10 @@ impl FullyConnected<'_> {
             }
             #[cfg(feature = "op-fully-connected")]
             Kind::Float { bias, min, max } => {
-                if input.len() % 4 != 0 || output.len() % 4 != 0 || bias.is_some_and(|b| b.len() < 4 * units)
+                if depth == 0
+                    || input.len() % 4 != 0
+                    || output.len() % 4 != 0
+                    || bias.is_some_and(|b| b.len() < 4 * units)
                 {
                     return Err(Error::BadTensor);
                 }
