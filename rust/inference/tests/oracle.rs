@@ -31,26 +31,31 @@ fn models_with_missing_operators_are_refused_by_name() {
     }
 }
 
+/// `tools/strip_model.py model -o <tmp>/out_name`: the stripped bytes.
+fn strip(model: &std::path::Path, out_name: &str) -> Vec<u8> {
+    let python = std::env::var("SI_PYTHON")
+        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out_name);
+    let status = std::process::Command::new(python)
+        .arg(root().join("tools/strip_model.py"))
+        .arg(model)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "strip_model.py failed on {}", model.display());
+    std::fs::read(&out).unwrap()
+}
+
 /// The committed sine models are already stripped (`tools/strip_model.py`, as
 /// `models/sine/train.py` writes them): stripping them again changes no byte, and
 /// what was stripped (names, signatures, metadata) is gone.
 #[test]
 fn sine_models_are_stripped() {
-    let python = std::env::var("SI_PYTHON")
-        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
     for name in ["sine_int8", "sine_float"] {
         let model = root().join(format!("models/sine/{name}.tflite"));
-        let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.stripped"));
-        let status = std::process::Command::new(&python)
-            .arg(root().join("tools/strip_model.py"))
-            .arg(&model)
-            .arg("-o")
-            .arg(&out)
-            .status()
-            .unwrap();
-        assert!(status.success(), "strip_model.py failed on {name}");
         let bytes = std::fs::read(&model).unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), bytes, "{name} is not stripped");
+        assert_eq!(strip(&model, &format!("{name}.stripped")), bytes, "{name} is not stripped");
         for text in [&b"min_runtime_version"[..], b"CONVERSION_METADATA", b"serving_default", b"MatMul"] {
             assert!(
                 !bytes.windows(text.len()).any(|w| w == text),
@@ -67,8 +72,6 @@ fn sine_models_are_stripped() {
 /// inputs each, and every one of them gets smaller.
 #[test]
 fn stripping_keeps_every_output() {
-    let python = std::env::var("SI_PYTHON")
-        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
     let mut models: Vec<_> = std::fs::read_dir(root().join("models/ops"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -78,16 +81,8 @@ fn stripping_keeps_every_output() {
     assert!(models.len() >= 10, "{} operator models", models.len());
     for model in models {
         let name = model.file_name().unwrap().to_string_lossy().into_owned();
+        let (before, after) = (std::fs::read(&model).unwrap(), strip(&model, &format!("stripped-{name}")));
         let stripped = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("stripped-{name}"));
-        let status = std::process::Command::new(&python)
-            .arg(root().join("tools/strip_model.py"))
-            .arg(&model)
-            .arg("-o")
-            .arg(&stripped)
-            .status()
-            .unwrap();
-        assert!(status.success(), "strip_model.py failed on {name}");
-        let (before, after) = (std::fs::read(&model).unwrap(), std::fs::read(&stripped).unwrap());
         assert!(after.len() < before.len(), "{name}: {} -> {} bytes", before.len(), after.len());
         assert!(
             oracle_file(&model, 11, -1.0, 1.0) == oracle_file(&stripped, 11, -1.0, 1.0),
