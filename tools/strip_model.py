@@ -57,6 +57,9 @@ def share_empty_buffer(model):
 def strip(data):
     """The stripped model's bytes."""
     model = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(data, 0))
+    if any(b.offset or b.size for b in model.buffers or []):
+        # Data appended after the flatbuffer (models over 2 GB): repacking would lose it.
+        raise SystemExit("strip_model.py: buffers stored outside the flatbuffer are not supported")
     model.description = None
     model.signatureDefs = None
     used = {t.buffer for g in model.subgraphs for t in g.tensors}

@@ -33,12 +33,13 @@ class T:
 
 def options(kind, **fields):
     o = {"add": fb.AddOptionsT, "mul": fb.MulOptionsT, "softmax": fb.SoftmaxOptionsT,
-         "fc": fb.FullyConnectedOptionsT}[kind]()
+         "fc": fb.FullyConnectedOptionsT, "concat": fb.ConcatenationOptionsT}[kind]()
     for k, v in fields.items():
         setattr(o, k, v)
     types = {"add": fb.BuiltinOptions.AddOptions, "mul": fb.BuiltinOptions.MulOptions,
              "softmax": fb.BuiltinOptions.SoftmaxOptions,
-             "fc": fb.BuiltinOptions.FullyConnectedOptions}
+             "fc": fb.BuiltinOptions.FullyConnectedOptions,
+             "concat": fb.BuiltinOptions.ConcatenationOptions}
     return types[kind], o
 
 
@@ -131,8 +132,9 @@ def runnable(out):
     # groups of four units and units left over, depth 1 and more, batches, biases.
     for name, batches, depth, units, act, bias in (
             ("deep", 2, 5, 7, ACT.RELU, True), ("depth1", 3, 1, 9, ACT.RELU6, False),
-            ("plain", 1, 16, 4, ACT.NONE, True), ("single", 2, 3, 1, ACT.RELU_N1_TO_1, True)):
-        in_q, out_q = (0.03, -4), (0.05, 3)
+            ("plain", 1, 16, 4, ACT.NONE, True), ("pair", 2, 3, 2, ACT.RELU_N1_TO_1, True)):
+        # Output scales that leave most sums inside int8's range.
+        in_q, out_q = (0.03, -4), (0.02 * depth, 3)
         scales = RNG.uniform(0.002, 0.02, units)
         weights = T([units, depth], I8, (scales, [0] * units, 0), RNG.integers(-127, 128, units * depth))
         inputs = [T([batches, depth], I8, in_q), weights]
@@ -140,6 +142,12 @@ def runnable(out):
             inputs.append(T([units], I32, (scales * in_q[0], [0] * units, 0), RNG.integers(-3000, 3000, units)))
         save(f"fc_int8_per_channel_{name}", OP.FULLY_CONNECTED, inputs, T([batches, units], I8, out_q),
              options("fc", fusedActivationFunction=act), 4)
+
+    # Two constant inputs with the same bytes (for the stripping test: one shared vector).
+    same = RNG.integers(-128, 128, 6)
+    save("concatenation_int8_repeated_constant", OP.CONCATENATION,
+         [T([2, 3], I8, (0.05, 2)), T([2, 3], I8, (0.05, 2), same), T([2, 3], I8, (0.05, 2), same)],
+         T([2, 9], I8, (0.05, 2)), options("concat", axis=1), 1)
 
     # LOGISTIC and TANH: input scales and zero points; output quantizations TFLM ignores.
     for code, name, outq in ((OP.LOGISTIC, "logistic", (1 / 256, -128)), (OP.TANH, "tanh", (1 / 128, 0))):

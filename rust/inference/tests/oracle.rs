@@ -67,9 +67,11 @@ fn sine_models_are_stripped() {
 }
 
 /// What `tools/strip_model.py` leaves out or shares changes no output: the operator
-/// test models (not stripped in the repository: they keep their names) give TFLM
-/// the same outputs, byte for byte, before and after stripping, on 100 seeded
-/// inputs each, and every one of them gets smaller.
+/// test models (not stripped in the repository: they keep their names), the
+/// per-channel FULLY_CONNECTED models and one with two constants of the same bytes
+/// (`elementwise_variants.py`) give TFLM the same outputs, byte for byte, before and
+/// after stripping, on 100 seeded inputs each; every one of them gets smaller; and
+/// our engine equals TFLM on the stripped ones.
 #[test]
 fn stripping_keeps_every_output() {
     let mut models: Vec<_> = std::fs::read_dir(root().join("models/ops"))
@@ -79,6 +81,10 @@ fn stripping_keeps_every_output() {
         .collect();
     models.sort();
     assert!(models.len() >= 10, "{} operator models", models.len());
+    let variants = common::generate("elementwise_variants.py");
+    for prefix in ["fc_int8_per_channel", "concatenation_int8_repeated_constant"] {
+        models.extend(common::named(&variants, prefix).into_iter().cloned());
+    }
     for model in models {
         let name = model.file_name().unwrap().to_string_lossy().into_owned();
         let (before, after) = (std::fs::read(&model).unwrap(), strip(&model, &format!("stripped-{name}")));
@@ -88,5 +94,6 @@ fn stripping_keeps_every_output() {
             oracle_file(&model, 11, -1.0, 1.0) == oracle_file(&stripped, 11, -1.0, 1.0),
             "{name}: TFLM's outputs differ after stripping"
         );
+        check(stripped.to_str().unwrap(), -1.0, 1.0);
     }
 }

@@ -180,6 +180,7 @@ impl FullyConnected<'_> {
             #[cfg(feature = "op-fully-connected")]
             Kind::Float { bias, min, max } => {
                 if depth == 0
+                    || units == 0
                     || input.len() % 4 != 0
                     || output.len() % 4 != 0
                     || bias.is_some_and(|b| b.len() < 4 * units)
