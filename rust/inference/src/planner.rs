@@ -25,8 +25,8 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     }
     // When each tensor is alive: the first and last operator that touch it (graph
     // inputs from 0, graph outputs to `ops`); `first > last` for a tensor nothing
-    // touches. Four bytes a tensor, with its size and offset kept in its slot: the
-    // planner's frame is on the stack during setup.
+    // touches. With the placement flags below, five bytes a tensor (its size and
+    // offset are kept in its slot): the planner's frame is on the stack during setup.
     let (mut first, mut last) = ([u16::MAX; T], [0u16; T]);
     // Indices were validated at load (below the tensor count, at most T): a failed
     // access below is a bug, reported, never a tensor left out of the plan.
