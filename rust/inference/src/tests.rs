@@ -121,9 +121,7 @@ fn init_in_place_matches_new_and_a_failed_init_leaves_nothing_to_run() {
 #[test]
 fn fuzz_regressions_do_not_panic() {
     // A RESHAPE whose input is a constant (no arena bytes) panicked in invoke.
-    let path =
-        std::format!("{}/tests/fuzz-regressions/reshape_constant_input.tflite", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let bytes = project("rust/inference/tests/fuzz-regressions/reshape_constant_input.tflite");
     if let Ok(model) = Model::load(&bytes) {
         let mut arena = std::vec![0u8; 64 * 1024];
         if let Ok(mut interp) = Interpreter::<128, 64>::new(model, &mut arena) {
