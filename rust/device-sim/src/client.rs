@@ -35,8 +35,14 @@ impl SocketClient {
         }
         let mut frame = vec![0u8; request.encoded_len()];
         let n = request.encode(&mut frame).map_err(|_| Status::ERROR_PROGRAMMER_ERROR)?;
-        let result = write_frame(&mut self.stream, &frame[..n])
-            .and_then(|()| read_frame(&mut self.stream, &mut self.buf));
+        let result = match write_frame(&mut self.stream, &frame[..n]) {
+            Ok(()) => read_frame(&mut self.stream, &mut self.buf),
+            // A secure process that refused the connection (all slots busy) has
+            // answered and closed it: its answer says why.
+            Err(e) => {
+                read_frame(&mut self.stream, &mut self.buf).and_then(|got| got.then_some(true).ok_or(e))
+            }
+        };
         match result {
             Ok(true) => Response::decode(&self.buf, max_out).map_err(|e| {
                 self.broken = Some(format!("malformed response from the secure world: {e:?}"));

@@ -174,7 +174,6 @@ fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, Socke
     if let Some(huk) = opts.huk {
         cmd.arg("--huk").arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
     }
-    let _ = std::fs::remove_file(socket);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start the secure process: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -197,7 +196,10 @@ fn ns_main(opts: Options) -> ExitCode {
         eprintln!("device-sim: {}: {e}", opts.state.display());
         return ExitCode::FAILURE;
     }
-    let socket = opts.state.join("secure.sock");
+    // A socket of this process's own: a second device-sim on the same state directory
+    // must neither remove the first one's socket nor talk to its secure process (its
+    // own secure process refuses the locked directory and the boot fails).
+    let socket = opts.state.join(format!("secure-{}.sock", std::process::id()));
     let (mut child, mut client) = match boot_secure(&opts, &socket) {
         Ok(booted) => booted,
         Err(e) => {

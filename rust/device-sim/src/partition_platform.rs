@@ -52,15 +52,15 @@ impl partitions::Platform for EmulatedPartitionPlatform {
     }
 
     fn its_get(&mut self, uid: u64, out: &mut [u8]) -> Result<usize, Status> {
-        let info = self.its.info(uid).map_err(|e| e.status())?;
+        let info = self.its.info(uid).map_err(|e| e.logged_status())?;
         if info.size > out.len() {
             return Err(Status::ERROR_BUFFER_TOO_SMALL);
         }
-        self.its.get(uid, 0, out).map_err(|e| e.status())
+        self.its.get(uid, 0, out).map_err(|e| e.logged_status())
     }
 
     fn its_set(&mut self, uid: u64, data: &[u8]) -> Result<(), Status> {
-        self.its.set(uid, data, 0).map_err(|e| e.status())
+        self.its.set(uid, data, 0).map_err(|e| e.logged_status())
     }
 
     fn call(

@@ -41,19 +41,19 @@ impl ProtectedStorage {
                 let mut data = vec![0u8; size];
                 psa::read_exact(msg, 1, &mut data)?;
                 let stored = if flags & ps::FLAG_WRITE_ONCE != 0 { FLAG_WRITE_ONCE } else { 0 };
-                self.store.set(uid, &data, stored).map_err(|e| e.status())
+                self.store.set(uid, &data, stored).map_err(|e| e.logged_status())
             }
             ps::GET => {
                 let uid = Self::uid(msg)?;
                 let mut offset = [0u8; 4];
                 psa::read_exact(msg, 1, &mut offset)?;
                 let offset = u32::from_le_bytes(offset) as usize;
-                let info = self.store.info(uid).map_err(|e| e.status())?;
+                let info = self.store.info(uid).map_err(|e| e.logged_status())?;
                 if offset > info.size {
                     return Err(Status::ERROR_INVALID_ARGUMENT);
                 }
                 let mut data = vec![0u8; msg.out_size(0).min(info.size - offset)];
-                let n = self.store.get(uid, offset, &mut data).map_err(|e| e.status())?;
+                let n = self.store.get(uid, offset, &mut data).map_err(|e| e.logged_status())?;
                 msg.write(0, &data[..n])
             }
             ps::GET_INFO => {
@@ -61,7 +61,7 @@ impl ProtectedStorage {
                 if msg.out_size(0) != ps::INFO_LEN {
                     return Err(Status::ERROR_INVALID_ARGUMENT);
                 }
-                let info = self.store.info(uid).map_err(|e| e.status())?;
+                let info = self.store.info(uid).map_err(|e| e.logged_status())?;
                 let mut out = [0u8; ps::INFO_LEN];
                 out[..4].copy_from_slice(&(crate::storage::MAX_OBJECT as u32).to_le_bytes());
                 out[4..8].copy_from_slice(&(info.size as u32).to_le_bytes());
@@ -70,7 +70,7 @@ impl ProtectedStorage {
             }
             ps::REMOVE => {
                 let uid = Self::uid(msg)?;
-                self.store.remove(uid).map_err(|e| e.status())
+                self.store.remove(uid).map_err(|e| e.logged_status())
             }
             ps::GET_SUPPORT => {
                 if msg.out_size(0) != 4 {

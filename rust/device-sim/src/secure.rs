@@ -1,31 +1,80 @@
 //! The secure process: accepts non-secure connections and serves their frames
 //! through the emulated SPM, one call at a time (a partition is single-threaded).
+//!
+//! As TF-M has a fixed number of connections, the process serves at most
+//! [`MAX_CONNECTIONS`] clients at once; one more is answered
+//! `PSA_ERROR_CONNECTION_BUSY` and closed, so no client can make the secure process
+//! allocate threads or buffers beyond that bound.
 
 use crate::partition_platform::{EmulatedPartitionPlatform, SharedService};
 use crate::spm::{Connection, Spm};
-use crate::transport::{read_frame, write_frame};
+use crate::transport::{read_frame_with_deadline, write_frame, FRAME_DEADLINE};
+use psa::Status;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// Clients served at once (TF-M's default connection pool, `CONFIG_TFM_CONN_HANDLE_MAX_NUM`, is 8).
+pub const MAX_CONNECTIONS: usize = 8;
 
 /// Serves connections until the listener fails; each client gets a thread, so a
-/// client that stalls mid-frame holds up nobody else.
+/// client that stalls mid-frame holds up nobody else (and loses its connection after
+/// [`FRAME_DEADLINE`]).
 pub fn serve(listener: UnixListener, spm: Arc<Mutex<Spm>>) {
+    let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of descriptors or memory: back off rather than spin.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::AcqRel);
+            refuse(stream);
+            continue;
+        }
+        let slot = Slot(Arc::clone(&active));
         let spm = Arc::clone(&spm);
-        std::thread::spawn(move || serve_connection(stream, &spm));
+        // A thread that cannot start drops its closure: the slot is freed and the
+        // client sees its connection closed.
+        let _ = std::thread::Builder::new().name("ns-client".into()).spawn(move || {
+            let _slot = slot;
+            serve_connection(stream, &spm);
+        });
     }
 }
 
-/// Serves one client until it disconnects or breaks the framing.
+/// A connection slot, freed when its thread ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a client past the bound with one response and closes its connection.
+fn refuse(mut stream: UnixStream) {
+    let mut response = [0u8; 8];
+    response[..4].copy_from_slice(&Status::ERROR_CONNECTION_BUSY.0.to_le_bytes());
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+    let _ = write_frame(&mut stream, &response);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Serves one client until it disconnects, breaks the framing or stalls mid-frame.
 pub fn serve_connection(mut stream: UnixStream, spm: &Mutex<Spm>) {
     let mut conn = Connection::default();
     let mut frame = Vec::new();
     let mut response = Vec::new();
-    while let Ok(true) = read_frame(&mut stream, &mut frame) {
-        spm.lock().unwrap_or_else(PoisonError::into_inner).serve_frame(&mut conn, &frame, &mut response);
-        if write_frame(&mut stream, &response).is_err() {
-            break;
+    // A client that does not read its answers cannot hold the thread either.
+    if stream.set_write_timeout(Some(FRAME_DEADLINE)).is_ok() {
+        while let Ok(true) = read_frame_with_deadline(&mut stream, &mut frame) {
+            spm.lock().unwrap_or_else(PoisonError::into_inner).serve_frame(&mut conn, &frame, &mut response);
+            if write_frame(&mut stream, &response).is_err() {
+                break;
+            }
         }
     }
     spm.lock().unwrap_or_else(PoisonError::into_inner).drop_connection(&mut conn);
@@ -60,9 +109,11 @@ pub fn services(
         None => log.push("[Sec Thread] Device identity: key derivation FAILED, keys unknown".into()),
     }
     let identity = SharedService::new(Box::new(identity));
-    let its = crate::storage::FileStorage::open(&platform.state.join("its"))?;
-    let inference_platform =
-        EmulatedPartitionPlatform::new(secure_api::pid::INFERENCE, its, vec![identity.clone()]);
+    let inference_platform = EmulatedPartitionPlatform::new(
+        secure_api::pid::INFERENCE,
+        platform.its.clone(),
+        vec![identity.clone()],
+    );
     // The arena lives as long as the secure process: the prepared models point into it.
     let arena = Box::leak(vec![0u8; partitions::inference::ARENA_BYTES].into_boxed_slice());
     let inference =
@@ -82,11 +133,10 @@ pub fn services(
         )),
         None => log.push("[Sec Thread] Inference: recipient key invalid, ENCRYPT0 disabled".into()),
     }
-    let ps = crate::storage::FileStorage::open(&platform.state.join("ps"))?;
     let services: Services = vec![
         Box::new(identity),
         Box::new(inference),
-        Box::new(crate::protected_storage::ProtectedStorage::new(ps)),
+        Box::new(crate::protected_storage::ProtectedStorage::new(platform.ps.clone())),
     ];
     Ok((services, log))
 }

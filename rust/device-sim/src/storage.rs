@@ -1,15 +1,31 @@
-//! Internal Trusted Storage of the emulated platform: one file per object in the
-//! state directory, replaced atomically, with an integrity hash and a rollback counter.
+//! Trusted storage of the emulated platform (ITS and the Protected Storage backend):
+//! one file per object in an area's directory, replaced atomically, authenticated
+//! with a key derived from the HUK, and checked against non-volatile counters.
 //!
-//! Object file (little-endian): magic `SIST`, format 1, 3 reserved bytes, flags `u32`,
-//! uid `u64`, counter `u64`, length `u32`, the data, then SHA-256 over all of the
-//! above. Every `set` increments the object's counter; the newest counter of every uid
-//! lives in `nv_counters.bin` (the emulation's non-volatile counters). An object older
-//! than its counter was rolled back and is refused; one newer by exactly one is the
-//! result of a crash between the two writes and is accepted.
+//! Object file (little-endian): magic `SIST`, format 2, 3 reserved bytes, flags `u32`,
+//! uid `u64`, counter `u64`, length `u32`, the data, then HMAC-SHA256 over all of the
+//! above with the area's key ([`StorageKey`]). Only the secure process knows the key,
+//! so a file rewritten outside it (a flipped bit, another value with a fresh hash, a
+//! file moved from another uid or area) fails authentication, as TF-M's Protected
+//! Storage refuses an object whose AEAD tag does not match.
+//!
+//! `nv_counters.bin` (the emulation's non-volatile counters): magic `SNVC`, format 2,
+//! 3 reserved bytes, then per uid 8 bytes of uid and 8 bytes of counter whose top bit
+//! says the object was removed, then the HMAC. Every `set` increments the object's
+//! counter. An object older than its counter was rolled back and is refused; one newer
+//! by exactly one is the result of a crash between the object's and the counter's
+//! write and is accepted; newer by more means the counters file was rolled back, and
+//! is refused. An object that is missing although its counter records it was deleted
+//! from outside and is reported as corrupt, not taken for a first write.
+//!
+//! What this cannot detect: the whole area (objects and counters together) replaced by
+//! an older authentic copy. On a device the counters live where nothing but the secure
+//! world can write them (TF-M's NV counters in OTP); in the emulation they are a file
+//! beside the objects (docs/host-emulation.md).
 
+use hmac::{Hmac, Mac};
 use psa::Status;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -19,10 +35,61 @@ use std::path::{Path, PathBuf};
 pub const FLAG_WRITE_ONCE: u32 = 1 << 0;
 /// The largest object (TF-M's ITS default asset size is far smaller; this is generous).
 pub const MAX_OBJECT: usize = 64 * 1024;
+/// The most objects an area holds (TF-M's ITS and PS have a fixed number of slots).
+pub const MAX_OBJECTS: usize = 64;
+/// The most uids an area keeps counters for, removed ones included (their counters
+/// stay so that an old copy cannot come back), bounding the counters file.
+pub const MAX_COUNTERS: usize = 1024;
 
-const MAGIC: &[u8; 4] = b"SIST";
-const FORMAT: u8 = 1;
+const OBJECT_MAGIC: &[u8; 4] = b"SIST";
+const COUNTERS_MAGIC: &[u8; 4] = b"SNVC";
+const FORMAT: u8 = 2;
 const HEADER: usize = 4 + 4 + 4 + 8 + 8 + 4;
+const TAG: usize = 32;
+const REMOVED: u64 = 1 << 63;
+const COUNTERS_FILE: &str = "nv_counters.bin";
+
+/// The key that authenticates one storage area, derived from the HUK.
+#[derive(Clone)]
+pub struct StorageKey([u8; 32]);
+
+impl StorageKey {
+    /// HKDF-SHA256 of the HUK with the area's name: each area (`its`, `ps`) has its own
+    /// key, so an object cannot be moved from one to the other.
+    pub fn derive(huk: &[u8; 32], area: &str) -> Self {
+        let mut key = [0u8; 32];
+        let kdf = hkdf::Hkdf::<Sha256>::new(Some(b"secure-inference emulated storage"), huk);
+        // 32 bytes is far below HKDF-SHA256's limit of 8160: expanding cannot fail.
+        let _ = kdf.expand(area.as_bytes(), &mut key);
+        StorageKey(key)
+    }
+
+    fn tag(&self, body: &[u8]) -> [u8; TAG] {
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, body: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(tag).is_ok()
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length.
+        match Hmac::<Sha256>::new_from_slice(&self.0) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts a 32-byte key"),
+        }
+    }
+}
+
+impl Drop for StorageKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 /// Why an operation failed, with the PSA status a service reports for it.
 #[derive(Debug)]
@@ -31,14 +98,18 @@ pub enum StorageError {
     DoesNotExist,
     WriteOnce,
     TooLarge,
-    /// The file is not an object this code wrote, or its hash does not match.
+    /// The area already holds [`MAX_OBJECTS`] objects, or counters for
+    /// [`MAX_COUNTERS`] uids.
+    Full,
+    /// A file that this secure process did not write, a missing object or counters
+    /// file, or an area written under another HUK.
     Corrupt {
         path: PathBuf,
         why: &'static str,
     },
     /// The object is older than its non-volatile counter.
     RolledBack {
-        uid: u64,
+        path: PathBuf,
         found: u64,
         expected: u64,
     },
@@ -50,10 +121,23 @@ impl StorageError {
         match self {
             StorageError::DoesNotExist => Status::ERROR_DOES_NOT_EXIST,
             StorageError::WriteOnce => Status::ERROR_NOT_PERMITTED,
-            StorageError::TooLarge => Status::ERROR_INSUFFICIENT_STORAGE,
+            StorageError::TooLarge | StorageError::Full => Status::ERROR_INSUFFICIENT_STORAGE,
             StorageError::Corrupt { .. } | StorageError::RolledBack { .. } => Status::ERROR_DATA_CORRUPT,
             StorageError::Io(_) => Status::ERROR_STORAGE_FAILURE,
         }
+    }
+
+    /// The status a service answers with; integrity failures are named in the secure
+    /// log first, since the caller only learns `PSA_ERROR_DATA_CORRUPT`.
+    pub fn logged_status(&self) -> Status {
+        if matches!(
+            self,
+            StorageError::Corrupt { .. } | StorageError::RolledBack { .. } | StorageError::Io(_)
+        ) {
+            println!("[Sec Thread] storage: {self}");
+            let _ = std::io::stdout().flush();
+        }
+        self.status()
     }
 }
 
@@ -63,11 +147,14 @@ impl std::fmt::Display for StorageError {
             StorageError::DoesNotExist => write!(f, "no such object"),
             StorageError::WriteOnce => write!(f, "the object is write-once"),
             StorageError::TooLarge => write!(f, "the object is larger than {MAX_OBJECT} bytes"),
+            StorageError::Full => {
+                write!(f, "the area is full ({MAX_OBJECTS} objects or {MAX_COUNTERS} uids ever stored)")
+            }
             StorageError::Corrupt { path, why } => {
                 write!(f, "{} is corrupt: {why}", path.display())
             }
-            StorageError::RolledBack { uid, found, expected } => {
-                write!(f, "object {uid:#x} was rolled back: counter {found}, expected at least {expected}")
+            StorageError::RolledBack { path, found, expected } => {
+                write!(f, "{} was rolled back: counter {found}, expected at least {expected}", path.display())
             }
             StorageError::Io(e) => write!(f, "storage I/O: {e}"),
         }
@@ -89,9 +176,11 @@ pub struct ObjectInfo {
     pub flags: u32,
 }
 
+/// One storage area (`its/` or `ps/`).
 #[derive(Clone)]
 pub struct FileStorage {
     dir: PathBuf,
+    key: StorageKey,
 }
 
 struct Object {
@@ -100,10 +189,48 @@ struct Object {
     data: Vec<u8>,
 }
 
+/// A non-volatile counter: the newest counter of a uid, and whether it was removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counter {
+    value: u64,
+    removed: bool,
+}
+
 impl FileStorage {
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens an area that first boot created: its counters must be there and authentic.
+    pub fn open(dir: &Path, key: StorageKey) -> Result<Self> {
+        let storage = FileStorage { dir: dir.to_path_buf(), key };
+        if !dir.is_dir() {
+            return Err(storage.corrupt(dir.to_path_buf(), "missing (deleted after first boot)"));
+        }
+        storage.counters()?;
+        Ok(storage)
+    }
+
+    /// Creates an area at first boot. An area left by a first boot that was
+    /// interrupted is taken over if it holds nothing and authenticates under `key`;
+    /// anything else means the area belongs to another HUK and is refused.
+    pub fn create(dir: &Path, key: StorageKey) -> Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(FileStorage { dir: dir.to_path_buf() })
+        let storage = FileStorage { dir: dir.to_path_buf(), key };
+        if storage.counters_path().exists() {
+            let counters = storage.counters()?;
+            if !counters.is_empty() || storage.has_objects()? {
+                return Err(
+                    storage.corrupt(dir.to_path_buf(), "holds objects although the HUK is not programmed")
+                );
+            }
+        } else {
+            if storage.has_objects()? {
+                return Err(storage.corrupt(dir.to_path_buf(), "holds objects but no counters"));
+            }
+            storage.store_counters(&BTreeMap::new())?;
+        }
+        Ok(storage)
+    }
+
+    fn corrupt(&self, path: PathBuf, why: &'static str) -> StorageError {
+        StorageError::Corrupt { path, why }
     }
 
     fn object_path(&self, uid: u64) -> PathBuf {
@@ -111,7 +238,16 @@ impl FileStorage {
     }
 
     fn counters_path(&self) -> PathBuf {
-        self.dir.join("nv_counters.bin")
+        self.dir.join(COUNTERS_FILE)
+    }
+
+    fn has_objects(&self) -> Result<bool> {
+        for entry in fs::read_dir(&self.dir)? {
+            if entry?.file_name().to_string_lossy().ends_with(".obj") {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     pub fn set(&self, uid: u64, data: &[u8], flags: u32) -> Result<()> {
@@ -122,23 +258,30 @@ impl FileStorage {
         let counter = match self.load(uid, &counters) {
             Ok(old) if old.flags & FLAG_WRITE_ONCE != 0 => return Err(StorageError::WriteOnce),
             Ok(old) => old.counter + 1,
-            Err(StorageError::DoesNotExist) => counters.get(&uid).map_or(1, |c| c + 1),
+            Err(StorageError::DoesNotExist) => {
+                let live = counters.values().filter(|c| !c.removed).count();
+                let known = counters.contains_key(&uid);
+                if live >= MAX_OBJECTS || (!known && counters.len() >= MAX_COUNTERS) {
+                    return Err(StorageError::Full);
+                }
+                counters.get(&uid).map_or(1, |c| c.value + 1)
+            }
             Err(e) => return Err(e),
         };
-        let mut file = Vec::with_capacity(HEADER + data.len() + 32);
-        file.extend_from_slice(MAGIC);
+        let mut file = Vec::with_capacity(HEADER + data.len() + TAG);
+        file.extend_from_slice(OBJECT_MAGIC);
         file.extend_from_slice(&[FORMAT, 0, 0, 0]);
         file.extend_from_slice(&flags.to_le_bytes());
         file.extend_from_slice(&uid.to_le_bytes());
         file.extend_from_slice(&counter.to_le_bytes());
         file.extend_from_slice(&(data.len() as u32).to_le_bytes());
         file.extend_from_slice(data);
-        let hash = Sha256::digest(&file);
-        file.extend_from_slice(&hash);
-        // Object first, counter second: a crash in between leaves an object one ahead
-        // of its counter, which `load` accepts.
+        let tag = self.key.tag(&file);
+        file.extend_from_slice(&tag);
+        // Object first, counter second: a crash in between leaves an object ahead of
+        // its counter, which `load` accepts.
         write_atomically(&self.object_path(uid), &file)?;
-        counters.insert(uid, counter);
+        counters.insert(uid, Counter { value: counter, removed: false });
         self.store_counters(&counters)
     }
 
@@ -157,100 +300,124 @@ impl FileStorage {
     }
 
     pub fn remove(&self, uid: u64) -> Result<()> {
-        let object = self.load(uid, &self.counters()?)?;
+        let mut counters = self.counters()?;
+        let object = self.load(uid, &counters)?;
         if object.flags & FLAG_WRITE_ONCE != 0 {
             return Err(StorageError::WriteOnce);
         }
-        // The counter stays, so the removed object cannot be brought back either.
-        fs::remove_file(self.object_path(uid))?;
-        Ok(())
-    }
-
-    /// The uids of every stored object.
-    pub fn uids(&self) -> Result<Vec<u64>> {
-        let mut uids = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(hex) = name.strip_suffix(".obj") {
-                if let Ok(uid) = u64::from_str_radix(hex, 16) {
-                    uids.push(uid);
-                }
-            }
+        // The removal is recorded first: a crash before the file goes leaves a copy
+        // that its counter marks as removed. The counter stays, so no older copy can
+        // be brought back either.
+        counters.insert(uid, Counter { value: object.counter, removed: true });
+        self.store_counters(&counters)?;
+        match fs::remove_file(self.object_path(uid)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
         }
-        uids.sort_unstable();
-        Ok(uids)
     }
 
-    fn load(&self, uid: u64, counters: &BTreeMap<u64, u64>) -> Result<Object> {
+    fn load(&self, uid: u64, counters: &BTreeMap<u64, Counter>) -> Result<Object> {
         let path = self.object_path(uid);
+        let recorded = counters.get(&uid).copied();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StorageError::DoesNotExist),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return match recorded {
+                    Some(c) if !c.removed => {
+                        Err(self.corrupt(path, "missing although the non-volatile counters record it"))
+                    }
+                    _ => Err(StorageError::DoesNotExist),
+                };
+            }
             Err(e) => return Err(e.into()),
         };
-        let corrupt = |why| StorageError::Corrupt { path: path.clone(), why };
-        if bytes.len() < HEADER + 32 {
-            return Err(corrupt("shorter than its header"));
+        if bytes.len() < HEADER + TAG {
+            return Err(self.corrupt(path, "shorter than its header"));
         }
-        let (body, hash) = bytes.split_at(bytes.len() - 32);
-        if Sha256::digest(body).as_slice() != hash {
-            return Err(corrupt("integrity hash mismatch"));
+        let (body, tag) = bytes.split_at(bytes.len() - TAG);
+        if &body[..4] == OBJECT_MAGIC && body[4] == 1 {
+            return Err(
+                self.corrupt(path, "unauthenticated format 1 of an older emulation: use a new --state")
+            );
         }
-        let word =
-            |at: usize, n: usize| body[at..at + n].iter().rev().fold(0u64, |acc, &b| (acc << 8) | b as u64);
-        if &body[..4] != MAGIC || body[4] != FORMAT {
-            return Err(corrupt("unknown magic or format version"));
+        if !self.key.verify(body, tag) {
+            return Err(self.corrupt(path, "authentication failed (written outside the secure world)"));
         }
-        if word(12, 8) != uid {
-            return Err(corrupt("holds another uid"));
+        if &body[..4] != OBJECT_MAGIC || body[4] != FORMAT {
+            return Err(self.corrupt(path, "unknown magic or format version"));
         }
-        let len = word(28, 4) as usize;
+        if le(&body[12..20]) != uid {
+            return Err(self.corrupt(path, "holds another uid"));
+        }
+        let len = le(&body[28..32]) as usize;
         if body.len() != HEADER + len {
-            return Err(corrupt("length field does not match the file"));
+            return Err(self.corrupt(path, "length field does not match the file"));
         }
-        let counter = word(20, 8);
-        let expected = counters.get(&uid).copied().unwrap_or(0);
-        if counter < expected {
-            return Err(StorageError::RolledBack { uid, found: counter, expected });
+        let counter = le(&body[20..28]);
+        // What the counters allow: the recorded value, or one more after a crash
+        // between the object's write and the counters' (a first object: 1).
+        let recorded_value = recorded.map_or(0, |c| c.value);
+        match recorded {
+            // A copy of a removed object (or one whose removal a crash interrupted).
+            Some(c) if c.removed && counter <= c.value => Err(StorageError::DoesNotExist),
+            Some(c) if !c.removed && counter < c.value => {
+                Err(StorageError::RolledBack { path, found: counter, expected: c.value })
+            }
+            _ if counter > recorded_value + 1 || (recorded.is_none() && counter != 1) => {
+                Err(self.corrupt(path, "newer than its counter allows (the counters were rolled back)"))
+            }
+            _ => Ok(Object { flags: le(&body[8..12]) as u32, counter, data: body[HEADER..].to_vec() }),
         }
-        Ok(Object { flags: word(8, 4) as u32, counter, data: body[HEADER..].to_vec() })
     }
 
-    fn counters(&self) -> Result<BTreeMap<u64, u64>> {
+    fn counters(&self) -> Result<BTreeMap<u64, Counter>> {
         let path = self.counters_path();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.corrupt(path, "missing (deleted after first boot)"));
+            }
             Err(e) => return Err(e.into()),
         };
-        let corrupt = |why| StorageError::Corrupt { path: path.clone(), why };
-        if bytes.len() < 32 || (bytes.len() - 32) % 16 != 0 {
-            return Err(corrupt("wrong size"));
+        if bytes.len() < 8 + TAG || !(bytes.len() - 8 - TAG).is_multiple_of(16) {
+            return Err(self.corrupt(path, "wrong size"));
         }
-        let (body, hash) = bytes.split_at(bytes.len() - 32);
-        if Sha256::digest(body).as_slice() != hash {
-            return Err(corrupt("integrity hash mismatch"));
+        let (body, tag) = bytes.split_at(bytes.len() - TAG);
+        if !self.key.verify(body, tag) {
+            return Err(self.corrupt(
+                path,
+                "authentication failed (written outside the secure world, or under another HUK)",
+            ));
         }
-        Ok(body
+        if &body[..4] != COUNTERS_MAGIC || body[4] != FORMAT {
+            return Err(self.corrupt(path, "unknown magic or format version"));
+        }
+        Ok(body[8..]
             .chunks_exact(16)
             .map(|c| {
-                let (uid, counter) = c.split_at(8);
-                (
-                    u64::from_le_bytes(uid.try_into().unwrap_or_default()),
-                    u64::from_le_bytes(counter.try_into().unwrap_or_default()),
-                )
+                let word = le(&c[8..]);
+                (le(&c[..8]), Counter { value: word & !REMOVED, removed: word & REMOVED != 0 })
             })
             .collect())
     }
 
-    fn store_counters(&self, counters: &BTreeMap<u64, u64>) -> Result<()> {
-        let mut body: Vec<u8> =
-            counters.iter().flat_map(|(u, c)| u.to_le_bytes().into_iter().chain(c.to_le_bytes())).collect();
-        let hash = Sha256::digest(&body);
-        body.extend_from_slice(&hash);
+    fn store_counters(&self, counters: &BTreeMap<u64, Counter>) -> Result<()> {
+        let mut body = Vec::with_capacity(8 + 16 * counters.len() + TAG);
+        body.extend_from_slice(COUNTERS_MAGIC);
+        body.extend_from_slice(&[FORMAT, 0, 0, 0]);
+        for (uid, c) in counters {
+            body.extend_from_slice(&uid.to_le_bytes());
+            body.extend_from_slice(&(c.value | if c.removed { REMOVED } else { 0 }).to_le_bytes());
+        }
+        let tag = self.key.tag(&body);
+        body.extend_from_slice(&tag);
         Ok(write_atomically(&self.counters_path(), &body)?)
     }
+}
+
+/// A little-endian integer of up to 8 bytes.
+fn le(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 /// Writes `path` so that it holds either its old or its new contents, never a mix:
@@ -268,67 +435,4 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store(name: &str) -> (FileStorage, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("storage-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        (FileStorage::open(&dir).unwrap(), dir)
-    }
-
-    fn read(s: &FileStorage, uid: u64) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; MAX_OBJECT];
-        let n = s.get(uid, 0, &mut buf)?;
-        buf.truncate(n);
-        Ok(buf)
-    }
-
-    #[test]
-    fn a_crash_between_object_and_counter_loses_nothing() {
-        let (s, dir) = store("crash");
-        s.set(1, b"one", 0).unwrap();
-        let counters_before = fs::read(dir.join("nv_counters.bin")).unwrap();
-        s.set(1, b"two", 0).unwrap();
-        // As if the process died after renaming the object, before the counter.
-        fs::write(dir.join("nv_counters.bin"), &counters_before).unwrap();
-        assert_eq!(read(&s, 1).unwrap(), b"two");
-        s.set(1, b"three", 0).unwrap();
-        assert_eq!(read(&s, 1).unwrap(), b"three");
-    }
-
-    #[test]
-    fn a_leftover_temporary_file_is_ignored_and_replaced() {
-        let (s, dir) = store("tmp");
-        s.set(2, b"kept", 0).unwrap();
-        fs::write(dir.join("0000000000000002.tmp"), b"half-written garbage").unwrap();
-        assert_eq!(read(&s, 2).unwrap(), b"kept");
-        assert_eq!(s.uids().unwrap(), vec![2]);
-        s.set(2, b"new", 0).unwrap();
-        assert_eq!(read(&s, 2).unwrap(), b"new");
-    }
-
-    #[test]
-    fn a_removed_object_cannot_be_restored_from_an_old_copy() {
-        let (s, dir) = store("removed");
-        s.set(3, b"secret", 0).unwrap();
-        let copy = fs::read(dir.join("0000000000000003.obj")).unwrap();
-        s.remove(3).unwrap();
-        s.set(3, b"again", 0).unwrap();
-        fs::write(dir.join("0000000000000003.obj"), &copy).unwrap();
-        assert!(matches!(read(&s, 3), Err(StorageError::RolledBack { found: 1, expected: 2, .. })));
-    }
-
-    #[test]
-    fn corrupt_files_are_reported_with_their_path() {
-        let (s, dir) = store("corrupt");
-        s.set(4, b"x", 0).unwrap();
-        fs::write(dir.join("0000000000000004.obj"), b"short").unwrap();
-        let err = read(&s, 4).unwrap_err();
-        assert_eq!(err.status(), Status::ERROR_DATA_CORRUPT);
-        assert!(err.to_string().contains("0000000000000004.obj is corrupt"), "{err}");
-        fs::write(dir.join("nv_counters.bin"), [0u8; 40]).unwrap();
-        assert!(matches!(s.set(5, b"y", 0), Err(StorageError::Corrupt { .. })));
-        assert!(matches!(s.set(6, &vec![0; MAX_OBJECT + 1], 0), Err(StorageError::TooLarge)));
-    }
-}
+mod tests;

@@ -269,7 +269,10 @@ fn the_huk_is_one_time_programmable() {
     };
     let other = "ff".repeat(32);
     assert!(run(Some(&other)).status.success());
-    assert_eq!(std::fs::read(state.join("huk.bin")).unwrap(), vec![0xff; 32]);
+    // The record: magic, format 1, provisioned with a given value, the HUK, its digest.
+    let record = std::fs::read(state.join("huk.bin")).unwrap();
+    assert_eq!(record[..8], *b"SHUK\x01\x01\0\0");
+    assert_eq!(record[8..40], [0xff; 32]);
     assert!(run(None).status.success(), "a programmed HUK boots without the flag");
     let again = run(Some(&"00".repeat(32)));
     assert!(!again.status.success());
@@ -279,5 +282,7 @@ fn the_huk_is_one_time_programmable() {
     let out = device_sim().arg("--state").arg(&fresh).args(["-c", "info version"]).output().unwrap();
     assert!(out.status.success());
     let expected: Vec<u8> = (0..32).map(|i| i % 16).collect();
-    assert_eq!(std::fs::read(fresh.join("huk.bin")).unwrap(), expected, "TF-M's AN521 dummy HUK");
+    let record = std::fs::read(fresh.join("huk.bin")).unwrap();
+    assert_eq!(record[..8], *b"SHUK\x01\0\0\0", "provisioned with the dummy value");
+    assert_eq!(record[8..40], expected, "TF-M's AN521 dummy HUK");
 }
