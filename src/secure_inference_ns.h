@@ -46,6 +46,10 @@ struct SiConfig {
    * `CONFIG_SECURE_INFER_DEFAULT_FORMAT_*`: 0 CBOR, 1 SIGN1, 2 ENCRYPT0.
    */
   uint32_t default_format;
+  /**
+   * `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` runs.
+   */
+  uint32_t infer_get_max_steps;
 };
 
 /**

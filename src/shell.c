@@ -23,6 +23,7 @@
 static const struct SiConfig si_config = {
 	.verify_sign = IS_ENABLED(CONFIG_NONSECURE_COSE_VERIFY_SIGN),
 	.default_format = SI_DEFAULT_FORMAT,
+	.infer_get_max_steps = CONFIG_NONSECURE_INFER_GET_MAX_STEPS,
 };
 
 static void si_write(void *ctx, const char *text, size_t len)

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] [--org NAME]
-                  [--recipient HEX] [--verify-sign] [-c 'CMD; CMD...']
+                  [--recipient HEX] [--verify-sign] [--infer-get-max-steps N]
+                  [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
 non-secure shell. Commands come from -c, from standard input when it is not a
@@ -32,6 +33,9 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
                    the demo recipient, keys/demo-recipient.pub.pem)
   --verify-sign    CONFIG_NONSECURE_COSE_VERIFY_SIGN: `infer get` verifies SIGN1
                    results with the exported key 0x5002 before printing them
+  --infer-get-max-steps N
+                   CONFIG_NONSECURE_INFER_GET_MAX_STEPS: the most angles one
+                   `infer get` runs, 1 to 65535 (default 360)
   -c COMMANDS      run these ';'-separated commands, then exit
 ";
 
@@ -45,6 +49,7 @@ struct Options {
     org: String,
     recipient: [u8; 65],
     verify_sign: bool,
+    infer_get_max_steps: u32,
     commands: Option<String>,
     /// Internal: run as the secure process on this socket.
     secure_socket: Option<PathBuf>,
@@ -58,6 +63,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         org: DEFAULT_ORG.into(),
         recipient: partitions::inference::BUILD_RECIPIENT,
         verify_sign: false,
+        infer_get_max_steps: ns_app::shell::INFER_GET_MAX_STEPS,
         commands: None,
         secure_socket: None,
     };
@@ -91,6 +97,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 })?;
             }
             "--verify-sign" => opts.verify_sign = true,
+            "--infer-get-max-steps" => {
+                let text = value()?;
+                opts.infer_get_max_steps = text.parse().ok().filter(|n| (1..=65535).contains(n)).ok_or_else(|| {
+                    format!("--infer-get-max-steps {text:?}: CONFIG_NONSECURE_INFER_GET_MAX_STEPS is 1 to 65535")
+                })?;
+            }
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -210,6 +222,7 @@ fn ns_main(opts: Options) -> ExitCode {
     println!("*** Booting secure-inference {} (non-secure, host emulation) ***", ns_app::VERSION);
     let mut shell = Shell::with_config(ns_app::shell::Config {
         verify_sign: opts.verify_sign,
+        infer_get_max_steps: opts.infer_get_max_steps,
         ..ns_app::shell::Config::default()
     });
     let ok = if let Some(script) = &opts.commands {

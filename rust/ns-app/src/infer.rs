@@ -48,9 +48,10 @@ pub fn model(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resu
     Ok(())
 }
 
-/// Parses an angle in degrees, 0 to 359.
-fn degrees(text: &str, what: &str, out: &mut dyn Write) -> Result<f32, Failed> {
-    match text.parse::<f32>() {
+/// Parses an angle in degrees, 0 to 359. In f64, so that a decimal stride counts its
+/// steps as the user reads it (0 to 1 by 0.1 is eleven angles).
+fn degrees(text: &str, what: &str, out: &mut dyn Write) -> Result<f64, Failed> {
+    match text.parse::<f64>() {
         Ok(v) if (0.0..=359.0).contains(&v) => Ok(v),
         _ => {
             let _ = writeln!(out, "Error: invalid argument \"{text}\": {what} must be 0 to 359 degrees");
@@ -119,7 +120,7 @@ pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<
         None => start,
     };
     let stride = match rest.get(1) {
-        Some(t) => match t.parse::<f32>() {
+        Some(t) => match t.parse::<f64>() {
             Ok(v) if v > 0.0 && v <= 359.0 => v,
             _ => {
                 let _ =
@@ -133,13 +134,25 @@ pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<
         let _ = writeln!(out, "Error: stop {stop:.2} is below start {start:.2}");
         return Err(Failed);
     }
+    let steps = step_count(start, stop, stride);
+    let max = ctx.config.infer_get_max_steps;
+    if steps > u64::from(max) {
+        let _ = writeln!(
+            out,
+            "Error: {start:.2} to {stop:.2} by {stride} is {steps} steps, at most {max} \
+             (CONFIG_NONSECURE_INFER_GET_MAX_STEPS): each step is one inference in the secure world"
+        );
+        return Err(Failed);
+    }
     let _ = writeln!(out, "Start: {start:.2} End: {stop:.2} stride: {stride:.2}");
     let verify_key = match (format, ctx.config.verify_sign) {
         (api::FORMAT_SIGN1, true) => Some(cose_sign_key(ctx, out)?),
         _ => None,
     };
-    let mut deg = start;
-    while deg <= stop {
+    for step in 0..steps {
+        // Each angle from the step's number, never a running sum: a sum in floating
+        // point stops growing once the stride is below its spacing.
+        let deg = (start + step as f64 * stride).min(stop) as f32;
         let radians = deg * core::f32::consts::PI / 180.0;
         let mut result = [0u8; api::RESULT_MAX];
         let request = api::InferRequest { value: radians, format };
@@ -161,7 +174,6 @@ pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<
         let claims = match format {
             api::FORMAT_ENCRYPT0 => {
                 let _ = writeln!(out, "Encrypted for the result recipient: `cloud verify` decrypts it");
-                deg += stride;
                 continue;
             }
             api::FORMAT_SIGN1 => {
@@ -182,9 +194,19 @@ pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<
         let _ = writeln!(out, "Model: Sine of {deg:.2} deg is: {value:.6}");
         let _ = writeln!(out, "C Mathlib: Sine of {deg:.2} deg is: {reference:.6}");
         let _ = writeln!(out, "Deviation: {:.6}", (value - reference).abs());
-        deg += stride;
     }
     Ok(())
+}
+
+/// How many angles `start`, `start + stride`, ... up to `stop` are: a whole number,
+/// counted once. A span that is a whole number of decimal strides counts all of them,
+/// though binary fractions may miss it by a rounding (0.3 / 0.1 is 2.9999999999999996).
+/// Saturates for a stride so small that the count does not fit (refused anyway).
+fn step_count(start: f64, stop: f64, stride: f64) -> u64 {
+    let strides = (stop - start) / stride;
+    // Float-to-int `as` rounds toward zero (down: the span is not negative) and
+    // saturates.
+    ((strides + strides * 1e-9) as u64).saturating_add(1)
 }
 
 fn write_hex(bytes: &[u8], out: &mut dyn Write) {
@@ -230,3 +252,6 @@ fn verify(
     let _ = writeln!(out, "COSE_Sign1 signature verified with key 0x5002");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,11 +18,21 @@ pub struct Config {
     /// `CONFIG_SECURE_INFER_DEFAULT_FORMAT_*`: the format of `infer get` when the
     /// command names none (`secure_api::inference::FORMAT_*`).
     pub default_format: u32,
+    /// `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` asks
+    /// the secure world for (each is an inference, and every 32nd a storage write).
+    pub infer_get_max_steps: u32,
 }
+
+/// The Kconfig default of [`Config::infer_get_max_steps`]: 0 to 359 by 1.
+pub const INFER_GET_MAX_STEPS: u32 = 360;
 
 impl Default for Config {
     fn default() -> Self {
-        Config { verify_sign: false, default_format: secure_api::inference::FORMAT_SIGN1 }
+        Config {
+            verify_sign: false,
+            default_format: secure_api::inference::FORMAT_SIGN1,
+            infer_get_max_steps: INFER_GET_MAX_STEPS,
+        }
     }
 }
 

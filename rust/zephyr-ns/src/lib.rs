@@ -27,6 +27,8 @@ pub struct SiConfig {
     pub verify_sign: bool,
     /// `CONFIG_SECURE_INFER_DEFAULT_FORMAT_*`: 0 CBOR, 1 SIGN1, 2 ENCRYPT0.
     pub default_format: u32,
+    /// `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` runs.
+    pub infer_get_max_steps: u32,
 }
 /// The most arguments a command takes (Zephyr's are far fewer).
 pub const SI_ARGS_MAX: usize = 8;
@@ -84,7 +86,11 @@ pub unsafe extern "C" fn si_shell_run(
     }
     // SAFETY: the caller passes a valid configuration for the duration of the call.
     let Some(config) = (unsafe { config.as_ref() }) else { return SI_EINVAL };
-    let config = Config { verify_sign: config.verify_sign, default_format: config.default_format };
+    let config = Config {
+        verify_sign: config.verify_sign,
+        default_format: config.default_format,
+        infer_get_max_steps: config.infer_get_max_steps,
+    };
     let mut client = TfmClient::new();
     let mut ctx = Context { client: &mut client, config: &config };
     match handler(&mut ctx, &args[..argc], &mut writer) {
