@@ -3,9 +3,9 @@
 use device_sim::client::SocketClient;
 use device_sim::platform::{self, Platform};
 use device_sim::secure::SecureConfig;
-use device_sim::shell::{Shell, PROMPT};
+use device_sim::shell::{Line, Shell, PROMPT};
 use device_sim::spm::Spm;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -226,12 +226,12 @@ fn ns_main(opts: Options) -> ExitCode {
         ..ns_app::shell::Config::default()
     });
     let ok = if let Some(script) = &opts.commands {
-        run_script(&mut shell, &mut client, script.split(';').map(str::to_owned))
+        run_script(&mut shell, &mut client, script.split(';').map(|c| Ok(Line::new(c.as_bytes()))))
     } else if std::io::stdin().is_terminal() {
         device_sim::shell::interactive(&mut shell, &mut client);
         true
     } else {
-        run_script(&mut shell, &mut client, std::io::stdin().lock().lines().map_while(Result::ok))
+        run_script(&mut shell, &mut client, device_sim::shell::lines(std::io::stdin().lock()))
     };
     let _ = child.kill();
     let _ = child.wait();
@@ -244,11 +244,29 @@ fn ns_main(opts: Options) -> ExitCode {
 }
 
 /// Runs scripted commands, echoing each after the prompt as a terminal would show it.
-/// Fails if any command failed.
-fn run_script(shell: &mut Shell, client: &mut SocketClient, lines: impl Iterator<Item = String>) -> bool {
+/// Fails if any command failed or any line was refused (too long for the device's
+/// command buffer, or not UTF-8: the lines after it still run), and at once if the
+/// input cannot be read.
+fn run_script(
+    shell: &mut Shell,
+    client: &mut SocketClient,
+    lines: impl Iterator<Item = std::io::Result<Line>>,
+) -> bool {
     let mut ok = true;
     let stdout = std::io::stdout();
-    for line in lines {
+    for (number, line) in (1..).zip(lines) {
+        let line = match line {
+            Ok(Line::Command(line)) => line,
+            Ok(refused) => {
+                let _ = writeln!(stdout.lock(), "error: line {number}: {refused}");
+                ok = false;
+                continue;
+            }
+            Err(e) => {
+                let _ = writeln!(stdout.lock(), "error: line {number}: cannot read it: {e}");
+                return false;
+            }
+        };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

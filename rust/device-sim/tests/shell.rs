@@ -38,3 +38,50 @@ fn infer_get_refuses_more_steps_than_configured_before_any_inference() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("1 to 65535"), "{bad}");
     }
 }
+
+/// Runs the device with `script` on standard input (a pipe, not a terminal).
+fn piped(script: Vec<u8>) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let state = scratch("piped");
+    let mut child = common::Guard(
+        device_sim().arg("--state").arg(&state).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap(),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread: the device reads while it writes its answers.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&script);
+    });
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    writer.join().unwrap();
+    let status = child.wait().unwrap();
+    (status.code(), String::from_utf8_lossy(&stdout).into_owned())
+}
+
+#[test]
+fn a_line_that_is_not_utf8_fails_the_script_instead_of_ending_it() {
+    let (code, text) = piped(b"info version\ninfo \xff\xfe uuid\r\ninfo uuid\n".to_vec());
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("error: line 2: not UTF-8 (byte 0xff at offset 5): not run"), "{text}");
+    // The next line still runs, as the device's shell goes on after an error.
+    let after = text.split("error: line 2").nth(1).unwrap();
+    assert!(after.contains("uart:~$ info uuid\n"), "{text}");
+}
+
+#[test]
+fn a_line_over_the_command_buffer_is_refused_without_being_kept() {
+    let mut script = b"info version\n".to_vec();
+    script.extend(std::iter::repeat_n(b'a', 1 << 20));
+    script.extend(b"\ninfo uuid\n");
+    let (code, text) = piped(script);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("error: line 2: 1048576 bytes, over the 255 of the shell's command buffer"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.len() < 64 * 1024, "the line was not echoed: {} bytes of output", text.len());
+    let after = text.split("error: line 2").nth(1).unwrap();
+    assert!(after.contains("uart:~$ info uuid\n"), "{text}");
+}
