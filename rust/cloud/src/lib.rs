@@ -48,8 +48,6 @@ pub enum Error {
     Decrypt,
     /// The decrypted content is not a COSE_Sign1.
     NotSign1Inside,
-    /// The COSE_Sign1 names no key.
-    NoKid,
     /// The COSE_Sign1 names another key (its kid, the device key's thumbprint).
     WrongKid(Vec<u8>, [u8; 32]),
     /// The ES256 signature does not verify.
@@ -91,7 +89,6 @@ impl fmt::Display for Error {
             Error::BadEphemeralKey => f.write_str("the ephemeral key is not a P-256 point"),
             Error::Decrypt => f.write_str("decryption failed: tampered, or encrypted for another key"),
             Error::NotSign1Inside => f.write_str("the decrypted content is not a COSE_Sign1"),
-            Error::NoKid => f.write_str("the COSE_Sign1 has no kid"),
             Error::WrongKid(kid, ours) => write!(
                 f,
                 "signed by kid {}, not by this device key (thumbprint {})",

@@ -88,7 +88,7 @@ pub fn verify(
 /// Checks a COSE_Sign1 against the device key; returns its kid and payload.
 fn verify_sign1(bytes: &[u8], device: &DeviceKey) -> Result<(Vec<u8>, Vec<u8>)> {
     let sign1 = Sign1::decode(bytes)?;
-    let kid = sign1.kid.ok_or(Error::NoKid)?;
+    let kid = sign1.kid;
     if kid != device.thumbprint {
         return Err(Error::WrongKid(kid.to_vec(), device.thumbprint));
     }
@@ -103,10 +103,8 @@ fn verify_sign1(bytes: &[u8], device: &DeviceKey) -> Result<(Vec<u8>, Vec<u8>)> 
 /// Decrypts a COSE_Encrypt for the recipient key; returns the plaintext.
 fn decrypt(bytes: &[u8], recipient: &RecipientKey) -> Result<Vec<u8>> {
     let e = Encrypted::decode(bytes)?;
-    if let Some(kid) = e.recipient_kid {
-        if kid != recipient.thumbprint {
-            return Err(Error::WrongRecipient(kid.to_vec(), recipient.thumbprint));
-        }
+    if e.recipient_kid != recipient.thumbprint {
+        return Err(Error::WrongRecipient(e.recipient_kid.to_vec(), recipient.thumbprint));
     }
     let ephemeral = PublicKey::from_sec1_bytes(&e.ephemeral.to_sec1()).map_err(|_| Error::BadEphemeralKey)?;
     let shared = p256::ecdh::diffie_hellman(recipient.secret.to_nonzero_scalar(), ephemeral.as_affine());

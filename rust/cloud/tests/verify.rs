@@ -187,3 +187,59 @@ fn results_as_text_and_files() {
     assert_eq!(cloud::decode_file(bytes.to_vec()).unwrap(), bytes);
     assert_eq!(cloud::decode_file(b"d28443fbff\n".to_vec()).unwrap(), bytes);
 }
+
+/// `bytes` with `len` bytes at `at` replaced by `with`.
+fn splice(bytes: &[u8], at: usize, len: usize, with: &[u8]) -> Vec<u8> {
+    let mut out = bytes[..at].to_vec();
+    out.extend(with);
+    out.extend(&bytes[at + len..]);
+    out
+}
+
+/// The signature covers the protected header and the payload, not the CBOR heads
+/// around them: a copy with any of those heads written longer (not in preferred
+/// serialization) would still verify, so the decoders refuse every such head.
+#[test]
+fn sign1_with_a_head_written_longer_fails() {
+    let key = device_key();
+    let result = sign1(&key, 8, None);
+    assert!(check(&result, &device(&key)).is_ok());
+    // d2 84 43 a10126 a1 04 5820 <kid> 58 <n> <payload> 5840 <signature>
+    assert_eq!(&result[..10], &[0xd2, 0x84, 0x43, 0xa1, 0x01, 0x26, 0xa1, 0x04, 0x58, 0x20]);
+    let payload_len = result[43] as usize;
+    let signature_at = 44 + payload_len;
+    assert_eq!(result[42], 0x58);
+    assert_eq!(&result[signature_at..signature_at + 2], &[0x58, 0x40]);
+    for (at, len, with, what) in [
+        (0, 1, &[0xd8, 0x12][..], "tag 18 as d8 12"),
+        (1, 1, &[0x98, 0x04], "array(4) as 98 04"),
+        (6, 1, &[0xb8, 0x01], "unprotected map(1) as b8 01"),
+        (7, 1, &[0x18, 0x04], "kid label 4 as 18 04"),
+        (8, 2, &[0x59, 0x00, 0x20], "kid bstr(32) as 59 00 20"),
+        (42, 2, &[0x59, 0x00, payload_len as u8], "payload head in 2 bytes"),
+        (signature_at, 2, &[0x59, 0x00, 0x40], "signature bstr(64) as 59 00 40"),
+    ] {
+        let bent = splice(&result, at, len, with);
+        assert!(matches!(check(&bent, &device(&key)), Err(Error::Malformed(_))), "{what}: accepted");
+    }
+}
+
+/// The recipient layer's unprotected header is authenticated by nothing: its kid could
+/// be dropped, or its labels written longer, and the result would still decrypt. The
+/// kid is required and every head must be the shortest.
+#[test]
+fn encrypt0_without_its_recipient_kid_or_with_a_longer_head_fails() {
+    let key = device_key();
+    let result = encrypt0(&key, &demo_recipient().public_key(), 8);
+    assert!(check(&result, &device(&key)).is_ok());
+    // ... a2 20 <ephemeral COSE_Key> 04 5820 <kid> 40
+    let kid_at = result.len() - 36;
+    assert_eq!(&result[kid_at..kid_at + 3], &[0x04, 0x58, 0x20]);
+    let map_at = result.windows(7).position(|w| w == [0xa2, 0x20, 0xa4, 0x01, 0x02, 0x20, 0x01]).unwrap();
+    let without_kid = splice(&splice(&result, kid_at, 35, &[]), map_at, 1, &[0xa1]);
+    assert!(matches!(check(&without_kid, &device(&key)), Err(Error::Malformed(_))), "no kid: accepted");
+    // d860 84 43a10103 a1 05 4c <iv>: the IV label 5 as 18 05.
+    assert_eq!(&result[..9], &[0xd8, 0x60, 0x84, 0x43, 0xa1, 0x01, 0x03, 0xa1, 0x05]);
+    let long_label = splice(&result, 8, 1, &[0x18, 0x05]);
+    assert!(matches!(check(&long_label, &device(&key)), Err(Error::Malformed(_))), "IV label: accepted");
+}

@@ -129,7 +129,9 @@ impl<'a> Encoder<'a> {
     }
 }
 
-/// Reads CBOR items from untrusted bytes; every read is bounds-checked.
+/// Reads CBOR items from untrusted bytes; every read is bounds-checked, and every
+/// head must be in its shortest form ([`Error::NonPreferred`] otherwise), so that an
+/// item has one encoding only.
 pub struct Decoder<'a> {
     buf: &'a [u8],
     at: usize,
@@ -147,7 +149,9 @@ impl<'a> Decoder<'a> {
         Ok(s)
     }
 
+    /// Reads a head; refuses one longer than its argument needs.
     fn head(&mut self) -> Result<(u8, u64)> {
+        let start = self.at;
         let b = self.take(1)?[0];
         let (major, info) = (b >> 5, b & 0x1f);
         let arg = match info {
@@ -166,6 +170,11 @@ impl<'a> Decoder<'a> {
             }
             _ => return Err(Error::Unexpected("indefinite length or reserved")),
         };
+        // Preferred serialization: an argument the next shorter head would hold is a
+        // second encoding of the same item, which a strict decoder refuses.
+        if Encoder::head_len(arg) != self.at - start {
+            return Err(Error::NonPreferred);
+        }
         Ok((major, arg))
     }
 

@@ -44,7 +44,8 @@ pub struct Encrypted<'a> {
     pub ciphertext: &'a [u8],
     pub recipient_protected: &'a [u8],
     pub ephemeral: Ec2Key,
-    pub recipient_kid: Option<&'a [u8]>,
+    /// The recipient key's id: required, so that a result names the key it is for.
+    pub recipient_kid: &'a [u8],
 }
 
 /// `COSE_KDF_Context = [AlgorithmID 3, PartyUInfo [nil, nil, nil], PartyVInfo [nil,
@@ -139,7 +140,8 @@ pub fn encode(
 }
 
 impl<'a> Encrypted<'a> {
-    /// Reads a tagged COSE_Encrypt with one ECDH-ES + HKDF-256 recipient and A256GCM.
+    /// Reads a tagged COSE_Encrypt with one ECDH-ES + HKDF-256 recipient that names
+    /// its key by a `kid`, and A256GCM; every CBOR head in its shortest form.
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes);
         if d.tag()? != TAG {
@@ -167,6 +169,7 @@ impl<'a> Encrypted<'a> {
         let recipient_protected_headers = Headers::decode_protected(recipient_protected)?;
         require_alg(&recipient_protected_headers, &recipient, ALG_ECDH_ES_HKDF_256)?;
         let ephemeral = recipient.ephemeral.ok_or(Error::Unexpected("the ephemeral key"))?;
+        let recipient_kid = recipient.kid.ok_or(Error::Unexpected("the recipient's kid"))?;
         if recipient.iv.is_some() || recipient_protected_headers.kid.is_some() {
             return Err(Error::Unexpected("a recipient with only the ephemeral key and kid"));
         }
@@ -174,14 +177,7 @@ impl<'a> Encrypted<'a> {
             return Err(Error::Unexpected("an empty recipient ciphertext (direct key agreement)"));
         }
         d.finish()?;
-        Ok(Encrypted {
-            protected,
-            iv,
-            ciphertext,
-            recipient_protected,
-            ephemeral,
-            recipient_kid: recipient.kid,
-        })
+        Ok(Encrypted { protected, iv, ciphertext, recipient_protected, ephemeral, recipient_kid })
     }
 
     pub fn kdf_context(&self, out: &mut [u8]) -> Result<usize> {

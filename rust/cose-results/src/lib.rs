@@ -34,6 +34,10 @@ pub enum Error {
     Truncated,
     /// Well-formed CBOR, but not what this format expects at this point.
     Unexpected(&'static str),
+    /// A CBOR head longer than its argument needs (RFC 8949 section 4.2.1): the
+    /// formats take the preferred serialization only, so that no one can re-encode a
+    /// signed result into another valid one.
+    NonPreferred,
     /// Bytes left over after the item.
     TrailingBytes,
     /// The signing or sealing closure failed.
@@ -46,6 +50,9 @@ impl core::fmt::Display for Error {
             Error::BufferTooSmall => f.write_str("output buffer too small"),
             Error::Truncated => f.write_str("truncated CBOR"),
             Error::Unexpected(what) => write!(f, "malformed: expected {what}"),
+            Error::NonPreferred => {
+                f.write_str("a CBOR head longer than needed (not the preferred serialization)")
+            }
             Error::TrailingBytes => f.write_str("bytes after the end of the item"),
             Error::Crypto => f.write_str("signing or encryption failed"),
         }

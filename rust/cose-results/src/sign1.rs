@@ -23,7 +23,8 @@ const CONTEXT: &str = "Signature1";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sign1<'a> {
     pub protected: &'a [u8],
-    pub kid: Option<&'a [u8]>,
+    /// The signer's key id, from the unprotected header (or the protected one): required.
+    pub kid: &'a [u8],
     pub payload: &'a [u8],
     pub signature: [u8; SIGNATURE_LEN],
 }
@@ -69,7 +70,8 @@ pub fn encode(
 }
 
 impl<'a> Sign1<'a> {
-    /// Reads a tagged COSE_Sign1 whose protected header names ES256.
+    /// Reads a tagged COSE_Sign1 whose protected header names ES256 and that names its
+    /// key by a `kid`; every CBOR head in its shortest form.
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes);
         if d.tag()? != TAG {
@@ -86,8 +88,9 @@ impl<'a> Sign1<'a> {
             return Err(Error::Unexpected("no IV or key in a COSE_Sign1"));
         }
         let kid = match (protected_headers.kid, unprotected.kid) {
+            (Some(kid), None) | (None, Some(kid)) => kid,
             (Some(_), Some(_)) => return Err(Error::Unexpected("one kid")),
-            (p, u) => p.or(u),
+            (None, None) => return Err(Error::Unexpected("a kid (the signing key's thumbprint)")),
         };
         let payload = d.bytes()?;
         let signature = d.bytes()?.try_into().map_err(|_| Error::Unexpected("a 64-byte ES256 signature"))?;
