@@ -243,3 +243,38 @@ fn encrypt0_without_its_recipient_kid_or_with_a_longer_head_fails() {
     let long_label = splice(&result, 8, 1, &[0x18, 0x05]);
     assert!(matches!(check(&long_label, &device(&key)), Err(Error::Malformed(_))), "IV label: accepted");
 }
+
+/// ECDSA signatures are malleable: (r, n - s) verifies wherever (r, s) does, and the
+/// device's signer (RFC 6979, no low-s normalisation) emits either half, so the
+/// verifier cannot refuse one of them. The copy is harmless: it carries the same
+/// (device, counter), which `--state` accepts once.
+#[test]
+fn a_copy_with_s_replaced_by_n_minus_s_verifies_and_is_a_replay() {
+    use p256::ecdsa::Signature;
+    let key = device_key();
+    let result = sign1(&key, 12, None);
+    let at = result.len() - 64;
+    let signature = Signature::from_slice(&result[at..]).unwrap();
+    let (r, s) = signature.split_scalars();
+    let flipped = Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+    let copy = splice(&result, at, 64, &flipped.to_bytes());
+    assert_ne!(copy, result);
+    let (original, malleated) =
+        (check(&result, &device(&key)).unwrap(), check(&copy, &device(&key)).unwrap());
+    assert_eq!(original, malleated);
+    for (first, second) in [(&original, &malleated), (&malleated, &original)] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CounterStore::new(dir.path());
+        store.accept(first).unwrap();
+        assert!(matches!(store.accept(second), Err(Error::Replay { counter: 12, last: 12 })));
+    }
+    // RFC 6979 signatures as the device makes them (p256-sign gives RustCrypto's) come
+    // with the high s about half the time: refusing it would refuse genuine results.
+    let high = (0..64)
+        .filter(|&counter| {
+            let result = sign1(&key, counter, None);
+            Signature::from_slice(&result[result.len() - 64..]).unwrap().normalize_s().is_some()
+        })
+        .count();
+    assert!((8..=56).contains(&high), "{high} of 64 with a high s");
+}
