@@ -1,5 +1,6 @@
 //! The keys a verifier holds: the device's public signing key (0x5002), from a SEC1
-//! point, an SPKI PEM or an X.509 certificate, and the recipient's private key.
+//! point or an SPKI PEM with its key id stated, or from an X.509 certificate that
+//! certifies it as the COSE SIGN key; and the recipient's private key.
 
 use p256::ecdsa::VerifyingKey;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -11,7 +12,7 @@ use x509_cert::Certificate;
 
 use cose_results::{key, Ec2Key};
 
-use crate::{Error, Result};
+use crate::{purpose, Error, Result};
 
 /// The COSE Key Thumbprint (RFC 9679) of a P-256 public key: its `kid` in results.
 pub fn thumbprint(key: &PublicKey) -> [u8; 32] {
@@ -25,7 +26,9 @@ pub fn thumbprint(key: &PublicKey) -> [u8; 32] {
     Sha256::digest(key::thumbprint_input(&ec2)).into()
 }
 
-/// The device's public signing key and its thumbprint.
+/// The device's public signing key (0x5002) and its thumbprint. Every constructor
+/// takes the key only with its purpose stated, and refuses any purpose but 0x5002's
+/// (the `purpose` module says why and how).
 #[derive(Clone, Debug)]
 pub struct DeviceKey {
     pub(crate) key: VerifyingKey,
@@ -33,32 +36,56 @@ pub struct DeviceKey {
 }
 
 impl DeviceKey {
-    pub fn new(key: PublicKey) -> Self {
+    fn new(key: PublicKey) -> Self {
         DeviceKey { key: VerifyingKey::from(&key), thumbprint: thumbprint(&key) }
     }
 
-    /// A SEC1 point in hex (`04 || x || y`, as `keys public` prints it).
-    pub fn from_sec1_hex(text: &str) -> Result<Self> {
+    /// `key`, registered as the device's key `key_id`: 0x5002, or refused.
+    pub fn registered(key: PublicKey, key_id: u32) -> Result<Self> {
+        purpose::check_key_id(key_id)?;
+        Ok(Self::new(key))
+    }
+
+    /// A SEC1 point in hex (`04 || x || y`), registered as `key_id`, which must be given.
+    pub fn from_sec1_hex(text: &str, key_id: Option<u32>) -> Result<Self> {
         let bytes = hex::decode(text.trim()).map_err(|_| Error::Key("not hex"))?;
-        PublicKey::from_sec1_bytes(&bytes).map(Self::new).map_err(|_| Error::Key("not a P-256 point"))
+        let key = PublicKey::from_sec1_bytes(&bytes).map_err(|_| Error::Key("not a P-256 point"))?;
+        purpose::check_stated_ids(key_id)?;
+        Ok(Self::new(key))
     }
 
-    /// A `PUBLIC KEY` PEM (SubjectPublicKeyInfo).
-    pub fn from_spki_pem(pem: &str) -> Result<Self> {
-        PublicKey::from_public_key_pem(pem)
-            .map(Self::new)
-            .map_err(|_| Error::Key("not a P-256 PUBLIC KEY PEM"))
+    /// A `PUBLIC KEY` PEM (SubjectPublicKeyInfo), one per file, registered as `key_id`
+    /// or as the `Key ID: 0x....` lines before it say (what `keys public 5002` prints);
+    /// at least one of them must state the id, and all must state 0x5002.
+    pub fn from_spki_pem(text: &str, key_id: Option<u32>) -> Result<Self> {
+        const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
+        const END: &str = "-----END PUBLIC KEY-----";
+        let start = text.find(BEGIN).ok_or(Error::Key("not a P-256 PUBLIC KEY PEM"))?;
+        let end =
+            text[start..].find(END).ok_or(Error::Key("not a P-256 PUBLIC KEY PEM"))? + start + END.len();
+        if text[..start].contains("-----BEGIN") || text[end..].contains("-----BEGIN") {
+            return Err(Error::Key("more than one PEM block: give one key per file"));
+        }
+        let key = PublicKey::from_public_key_pem(&text[start..end])
+            .map_err(|_| Error::Key("not a P-256 PUBLIC KEY PEM"))?;
+        let mut ids = purpose::key_id_lines(&text[..start])?;
+        ids.extend(key_id);
+        purpose::check_stated_ids(ids)?;
+        Ok(Self::new(key))
     }
 
-    /// The subject key of a `CERTIFICATE` PEM. The certificate's own signature and
-    /// validity are not checked here: whoever passes it vouches for it.
-    pub fn from_cert_pem(pem: &str) -> Result<Self> {
+    /// The subject key of a `CERTIFICATE` PEM whose subject OU and key usages make it the
+    /// COSE SIGN key (`key_id`, if given, must say 0x5002 too). The certificate's own
+    /// signature and validity are not checked here: whoever passes it vouches for it.
+    pub fn from_cert_pem(pem: &str, key_id: Option<u32>) -> Result<Self> {
         let cert = Certificate::from_pem(pem).map_err(|_| Error::Key("not an X.509 CERTIFICATE PEM"))?;
         let spki =
             cert.tbs_certificate.subject_public_key_info.to_der().map_err(|_| Error::Key("bad SPKI"))?;
-        PublicKey::from_public_key_der(&spki)
-            .map(Self::new)
-            .map_err(|_| Error::Key("the certificate's key is not P-256"))
+        let key = PublicKey::from_public_key_der(&spki)
+            .map_err(|_| Error::Key("the certificate's key is not P-256"))?;
+        purpose::check_certificate(&cert)?;
+        key_id.map(purpose::check_key_id).transpose()?;
+        Ok(Self::new(key))
     }
 
     pub fn thumbprint(&self) -> [u8; 32] {

@@ -4,14 +4,18 @@
 //! with the last one accepted; [`CounterStore`] keeps those counters in files, and the
 //! `cloud` binary reads arguments and files around them.
 //!
-//! A `SIGN1` result must carry as `kid` the COSE Key Thumbprint (RFC 9679) of the
-//! device's signing key (0x5002) and an ES256 signature by it; an `ENCRYPT0` result is
-//! decrypted with the recipient's private key first (ECDH-ES + HKDF-256, A256GCM) and
-//! must hold such a `SIGN1`. A plain `CBOR` result carries no proof of origin.
+//! The device key must be the COSE SIGN key 0x5002, with that purpose stated by its
+//! certificate or by the id it is registered under ([`DeviceKey`]): the Client TLS key
+//! 0x5001 signs any digest for the non-secure world, so a result it signed proves
+//! nothing. A `SIGN1` result must carry as `kid` the COSE Key Thumbprint (RFC 9679) of
+//! that key and an ES256 signature by it; an `ENCRYPT0` result is decrypted with the
+//! recipient's private key first (ECDH-ES + HKDF-256, A256GCM) and must hold such a
+//! `SIGN1`. A plain `CBOR` result carries no proof of origin.
 #![forbid(unsafe_code)]
 
 mod input;
 mod keys;
+mod purpose;
 mod state;
 mod verify;
 
@@ -20,6 +24,7 @@ use std::path::PathBuf;
 
 pub use input::{decode_file, decode_text};
 pub use keys::{thumbprint, DeviceKey, RecipientKey};
+pub use purpose::{parse_key_id, COSE_SIGN_KEY_ID};
 pub use state::{check_counter, CounterStore};
 pub use verify::{verify, Options, Verified};
 
@@ -30,6 +35,9 @@ pub use verify::{verify, Options, Verified};
 pub enum Error {
     /// A key or certificate that cannot be used.
     Key(&'static str),
+    /// A device key that is not, or is not stated to be, the COSE SIGN key 0x5002
+    /// (why, and what to give instead).
+    KeyPurpose(&'static str),
     /// The result's text is neither hex nor base64.
     Input(&'static str),
     /// A key, certificate or result file that cannot be read.
@@ -63,7 +71,7 @@ pub enum Error {
 impl Error {
     /// Whether the error is the caller's (exit code 2) rather than the result's (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Key(_) | Error::Input(_) | Error::Read(..))
+        matches!(self, Error::Key(_) | Error::KeyPurpose(_) | Error::Input(_) | Error::Read(..))
     }
 }
 
@@ -71,6 +79,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Key(what) => write!(f, "unusable key: {what}"),
+            Error::KeyPurpose(why) => write!(f, "not the key that signs results: {why}"),
             Error::Input(what) => write!(f, "unreadable result: {what}"),
             Error::Read(path, e) => write!(f, "cannot read {}: {e}", path.display()),
             Error::Malformed(e) => write!(f, "malformed result: {e}"),

@@ -6,14 +6,26 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use cloud::{decode_file, decode_text, verify, CounterStore, DeviceKey, Error, Options, RecipientKey};
+use cloud::{
+    decode_file, decode_text, parse_key_id, verify, CounterStore, DeviceKey, Error, Options, RecipientKey,
+};
 
-const USAGE: &str = "usage: cloud verify (--device-key <SPKI PEM file | SEC1 hex> | --device-cert <PEM file>)
+const USAGE: &str =
+    "usage: cloud verify (--device-key <SPKI PEM file | SEC1 hex> [--key-id 5002] | --device-cert <PEM file>)
                     [--recipient-key <PKCS#8 or SEC1 PEM file>] [--state <dir>] [--nonce <hex>]
                     [--allow-unsigned] <RESULT>
 RESULT: hex, base64 (standard or URL-safe), - for stdin, or a file (raw, hex or base64)
+The device key must be the COSE SIGN key 0x5002, stated as such: the Client TLS key 0x5001
+signs any digest for the non-secure world (TLS_SIGN), so a result signed with it proves
+nothing, and it is refused (as is 0x5003, which signs no results).
+--device-cert: its subject's OU must be \"Device COSE SIGN\" (the key's label, as in the
+         device's CSRs); an extended key usage that allows TLS is refused
+--key-id: the id a raw --device-key is registered under (5002); needed unless the PEM file
+         states it with the \"Key ID: 0x5002\" line that `keys public 5002` prints
 --state: the last counter per device; a result at or below it is refused, and only signed
-         results are recorded";
+         results are recorded
+Exit codes: 0 accepted (the claims as one JSON line), 1 refused (the reason on stderr),
+2 usage (bad arguments, unreadable files, keys that are not the COSE SIGN key 0x5002)";
 
 /// Why no claims are printed: help asked for (exit 0), a usage message (exit 2), an
 /// error of the library (1 or 2), or the claims could not be written as JSON (1).
@@ -34,6 +46,7 @@ impl From<Error> for Failure {
 struct Args {
     device_key: Option<String>,
     device_cert: Option<String>,
+    key_id: Option<String>,
     recipient_key: Option<String>,
     state: Option<String>,
     nonce: Option<String>,
@@ -51,6 +64,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, Failure> {
         let (slot, value) = match arg.as_str() {
             "--device-key" => (&mut args.device_key, argv.next()),
             "--device-cert" => (&mut args.device_cert, argv.next()),
+            "--key-id" => (&mut args.key_id, argv.next()),
             "--recipient-key" => (&mut args.recipient_key, argv.next()),
             "--state" => (&mut args.state, argv.next()),
             "--nonce" => (&mut args.nonce, argv.next()),
@@ -79,10 +93,17 @@ fn text(path: &str) -> Result<String, Error> {
 }
 
 fn run(args: Args) -> Result<String, Failure> {
+    let key_id = match &args.key_id {
+        Some(id) => Some(
+            parse_key_id(id)
+                .ok_or_else(|| Failure::Usage(format!("--key-id must be a hex key id\n{USAGE}")))?,
+        ),
+        None => None,
+    };
     let device = match (&args.device_key, &args.device_cert) {
-        (Some(key), None) if Path::new(key).is_file() => DeviceKey::from_spki_pem(&text(key)?)?,
-        (Some(key), None) => DeviceKey::from_sec1_hex(key)?,
-        (None, Some(cert)) => DeviceKey::from_cert_pem(&text(cert)?)?,
+        (Some(key), None) if Path::new(key).is_file() => DeviceKey::from_spki_pem(&text(key)?, key_id)?,
+        (Some(key), None) => DeviceKey::from_sec1_hex(key, key_id)?,
+        (None, Some(cert)) => DeviceKey::from_cert_pem(&text(cert)?, key_id)?,
         _ => return Err(Failure::Usage(format!("exactly one of --device-key and --device-cert\n{USAGE}"))),
     };
     let recipient =

@@ -11,7 +11,10 @@ use base64::Engine;
 use common::*;
 use p256::pkcs8::{EncodePublicKey, LineEnding};
 use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+use x509_cert::der::oid::db::rfc5280::{ANY_EXTENDED_KEY_USAGE, ID_KP_CLIENT_AUTH, ID_KP_CODE_SIGNING};
+use x509_cert::der::oid::ObjectIdentifier;
 use x509_cert::der::EncodePem;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
@@ -47,7 +50,8 @@ fn sign1_and_state_across_processes() {
     let state = dir.path().to_str().unwrap();
     let result = hex::encode(sign1(&key, 42, Some(NONCE)));
     let nonce = hex::encode(NONCE);
-    let args = ["verify", "--device-key", &dev, "--state", state, "--nonce", &nonce, &result];
+    let args =
+        ["verify", "--device-key", &dev, "--key-id", "5002", "--state", state, "--nonce", &nonce, &result];
     let v = json(&cloud(&args, None));
     assert_eq!(v["format"], "SIGN1");
     assert_eq!(v["device"], UUID_TEXT);
@@ -59,7 +63,7 @@ fn sign1_and_state_across_processes() {
     assert_eq!(text(&again.stderr), "cloud: replayed or stale result: counter 42, last accepted 42\n");
     // The same result as standard base64 on stdin, without the state: accepted.
     let b64 = base64::engine::general_purpose::STANDARD.encode(hex::decode(&result).unwrap());
-    json(&cloud(&["verify", "--device-key", &dev, "-"], Some(&format!("{b64}\n"))));
+    json(&cloud(&["verify", "--device-key", &dev, "--key-id", "5002", "-"], Some(&format!("{b64}\n"))));
 }
 
 #[test]
@@ -69,12 +73,14 @@ fn unsigned_results_never_move_the_state() {
     let state = dir.path().to_str().unwrap();
     // Anyone can write an unsigned result with the device's UUID and a huge counter.
     let forged = hex::encode(claims_bytes(u64::MAX - 1, None));
-    let args = ["verify", "--device-key", &dev, "--state", state, "--allow-unsigned", &forged];
+    let args =
+        ["verify", "--device-key", &dev, "--key-id", "5002", "--state", state, "--allow-unsigned", &forged];
     assert_eq!(json(&cloud(&args, None))["counter"], u64::MAX - 1);
     // The device's genuine, signed results are still accepted, and then recorded.
     let genuine = hex::encode(sign1(&key, 7, None));
-    json(&cloud(&["verify", "--device-key", &dev, "--state", state, &genuine], None));
-    let again = cloud(&["verify", "--device-key", &dev, "--state", state, &genuine], None);
+    let args = ["verify", "--device-key", &dev, "--key-id", "5002", "--state", state, &genuine];
+    json(&cloud(&args, None));
+    let again = cloud(&args, None);
     assert_eq!(again.status.code(), Some(1), "a signed result's counter is recorded");
 }
 
@@ -84,14 +90,9 @@ fn encrypt0_from_a_raw_file_with_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("result.cbor");
     std::fs::write(&file, encrypt0(&key, &demo_recipient().public_key(), 3)).unwrap();
-    let spki = SubjectPublicKeyInfoOwned::from_key(public(&key)).unwrap();
-    let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
-    let name = Name::from_str("CN=device").unwrap();
-    let builder =
-        CertificateBuilder::new(Profile::Root, SerialNumber::from(1u32), validity, name, spki, &key);
-    let cert = builder.unwrap().build::<p256::ecdsa::DerSignature>().unwrap();
+    let subject = format!("O=secure-inference,CN={UUID_TEXT},OU=Device COSE SIGN");
     let cert_path = dir.path().join("device.pem");
-    std::fs::write(&cert_path, cert.to_pem(LineEnding::LF).unwrap()).unwrap();
+    std::fs::write(&cert_path, certificate(&key, &subject, &[])).unwrap();
     let recipient = workspace().join("keys/demo-recipient.pem");
     let (cert_path, recipient, file) =
         (cert_path.to_str().unwrap(), recipient.to_str().unwrap(), file.to_str().unwrap());
@@ -100,14 +101,145 @@ fn encrypt0_from_a_raw_file_with_a_certificate() {
     // The device key as an SPKI PEM file works the same.
     let pem_path = dir.path().join("device.pub.pem");
     std::fs::write(&pem_path, public(&key).to_public_key_pem(LineEnding::LF).unwrap()).unwrap();
+    let pem_path = pem_path.to_str().unwrap();
     json(&cloud(
-        &["verify", "--device-key", pem_path.to_str().unwrap(), "--recipient-key", recipient, file],
+        &["verify", "--device-key", pem_path, "--key-id", "5002", "--recipient-key", recipient, file],
         None,
     ));
     // Without the recipient key: refused, with the reason.
     let out = cloud(&["verify", "--device-cert", cert_path, file], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--recipient-key"), "{}", text(&out.stderr));
+}
+
+/// A certificate for `key` with `subject`, issued by a test CA as a leaf (key usage
+/// digitalSignature), with the extended key usages `eku` if any.
+fn certificate(key: &p256::ecdsa::SigningKey, subject: &str, eku: &[ObjectIdentifier]) -> String {
+    let profile = Profile::Leaf {
+        issuer: Name::from_str("CN=test CA").unwrap(),
+        enable_key_agreement: false,
+        enable_key_encipherment: false,
+    };
+    certificate_as(profile, key, subject, eku)
+}
+
+fn certificate_as(
+    profile: Profile,
+    key: &p256::ecdsa::SigningKey,
+    subject: &str,
+    eku: &[ObjectIdentifier],
+) -> String {
+    let ca = device_key();
+    let spki = SubjectPublicKeyInfoOwned::from_key(public(key)).unwrap();
+    let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();
+    let name = Name::from_str(subject).unwrap();
+    let mut builder =
+        CertificateBuilder::new(profile, SerialNumber::from(2u32), validity, name, spki, &ca).unwrap();
+    if !eku.is_empty() {
+        builder.add_extension(&ExtendedKeyUsage(eku.to_vec())).unwrap();
+    }
+    builder.build::<p256::ecdsa::DerSignature>().unwrap().to_pem(LineEnding::LF).unwrap()
+}
+
+/// `TLS_SIGN` signs any digest with 0x5001 for the non-secure world, so a "result"
+/// signed by it proves nothing: the verifier refuses that key in every form it takes,
+/// and a key whose purpose it cannot tell, and says why (exit 2, the caller's key).
+#[test]
+fn a_tls_key_is_refused_in_every_form() {
+    let tls = device_key();
+    // What a compromised non-secure world can make: the Sig_structure's digest signed
+    // through TLS_SIGN (here: signed with the key directly, the same signature).
+    let forged = hex::encode(sign1(&tls, 99, None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, content: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let subject = |ou: &str| format!("O=secure-inference,CN={UUID_TEXT},OU={ou}");
+    let tls_cert = file("tls.pem", &certificate(&tls, &subject("Device Client TLS"), &[]));
+    let encrypt_cert = file("encrypt.pem", &certificate(&tls, &subject("Device COSE ENCRYPT"), &[]));
+    let no_ou = file("no-ou.pem", &certificate(&tls, &format!("O=secure-inference,CN={UUID_TEXT}"), &[]));
+    let two_ou = file(
+        "two-ou.pem",
+        &certificate(&tls, &format!("{},OU=Device Client TLS", subject("Device COSE SIGN")), &[]),
+    );
+    let client_auth =
+        file("client-auth.pem", &certificate(&tls, &subject("Device COSE SIGN"), &[ID_KP_CLIENT_AUTH]));
+    let any_eku =
+        file("any-eku.pem", &certificate(&tls, &subject("Device COSE SIGN"), &[ANY_EXTENDED_KEY_USAGE]));
+    // A CA certificate: key usage keyCertSign and cRLSign, no digitalSignature.
+    let ca = file("ca.pem", &certificate_as(Profile::Root, &tls, &subject("Device COSE SIGN"), &[]));
+    let key = sec1_hex(&tls);
+    let pem = public(&tls).to_public_key_pem(LineEnding::LF).unwrap();
+    let bare_pem = file("tls.pub.pem", &pem);
+    let labelled_tls = file("5001.pem", &format!("Key ID: 0x5001\nDevice Client TLS Public key:\n{pem}"));
+    // `keys public` without an id prints every key, each under its id.
+    let every_key = file("all.pem", &format!("Key ID: 0x5002\n{pem}\nKey ID: 0x5001\n{pem}"));
+    for (args, says) in [
+        (vec!["--device-cert", &tls_cert], "Client TLS"),
+        (vec!["--device-cert", &encrypt_cert], "COSE ENCRYPT"),
+        (vec!["--device-cert", &no_ou], "OU"),
+        (vec!["--device-cert", &two_ou], "OU"),
+        (vec!["--device-cert", &client_auth], "extended key usage"),
+        (vec!["--device-cert", &any_eku], "extended key usage"),
+        (vec!["--device-cert", &ca], "digitalSignature"),
+        (vec!["--device-key", &key], "--key-id"),
+        (vec!["--device-key", &bare_pem], "--key-id"),
+        (vec!["--device-key", &key, "--key-id", "5001"], "Client TLS"),
+        (vec!["--device-key", &key, "--key-id", "0x5003"], "COSE ENCRYPT"),
+        (vec!["--device-key", &key, "--key-id", "5004"], "--key-id"),
+        (vec!["--device-key", &labelled_tls], "Client TLS"),
+        (vec!["--device-key", &labelled_tls, "--key-id", "5002"], "Client TLS"),
+        (vec!["--device-key", &every_key, "--key-id", "5002"], "one key per file"),
+    ] {
+        let mut argv = vec!["verify"];
+        argv.extend(&args);
+        argv.push(&forged);
+        let out = cloud(&argv, None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} accepted: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let out = cloud(&["verify", "--device-cert", &tls_cert, &forged], None);
+    assert!(text(&out.stderr).contains("TLS_SIGN"), "{}", text(&out.stderr));
+}
+
+/// The COSE SIGN key 0x5002 is accepted as its certificate says it (OU "Device COSE
+/// SIGN", no TLS usage), as a raw key registered with `--key-id 5002`, or as the PEM
+/// that `keys public 5002` prints with its "Key ID: 0x5002" line.
+#[test]
+fn the_cose_sign_key_is_accepted_with_its_purpose_stated() {
+    let key = device_key();
+    let result = hex::encode(sign1(&key, 5, None));
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, content: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let subject = format!("O=secure-inference,CN={UUID_TEXT},OU=Device COSE SIGN");
+    let cert = file("5002.crt", &certificate(&key, &subject, &[]));
+    let signing_eku = file("5002-eku.crt", &certificate(&key, &subject, &[ID_KP_CODE_SIGNING]));
+    let pem = public(&key).to_public_key_pem(LineEnding::LF).unwrap();
+    let bare_pem = file("bare.pem", &pem);
+    let shell = file("5002.pem", &format!("Key ID: 0x5002\nDevice COSE SIGN Public key:\n{pem}\n"));
+    let hex_key = sec1_hex(&key);
+    for args in [
+        vec!["--device-cert", &cert],
+        vec!["--device-cert", &cert, "--key-id", "5002"],
+        vec!["--device-cert", &signing_eku],
+        vec!["--device-key", &hex_key, "--key-id", "5002"],
+        vec!["--device-key", &hex_key, "--key-id", "0x5002"],
+        vec!["--device-key", &bare_pem, "--key-id", "5002"],
+        vec!["--device-key", &shell],
+        vec!["--device-key", &shell, "--key-id", "5002"],
+    ] {
+        let mut argv = vec!["verify"];
+        argv.extend(&args);
+        argv.push(&result);
+        assert_eq!(json(&cloud(&argv, None))["counter"], 5, "{args:?}");
+    }
 }
 
 #[test]
@@ -121,19 +253,41 @@ fn refusals_exit_1_and_usage_errors_exit_2() {
     let unsigned = hex::encode(claims_bytes(1, None));
     let other = sec1_hex(&device_key());
     for (args, code, says) in [
-        (vec!["verify", "--device-key", &dev, &bent], 1, ""),
-        (vec!["verify", "--device-key", &other, &good], 1, "not by this device key"),
-        (vec!["verify", "--device-key", &dev, &unsigned], 1, "unsigned"),
-        (vec!["verify", "--device-key", &dev, "--nonce", "00112233445566778899", &good], 1, "nonce"),
-        (vec!["verify", "--device-key", &dev, "--allow-unsigned", &unsigned], 0, ""),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", &bent], 1, ""),
+        (vec!["verify", "--device-key", &other, "--key-id", "5002", &good], 1, "not by this device key"),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", &unsigned], 1, "unsigned"),
+        (
+            vec![
+                "verify",
+                "--device-key",
+                &dev,
+                "--key-id",
+                "5002",
+                "--nonce",
+                "00112233445566778899",
+                &good,
+            ],
+            1,
+            "nonce",
+        ),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", "--allow-unsigned", &unsigned], 0, ""),
         (vec!["verify", &good], 2, "exactly one of"),
-        (vec!["verify", "--device-key", &dev, "--device-cert", "x.pem", &good], 2, "exactly one of"),
-        (vec!["verify", "--device-key", &dev], 2, "no RESULT"),
-        (vec!["verify", "--device-key", &dev, &good, &good], 2, "RESULT given twice"),
-        (vec!["verify", "--device-key", &dev, "--frobnicate", &good], 2, "unknown option"),
-        (vec!["verify", "--device-key", "04abcd", &good], 2, "unusable key"),
-        (vec!["verify", "--device-key", &dev, "not a result!"], 2, "unreadable result"),
-        (vec!["verify", "--device-key", &dev, "--nonce", "xyz", &good], 2, "--nonce"),
+        (vec!["verify", "--device-key", &dev, "--key-id", "x5002", &good], 2, "--key-id must be"),
+        (
+            vec!["verify", "--device-key", &dev, "--key-id", "5002", "--device-cert", "x.pem", &good],
+            2,
+            "exactly one of",
+        ),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002"], 2, "no RESULT"),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", &good, &good], 2, "RESULT given twice"),
+        (
+            vec!["verify", "--device-key", &dev, "--key-id", "5002", "--frobnicate", &good],
+            2,
+            "unknown option",
+        ),
+        (vec!["verify", "--device-key", "04abcd", "--key-id", "5002", &good], 2, "unusable key"),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", "not a result!"], 2, "unreadable result"),
+        (vec!["verify", "--device-key", &dev, "--key-id", "5002", "--nonce", "xyz", &good], 2, "--nonce"),
         (vec!["sign", &good], 2, "only command"),
         (vec![], 2, "usage"),
     ] {

@@ -6,8 +6,9 @@ mod common;
 use cloud::{check_counter, verify, CounterStore, DeviceKey, Error, Options, RecipientKey, Verified};
 use common::*;
 
+/// `key` registered as the device's COSE SIGN key.
 fn device(key: &p256::ecdsa::SigningKey) -> DeviceKey {
-    DeviceKey::new(public(key))
+    DeviceKey::registered(public(key), cloud::COSE_SIGN_KEY_ID).unwrap()
 }
 
 fn recipient() -> RecipientKey {
