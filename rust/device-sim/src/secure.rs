@@ -60,6 +60,16 @@ fn refuse(mut stream: UnixStream) {
     response[..4].copy_from_slice(&Status::ERROR_CONNECTION_BUSY.0.to_le_bytes());
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
     let _ = write_frame(&mut stream, &response);
+    // Closing a socket with unread bytes resets the peer, which would then lose the
+    // answer: take what the client has sent so far (without waiting for more).
+    if stream.set_nonblocking(true).is_ok() {
+        let mut sink = [0u8; 4096];
+        for _ in 0..64 {
+            if !matches!(std::io::Read::read(&mut stream, &mut sink), Ok(n) if n > 0) {
+                break;
+            }
+        }
+    }
     let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 

@@ -386,7 +386,7 @@ impl FileStorage {
         if !self.key.verify(body, tag) {
             return Err(self.corrupt(
                 path,
-                "authentication failed (written outside the secure world, or under another HUK)",
+                "authentication failed (written outside the secure world, or huk.bin was changed)",
             ));
         }
         if &body[..4] != COUNTERS_MAGIC || body[4] != FORMAT {
