@@ -181,6 +181,9 @@ pub struct ObjectInfo {
 pub struct FileStorage {
     dir: PathBuf,
     key: StorageKey,
+    /// Tests: `set` stops after the object's write, as a crash there would.
+    #[cfg(test)]
+    crash_after_object: std::cell::Cell<bool>,
 }
 
 struct Object {
@@ -199,7 +202,12 @@ struct Counter {
 impl FileStorage {
     /// Opens an area that first boot created: its counters must be there and authentic.
     pub fn open(dir: &Path, key: StorageKey) -> Result<Self> {
-        let storage = FileStorage { dir: dir.to_path_buf(), key };
+        let storage = FileStorage {
+            dir: dir.to_path_buf(),
+            key,
+            #[cfg(test)]
+            crash_after_object: std::cell::Cell::new(false),
+        };
         if !dir.is_dir() {
             return Err(storage.corrupt(dir.to_path_buf(), "missing (deleted after first boot)"));
         }
@@ -212,7 +220,12 @@ impl FileStorage {
     /// anything else means the area belongs to another HUK and is refused.
     pub fn create(dir: &Path, key: StorageKey) -> Result<Self> {
         fs::create_dir_all(dir)?;
-        let storage = FileStorage { dir: dir.to_path_buf(), key };
+        let storage = FileStorage {
+            dir: dir.to_path_buf(),
+            key,
+            #[cfg(test)]
+            crash_after_object: std::cell::Cell::new(false),
+        };
         if storage.counters_path().exists() {
             let counters = storage.counters()?;
             if !counters.is_empty() || storage.has_objects()? {
@@ -257,7 +270,16 @@ impl FileStorage {
         let mut counters = self.counters()?;
         let counter = match self.load(uid, &counters) {
             Ok(old) if old.flags & FLAG_WRITE_ONCE != 0 => return Err(StorageError::WriteOnce),
-            Ok(old) => old.counter + 1,
+            Ok(old) => {
+                // An object ahead of its counter (a crash came between the two
+                // writes last time): the counter catches up first, so that the object
+                // is never more than one ahead, whatever crashes follow.
+                if counters.get(&uid) != Some(&Counter { value: old.counter, removed: false }) {
+                    counters.insert(uid, Counter { value: old.counter, removed: false });
+                    self.store_counters(&counters)?;
+                }
+                old.counter + 1
+            }
             Err(StorageError::DoesNotExist) => {
                 let live = counters.values().filter(|c| !c.removed).count();
                 let known = counters.contains_key(&uid);
@@ -281,6 +303,10 @@ impl FileStorage {
         // Object first, counter second: a crash in between leaves an object ahead of
         // its counter, which `load` accepts.
         write_atomically(&self.object_path(uid), &file)?;
+        #[cfg(test)]
+        if self.crash_after_object.get() {
+            return Ok(());
+        }
         counters.insert(uid, Counter { value: counter, removed: false });
         self.store_counters(&counters)
     }

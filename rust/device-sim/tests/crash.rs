@@ -1,7 +1,7 @@
 //! Crash consistency: the secure process killed (SIGKILL) at seeded random moments
 //! while a client takes results and rewrites a Protected Storage object. After every
 //! restart the result counter never repeats a number and no acknowledged write is
-//! lost. `SI_CRASH_KILLS` sets the number of kills (default 30; `cargo xtask soak`
+//! lost. `SI_CRASH_KILLS` sets the number of kills (default 50; `cargo xtask soak`
 //! runs thousands).
 
 mod common;
@@ -65,7 +65,7 @@ fn ps_value(socket: &std::path::Path) -> Result<u64, Status> {
 
 #[test]
 fn kills_during_result_and_storage_writes_lose_nothing_and_repeat_no_counter() {
-    let kills: u32 = std::env::var("SI_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let kills: u32 = std::env::var("SI_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let state = scratch("crash");
     let mut rng = Rng(0x5EED_C0DE);
     let mut seen = HashSet::new();
@@ -96,7 +96,13 @@ fn kills_during_result_and_storage_writes_lose_nothing_and_repeat_no_counter() {
             let first = stored.map_or(1, |v| v + 1);
             std::thread::spawn(move || client(socket, ack, first))
         };
-        std::thread::sleep(Duration::from_micros(2_000 + u64::from(rng.below(40_000))));
+        // The kill lands a seeded moment after the client's first result (boot times
+        // vary with the machine's load; the moment within the writes is what counts).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ack.lock().unwrap().counters.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(u64::from(rng.below(20_000))));
         child.kill().unwrap();
         let _ = child.wait();
         worker.join().unwrap();
@@ -113,5 +119,5 @@ fn kills_during_result_and_storage_writes_lose_nothing_and_repeat_no_counter() {
         expected = (ack.ps_acked.or(stored), ack.ps_in_flight);
     }
     eprintln!("crash: {kills} SIGKILLs, {results} results with distinct increasing counters, PS intact");
-    assert!(results > kills as usize, "the client got results between kills ({results})");
+    assert!(results >= kills as usize, "the client got results between kills ({results})");
 }

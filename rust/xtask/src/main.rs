@@ -9,6 +9,7 @@ mod demo;
 mod fuzz;
 mod host;
 mod python;
+mod soak;
 mod target;
 mod toolchain;
 mod zephyr;
@@ -28,6 +29,8 @@ commands:
   bench [IMAGE...]     build the benchmark images and measure them on the emulated M33:
                        retired instructions (exact), flash, RAM, stack peak
   size ELF...          flash and RAM of linked images
+  soak [KILLS]         kill the secure process KILLS times (default 2,000) during
+                       result and storage writes; no counter repeats, no write is lost
   fuzz [SECONDS]       fuzz the inference crate's loader, planner and kernels with
                        libFuzzer (nightly, cargo-fuzz) for SECONDS (default 600)
   headers [--check]    regenerate the Zephyr app's C from the Rust (cbindgen headers,
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("size") => bench::size(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("headers") => zephyr::headers(&args[1..]),
         Some("setup") => toolchain::ensure().map(|_| ()).and_then(|()| python::venv().map(|_| ())),
         _ => {

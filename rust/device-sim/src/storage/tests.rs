@@ -205,3 +205,19 @@ fn counters_rolled_back_by_more_than_a_crash_are_refused() {
     fs::write(dir.join(COUNTERS_FILE), &empty).unwrap();
     assert_eq!(corrupt_why(read(&s, 8)), "newer than its counter allows (the counters were rolled back)");
 }
+
+#[test]
+fn crashes_between_the_two_writes_again_and_again_lose_nothing() {
+    let (s, _dir) = area("crash-again");
+    s.set(10, b"v1", 0).unwrap();
+    // Every write dies after the object, before the counters.
+    s.crash_after_object.set(true);
+    for n in 2..6 {
+        let value = format!("v{n}");
+        s.set(10, value.as_bytes(), 0).unwrap();
+        assert_eq!(read(&s, 10).unwrap(), value.as_bytes(), "after crash {n}");
+    }
+    s.crash_after_object.set(false);
+    s.set(10, b"v6", 0).unwrap();
+    assert_eq!(read(&s, 10).unwrap(), b"v6");
+}
