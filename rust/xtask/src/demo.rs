@@ -77,7 +77,13 @@ fn signed_rounds(root: &std::path::Path, sim: impl Fn() -> Command) -> Result {
     };
     let verify = |result: &str| {
         let mut cmd = Command::new(root.join("target/debug/cloud"));
-        cmd.current_dir(root).args(["verify", "--device-key", "target/demo-state/device-5002.pem"]);
+        cmd.current_dir(root).args([
+            "verify",
+            "--device-key",
+            "target/demo-state/device-5002.pem",
+            "--key-id",
+            "5002",
+        ]);
         cmd.args(["--recipient-key", "keys/demo-recipient.pem", "--state", "target/demo-state/cloud"]);
         cmd.arg(result);
         cmd
@@ -88,7 +94,7 @@ fn signed_rounds(root: &std::path::Path, sim: impl Fn() -> Command) -> Result {
         ("ENCRYPT0", "the recipient's private key and the exported key 0x5002", encrypt0),
     ] {
         println!("\n== cloud verify: the {name} result above, with {keys}");
-        println!("$ cloud verify --device-key target/demo-state/device-5002.pem \\");
+        println!("$ cloud verify --device-key target/demo-state/device-5002.pem --key-id 5002 \\");
         println!(
             "    --recipient-key keys/demo-recipient.pem --state target/demo-state/cloud {}...",
             &result[..16]
