@@ -52,20 +52,48 @@
 //! divsteps with masks only. The visible outcomes are only public facts: a key is
 //! refused, an RFC 6979 candidate is rejected (probability 2^-32), `r` or `s` is
 //! zero. The M33's multiplier takes the same time for all operands.
-//! The secret key is not zeroised on drop.
+//!
+//! # Secrets in memory
+//!
+//! A [`SecretKey`] is zeroised when dropped (its bytes, `d` and `d R`). Each
+//! function that uses one ([`SecretKey::from_bytes`], [`sign_prehash`],
+//! [`public_key`]) works in frames below its caller's and then overwrites that
+//! stack with zeros (`zeroize::zeroize_stack`: 2,560 bytes after a signature, 2,176
+//! after a public key, 512 after `from_bytes`). That erases what no wipe of a
+//! variable reaches, the copies that moves and spills leave: k in all its forms
+//! (limbs, `n - k`, signed30), `k^-1`, the comb's projective points and their
+//! `Z^-1`, the inversions' temporaries, `r d` and `e + r d`, and the HMAC-DRBG's K
+//! and V with its HMAC pads and SHA-256 states. k, `k^-1 R`, `e + r d` and the
+//! DRBG's last K and V are also zeroised by name. The wipes have fixed sizes and no
+//! branches, and leave results unchanged.
+//!
+//! Before (issue #13, defect 5), a signature left k (as limbs and as `n - k`), the
+//! projective `k G`, `k^-1` (signed30), `e + r d` and the DRBG's SHA-256 states on
+//! the dead stack; k gives `d = (s k - e) / r`, and `e + r d` gives d at once. The
+//! test below found 14 to 17 copies of 8 bytes or more of the secrets and about 540
+//! words of other leftovers per signature, and making a key left `d` three times. The target test
+//! `sign_leaves_no_secret` (`cargo xtask target-test sign_leaves_no_secret`) scans
+//! all of RAM after each operation, the dead stack included, for these secrets, and
+//! checks that nothing the operation wrote is left below the wipe; it now finds
+//! none. What remains is the caller's: the `SecretKey` until it is dropped (and the
+//! stale copy a move of it leaves: keep it in place) and the CPU registers. The
+//! sizes fit this crate as the images build it; a build that uses more stack (the
+//! host tests, debug) is wiped only in part.
 //!
 //! # Cost on the Cortex-M33 (`cargo xtask bench identity`, retired instructions)
 //!
 //! | operation                        | p256-sign | RustCrypto p256 0.13 |
 //! |----------------------------------|----------:|---------------------:|
-//! | ECDSA sign (RFC 6979)            |   763,417 |            5,778,246 |
-//! | public key `d G` (SEC1)          |   659,847 |                      |
+//! | ECDSA sign (RFC 6979)            |   766,442 |            5,779,006 |
+//! | public key `d G` (SEC1)          |   662,062 |                      |
 //!
 //! Of a signature: `k G` about 623,000 (63 additions of about 9,900: a field
 //! multiplication costs about 745 instructions, a square 678, an addition 128),
 //! the two inversions about 33,000 each, the nonce (18 SHA-256 blocks) about
-//! 68,000, the rest about 6,000. Peak stack 4,552 bytes (sign), 4,296 (public key);
-//! flash about 43 KiB (32 KiB table, about 10 KiB code).
+//! 68,000, the stack wipe about 3,000 (2,200 after a public key), the rest about
+//! 6,000. Peak stack in that image, from the top of its stack (its own 2,336
+//! bytes included): 5,104 bytes (sign), 4,720 (public key), of which the wipes
+//! add 120 and 168; flash about 43 KiB (32 KiB table, about 10 KiB code).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -79,6 +107,7 @@ mod scalar;
 mod tests;
 
 use arith::Limbs;
+use zeroize::Zeroize;
 
 /// Errors of this crate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +143,22 @@ impl SecretKey {
     /// The key for 32 big-endian bytes; zero and values of n or more are refused.
     /// The check runs in constant time; only its outcome is visible.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<SecretKey> {
-        let d = arith::from_be_bytes(bytes);
+        let key = SecretKey::from_bytes_below(bytes);
+        zeroize::zeroize_stack::<KEY_STACK_WIPE>();
+        key
+    }
+
+    /// [`SecretKey::from_bytes`] in frames of its own, below the caller's.
+    #[inline(never)]
+    fn from_bytes_below(bytes: &[u8; 32]) -> Result<SecretKey> {
+        let mut d = arith::from_be_bytes(bytes);
         if arith::is_zero(&d) | (arith::lt(&d, &scalar::N) ^ 1) != 0 {
+            d.zeroize();
             return Err(Error::InvalidSecretKey);
         }
-        Ok(SecretKey { bytes: *bytes, d_mont: scalar::to_mont(&d), d })
+        let key = SecretKey { bytes: *bytes, d_mont: scalar::to_mont(&d), d };
+        d.zeroize();
+        Ok(key)
     }
 
     /// See [`public_key`].
@@ -132,8 +172,29 @@ impl SecretKey {
     }
 }
 
+/// Bytes of stack overwritten below the caller's frame after signing: the about
+/// 2,400 bytes its functions use there on the Cortex-M33 (built as the images are,
+/// `opt-level = "s"`) and some 160 more. The target test `sign_leaves_no_secret`
+/// fails if a wipe falls short: it finds words left below the wipe, or copies of
+/// the secrets anywhere in RAM.
+const SIGN_STACK_WIPE: usize = 2560;
+
+/// The same after [`SecretKey::from_bytes`], whose functions use about 340 bytes.
+const KEY_STACK_WIPE: usize = 512;
+
+/// The same after [`public_key`], whose functions use about 2,020 bytes.
+const PUBLIC_KEY_STACK_WIPE: usize = 2176;
+
 /// The SEC1 uncompressed public key `04 || x || y` of `key` (`d G`).
 pub fn public_key(key: &SecretKey) -> [u8; 65] {
+    let public = public_key_below(key);
+    zeroize::zeroize_stack::<PUBLIC_KEY_STACK_WIPE>();
+    public
+}
+
+/// [`public_key`] in frames of its own, below the caller's.
+#[inline(never)]
+fn public_key_below(key: &SecretKey) -> [u8; 65] {
     let p = point::mul_base(&key.d).to_affine();
     let mut out = [0u8; 65];
     out[0] = 0x04;
@@ -146,7 +207,18 @@ pub fn public_key(key: &SecretKey) -> [u8; 65] {
 /// with the RFC 6979 nonce: byte for byte what RustCrypto `p256` 0.13
 /// `SigningKey::sign_prehash` returns (`s` is not normalised to the low half).
 pub fn sign_prehash(key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64]> {
-    sign_with_nonce(key, &rfc6979::nonce(&key.bytes, digest), digest)
+    let signature = sign_prehash_below(key, digest);
+    zeroize::zeroize_stack::<SIGN_STACK_WIPE>();
+    signature
+}
+
+/// [`sign_prehash`] in frames of its own, below the caller's.
+#[inline(never)]
+fn sign_prehash_below(key: &SecretKey, digest: &[u8; 32]) -> Result<[u8; 64]> {
+    let mut k = rfc6979::nonce(&key.bytes, digest);
+    let signature = sign_with_nonce(key, &k, digest);
+    k.zeroize();
+    signature
 }
 
 /// ECDSA with the nonce `k` in `[1, n - 1]`: `r = x(k G) mod n`,
@@ -156,9 +228,11 @@ fn sign_with_nonce(key: &SecretKey, k: &Limbs, digest: &[u8; 32]) -> Result<[u8;
     let r = scalar::reduce_once(&point::mul_base(k).affine_x().0);
     // e = bits2int(digest) mod n (qlen = hlen = 256).
     let e = scalar::reduce_once(&arith::from_be_bytes(digest));
-    let k_inv = scalar::to_mont(&scalar::invert(k)); // k^-1 R
-    let rd = scalar::mont_mul(&r, &key.d_mont); // r d
-    let s = scalar::mont_mul(&k_inv, &scalar::add(&e, &rd)); // k^-1 (e + r d)
+    let mut k_inv = scalar::to_mont(&scalar::invert(k)); // k^-1 R
+    let mut e_rd = scalar::add(&e, &scalar::mont_mul(&r, &key.d_mont)); // e + r d
+    let s = scalar::mont_mul(&k_inv, &e_rd); // k^-1 (e + r d)
+    k_inv.zeroize();
+    e_rd.zeroize();
     if arith::is_zero(&r) | arith::is_zero(&s) != 0 {
         return Err(Error::Signature);
     }

@@ -14,6 +14,7 @@
 use crate::arith::{self, Limbs};
 use crate::scalar::N;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 /// SHA-256 states after `key ^ ipad` and `key ^ opad`.
 struct HmacKey {
@@ -48,22 +49,26 @@ impl HmacKey {
 
 /// The nonce `k` in `[1, n - 1]` for the secret key `x` (32 bytes, big-endian) and
 /// the 32-byte `digest` (RFC 6979 section 3.2, qlen = hlen = 256, no extra data).
+/// The last K and V are zeroised here; the HMAC states (SHA-256 after the padded
+/// keys) and earlier K and V left in dead frames are for the caller's stack wipe.
 pub fn nonce(x: &[u8; 32], digest: &[u8; 32]) -> Limbs {
-    let v = [0x01u8; 32];
-    let k = HmacKey::new(&[0u8; 32]).mac(&[&v, &[0x00], x, digest]);
+    let mut v = [0x01u8; 32];
+    let mut k = HmacKey::new(&[0u8; 32]).mac(&[&v, &[0x00], x, digest]);
     let key = HmacKey::new(&k);
-    let v = key.mac(&[&v]);
-    let k = key.mac(&[&v, &[0x01], x, digest]);
+    v = key.mac(&[&v]);
+    k = key.mac(&[&v, &[0x01], x, digest]);
     let mut key = HmacKey::new(&k);
-    let mut v = key.mac(&[&v]);
+    v = key.mac(&[&v]);
     loop {
         v = key.mac(&[&v]);
         let candidate = arith::from_be_bytes(&v);
         // Only whether a candidate was rejected is visible (probability 2^-32).
         if arith::is_zero(&candidate) == 0 && arith::lt(&candidate, &N) == 1 {
+            k.zeroize();
+            v.zeroize();
             return candidate;
         }
-        let k = key.mac(&[&v, &[0x00]]);
+        k = key.mac(&[&v, &[0x00]]);
         key = HmacKey::new(&k);
         v = key.mac(&[&v]);
     }
