@@ -19,7 +19,9 @@
 //! 14 to 17 such copies and about 540 other words, a public key 13 and 473, the
 //! making of a key 3 and 90.
 //!
-//! The needles were computed off the target with Python integers, `hashlib` and `hmac`:
+//! The needles were computed off the target by `tools/p256_needles.py` (whose output,
+//! formatted, is `sign_leaves_no_secret_cases.rs`) with Python integers, `hashlib` and
+//! `hmac`:
 //! RFC 6979 section 3.2 as RustCrypto computes it (the digest itself as h1) gives K
 //! and V after steps d, e, f and g (K1, V1, K2, V2) and k (the next V); a SHA-256
 //! compression gives the state after `K ^ ipad` and `K ^ opad`; `p256-sign`'s comb

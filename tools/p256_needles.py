@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Secret values of p256-sign's signing and public-key derivation, for the RAM scan
+test (rust/m33-tests/src/bin/sign_leaves_no_secret.rs); its output, formatted by rustfmt, is
+rust/m33-tests/src/sign_leaves_no_secret_cases.rs. Pure Python integers,
+hashlib and hmac; the comb below follows rust/p256-sign/src/point.rs step by step."""
+import hashlib
+import hmac
+import struct
+import sys
+
+p = 2**256 - 2**224 + 2**192 + 2**96 - 1
+n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+R = 2**256
+G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
+
+
+def aff_add(P, Q):
+    if P is None:
+        return Q
+    if Q is None:
+        return P
+    if P[0] == Q[0]:
+        if (P[1] + Q[1]) % p == 0:
+            return None
+        lam = 3 * (P[0] ** 2 - 1) * pow(2 * P[1], -1, p) % p
+    else:
+        lam = (Q[1] - P[1]) * pow(Q[0] - P[0], -1, p) % p
+    x = (lam * lam - P[0] - Q[0]) % p
+    return (x, (lam * (P[0] - x) - P[1]) % p)
+
+
+def aff_mul(k, P):
+    acc = None
+    while k:
+        if k & 1:
+            acc = aff_add(acc, P)
+        P = aff_add(P, P)
+        k >>= 1
+    return acc
+
+
+# TABLE[i][j] = (2j + 1) 16^i G
+TABLE = []
+base = G
+for i in range(64):
+    row, twice, cur = [], aff_add(base, base), base
+    for j in range(8):
+        row.append(cur)
+        cur = aff_add(cur, twice)
+    TABLE.append(row)
+    base = aff_mul(16, base)
+
+
+def add_mixed(q, pt):
+    X, Y, Z = q
+    z1z1 = Z * Z % p
+    u2 = pt[0] * z1z1 % p
+    s2 = pt[1] * (Z * z1z1 % p) % p
+    h = (u2 - X) % p
+    r = (s2 - Y) % p
+    hh = h * h % p
+    hhh = h * hh % p
+    v = X * hh % p
+    x3 = (r * r - hhh - 2 * v) % p
+    y3 = (r * (v - x3) - Y * hhh) % p
+    z3 = Z * h % p
+    return (x3, y3, z3), h
+
+
+def bits5(k, i):
+    return (k >> (4 * i)) & 0x1F
+
+
+def digit_point(window, v):
+    positive = (v >> 4) & 1
+    index = ((v >> 1) & 7) ^ (0 if positive else 7)
+    x, y = window[index]
+    return (x, y if positive else (-y) % p)
+
+
+def mul_base(k):
+    """point::mul_base: (odd scalar, Jacobian X, Y, Z) of k G."""
+    even = k % 2 == 0
+    kk = n - k if even else k
+    px, py = digit_point(TABLE[0], bits5(kk, 0) | 1)
+    q = (px, py, 1)
+    for i in range(1, 63):
+        q, _ = add_mixed(q, digit_point(TABLE[i], bits5(kk, i) | 1))
+    pt = TABLE[63][bits5(kk, 63) >> 1]
+    q, h = add_mixed(q, pt)
+    assert h != 0
+    X, Y, Z = q
+    if even:
+        Y = (-Y) % p
+    x = X * pow(Z, -2, p) % p
+    assert (x, Y * pow(Z, -3, p) % p) == aff_mul(k, G)
+    return kk, X, Y, Z
+
+
+def sha256_compress(state, block):
+    K = [int(x, 16) for x in """428a2f98 71374491 b5c0fbcf e9b5dba5 3956c25b 59f111f1 923f82a4 ab1c5ed5
+    d807aa98 12835b01 243185be 550c7dc3 72be5d74 80deb1fe 9bdc06a7 c19bf174 e49b69c1 efbe4786 0fc19dc6 240ca1cc
+    2de92c6f 4a7484aa 5cb0a9dc 76f988da 983e5152 a831c66d b00327c8 bf597fc7 c6e00bf3 d5a79147 06ca6351 14292967
+    27b70a85 2e1b2138 4d2c6dfc 53380d13 650a7354 766a0abb 81c2c92e 92722c85 a2bfe8a1 a81a664b c24b8b70 c76c51a3
+    d192e819 d6990624 f40e3585 106aa070 19a4c116 1e376c08 2748774c 34b0bcb5 391c0cb3 4ed8aa4a 5b9cca4f 682e6ff3
+    748f82ee 78a5636f 84c87814 8cc70208 90befffa a4506ceb bef9a3f7 c67178f2""".split()]
+    rotr = lambda x, s: ((x >> s) | (x << (32 - s))) & 0xFFFFFFFF
+    w = list(struct.unpack(">16I", block))
+    for t in range(16, 64):
+        s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+        s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+        w.append((w[t - 16] + s0 + w[t - 7] + s1) & 0xFFFFFFFF)
+    a, b, c, d, e, f, g, h = state
+    for t in range(64):
+        t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + w[t]) & 0xFFFFFFFF
+        t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & 0xFFFFFFFF
+        a, b, c, d, e, f, g, h = (t1 + t2) & 0xFFFFFFFF, a, b, c, (d + t1) & 0xFFFFFFFF, e, f, g
+    return [(x + y) & 0xFFFFFFFF for x, y in zip(state, [a, b, c, d, e, f, g, h])]
+
+
+H0 = [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19]
+# Self-check of the compression against hashlib: one padded empty message.
+assert struct.pack(">8I", *sha256_compress(H0, b"\x80" + bytes(63))) == hashlib.sha256(b"").digest()
+
+
+def midstate(block):
+    """SHA-256's state words after one 64-byte block, as the u32s sha2 keeps."""
+    return b"".join(struct.pack("<I", x) for x in sha256_compress(H0, block))
+
+
+def be(x):
+    return x.to_bytes(32, "big")
+
+
+def le(x):
+    return x.to_bytes(32, "little")
+
+
+def swapped(b):
+    """Each 4-byte group reversed: a SHA-256 state or message word array holding b."""
+    return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+
+
+def signed30(x):
+    return b"".join(struct.pack("<I", (x >> (30 * i)) & 0x3FFFFFFF) for i in range(9))
+
+
+def drbg(x, h):
+    """RFC 6979 3.2 as RustCrypto rfc6979 0.4 (the digest itself as h1)."""
+    mac = lambda key, msg: hmac.new(key, msg, hashlib.sha256).digest()
+    K, V = bytes(32), b"\x01" * 32
+    K1 = mac(K, V + b"\x00" + x + h)
+    V1 = mac(K1, V)
+    K2 = mac(K1, V1 + b"\x01" + x + h)
+    V2 = mac(K2, V1)
+    V3 = mac(K2, V2)
+    k = int.from_bytes(V3, "big")
+    assert 1 <= k < n
+    return k, [("K1", K1), ("V1", V1), ("K2", K2), ("V2", V2)]
+
+
+def pads(name, K):
+    out = []
+    for pad_name, c in (("ipad", 0x36), ("opad", 0x5C)):
+        block = bytes(b ^ c for b in K) + bytes([c]) * 32
+        out.append((f"{name} ^ {pad_name}", block[:32]))
+        out.append((f"SHA-256 state after {name} ^ {pad_name}", midstate(block)))
+    return out
+
+
+def sign_case(d, digest):
+    k, state = drbg(be(d), digest)
+    kk, X, Y, Z = mul_base(k)
+    x = X * pow(Z, -2, p) % p
+    r = x % n
+    e = int.from_bytes(digest, "big") % n
+    kinv = pow(k, -1, n)
+    s = kinv * (e + r * d) % n
+    needles = [
+        ("k (big-endian: the last V)", be(k)),
+        ("k (limbs)", le(k)),
+        ("k (word-swapped)", swapped(be(k))),
+        ("n - k (limbs)", le(n - k)),
+        ("k R mod n", le(k * R % n)),
+        ("k (signed30)", signed30(k)),
+        ("k^-1 (limbs)", le(kinv)),
+        ("k^-1 R mod n", le(kinv * R % n)),
+        ("k^-1 (signed30)", signed30(kinv)),
+        ("kG Jacobian X", le(X)),
+        ("kG Jacobian Y", le(Y)),
+        ("kG Jacobian -Y", le((-Y) % p)),
+        ("kG Jacobian Z", le(Z)),
+        ("kG Z^-1", le(pow(Z, -1, p))),
+        ("kG Z^-2", le(pow(Z, -2, p))),
+        ("kG Z (signed30)", signed30(Z)),
+        ("kG Z^-1 (signed30)", signed30(pow(Z, -1, p))),
+        ("r d mod n", le(r * d % n)),
+        ("e + r d mod n", le((e + r * d) % n)),
+    ] + key_needles(d)
+    for name, v in state:
+        needles.append((name, v))
+        needles.append((name + " (word-swapped)", swapped(v)))
+        if name.startswith("K"):
+            needles += pads(name, v)
+    return k, be(r) + be(s), needles
+
+
+def key_needles(d):
+    return [
+        ("d (big-endian)", be(d)),
+        ("d (limbs)", le(d)),
+        ("d (word-swapped)", swapped(be(d))),
+        ("d R mod n", le(d * R % n)),
+    ]
+
+
+def public_case(d):
+    dd, X, Y, Z = mul_base(d)
+    Q = aff_mul(d, G)
+    needles = key_needles(d) + [
+        ("n - d (limbs)", le(n - d)),
+        ("dG Jacobian X", le(X)),
+        ("dG Jacobian Y", le(Y)),
+        ("dG Jacobian -Y", le((-Y) % p)),
+        ("dG Jacobian Z", le(Z)),
+        ("dG Z^-1", le(pow(Z, -1, p))),
+        ("dG Z^-2", le(pow(Z, -2, p))),
+        ("dG Z^-3", le(pow(Z, -3, p))),
+        ("dG Z (signed30)", signed30(Z)),
+        ("dG Z^-1 (signed30)", signed30(pow(Z, -1, p))),
+    ]
+    return b"\x04" + be(Q[0]) + be(Q[1]), needles
+
+
+def seeded(label):
+    return int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (n - 1) + 1
+
+
+RFC_X = 0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721
+cases = [
+    ("RFC 6979 A.2.5, message sample", RFC_X, hashlib.sha256(b"sample").digest()),
+    ("RFC 6979 A.2.5, message test", RFC_X, hashlib.sha256(b"test").digest()),
+    ("seeded key 1", seeded("sign_leaves_no_secret key 1"), hashlib.sha256(b"sign_leaves_no_secret digest 1").digest()),
+    ("seeded key 2", seeded("sign_leaves_no_secret key 2"), hashlib.sha256(b"sign_leaves_no_secret digest 2").digest()),
+]
+
+
+def emit(name, key, op, expected, needles):
+    print(f"    Case {{")
+    print(f"        name: {name!r},".replace("'", '"'))
+    print(f'        key: h("{be(key).hex()}"),')
+    print(f"        op: {op},")
+    if expected is None:
+        print("        expected: &[],")
+    else:
+        parts = [expected[:1].hex(), expected[1:33].hex(), expected[33:].hex()] if len(expected) == 65 else [expected[:32].hex(), expected[32:].hex()]
+        print("        expected: &[" + ", ".join(f'"{x}"' for x in parts) + "],")
+    print(f"        needles: &[")
+    for nm, v in needles:
+        print(f'            ("{nm}", "{v.hex()}"),')
+    print(f"        ],")
+    print(f"    }},")
+
+
+print("static CASES: [Case; 6] = [")
+for label, d, digest in cases:
+    k, sig, needles = sign_case(d, digest)
+    print(f"// {label}: k = {k:064x} ({'even' if k % 2 == 0 else 'odd'})", file=sys.stderr)
+    emit(label, d, 'Op::Sign(h("' + digest.hex() + '"))', sig, needles)
+pub, needles = public_case(cases[2][1])
+emit("public key of seeded key 1", cases[2][1], "Op::PublicKey", pub, needles)
+emit("seeded key 2, made and dropped", cases[3][1], "Op::Make", None, key_needles(cases[3][1]))
+print("];")
