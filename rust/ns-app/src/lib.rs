@@ -12,6 +12,7 @@ mod infer;
 mod info;
 mod keys;
 mod pem;
+pub mod provision;
 pub mod shell;
 
 /// The non-secure application's version.
