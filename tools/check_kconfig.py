@@ -7,6 +7,7 @@ exist (ours here; Zephyr's are checked by a real build).
 usage: check_kconfig.py <app root>
 """
 import os
+import re
 import sys
 import tempfile
 
@@ -30,8 +31,9 @@ EXPECTED_DEFAULTS = {
     "NONSECURE_INFER_GET_MAX_STEPS": "360",
     "SECURE_INFER_MODEL_SINE": "y",
     "SECURE_INFER_MODEL_SINE_F32": "y",
-    "SECURE_INFER_BOOTSTRAP_HOST": "192.0.2.2",
-    "SECURE_INFER_BOOTSTRAP_PORT": "1443",
+    # The original sample's names (issue #16); ns_app::shell::BOOTSTRAP_SERVER_* the same.
+    "BOOTSTRAP_SERVER_HOST": "192.0.2.2",
+    "BOOTSTRAP_SERVER_PORT": "1443",
 }
 
 
@@ -63,10 +65,10 @@ def main():
     kconf.syms["SECURE_INFER_DEFAULT_FORMAT_ENCRYPT0"].set_value("y")
     if kconf.syms["SECURE_INFER_DEFAULT_FORMAT_SIGN1"].str_value != "n":
         fail("choosing ENCRYPT0 did not unselect SIGN1")
-    port = kconf.syms["SECURE_INFER_BOOTSTRAP_PORT"]
+    port = kconf.syms["BOOTSTRAP_SERVER_PORT"]
     port.set_value("70000")
     if port.str_value == "70000":
-        fail("SECURE_INFER_BOOTSTRAP_PORT accepted 70000")
+        fail("BOOTSTRAP_SERVER_PORT accepted 70000")
     # prj.conf and the overlay: every CONFIG_ line parses; those naming our options
     # name existing ones.
     for conf in ["prj.conf", "overlay-smsc911x.conf", "boards/mps2_an521_cpu0_ns.conf"]:
@@ -77,8 +79,16 @@ def main():
             if not line.startswith("CONFIG_") or "=" not in line:
                 fail(f"{conf}:{n}: not a CONFIG_ assignment: {line}")
             name = line[len("CONFIG_"):line.index("=")]
-            if name.startswith("SECURE_INFER_") and name not in kconf.syms:
-                fail(f"{conf}:{n}: no option {name}")
+            if name in EXPECTED_DEFAULTS or name.startswith(("SECURE_INFER_", "BOOTSTRAP_SERVER_")):
+                if name not in kconf.syms:
+                    fail(f"{conf}:{n}: no option {name}")
+    # The host emulation's defaults are the Rust constants: they must say the same.
+    shell_rs = open(os.path.join(root, "rust/ns-app/src/shell.rs")).read()
+    for name in ["BOOTSTRAP_SERVER_HOST", "BOOTSTRAP_SERVER_PORT"]:
+        match = re.search(rf"pub const {name}: [^=]+= ([^;]+);", shell_rs)
+        value = match.group(1).strip('"') if match else None
+        if value != EXPECTED_DEFAULTS[name]:
+            fail(f"ns_app::shell::{name} is {value!r}, the Kconfig default {EXPECTED_DEFAULTS[name]!r}")
     print(f"Kconfig: {len(ours)} options parse, with prompts, help and their defaults")
 
 

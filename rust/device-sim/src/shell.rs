@@ -27,6 +27,8 @@ const BUILTINS: &[(&str, &str)] = &[("help", "Prints the help message."), ("hist
 pub struct Shell {
     pub history: History,
     pub config: Config,
+    /// The bootstrap server, when `--bootstrap-creds` gave the credentials.
+    pub https: Option<Box<dyn ns_app::bootstrap::Https>>,
 }
 
 impl Shell {
@@ -35,7 +37,7 @@ impl Shell {
     }
 
     pub fn with_config(config: Config) -> Self {
-        Shell { history: History::default(), config }
+        Shell { history: History::default(), config, https: None }
     }
 
     /// Runs one line; output and errors go to `out`, as on the device's UART.
@@ -99,7 +101,11 @@ impl Shell {
             return Err(Failed);
         }
         let mut text = String::new();
-        let result = handler(&mut Context { client, config: &self.config }, rest, &mut text);
+        let result = handler(
+            &mut Context { client, config: &self.config, https: self.https.as_deref() },
+            rest,
+            &mut text,
+        );
         let _ = out.write_all(text.as_bytes());
         result
     }

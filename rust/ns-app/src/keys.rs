@@ -6,7 +6,7 @@ use psa::Status;
 use secure_api::identity as api;
 
 /// Parses a key id given in hex, with or without `0x` ("5001", "0x5001").
-fn parse_key_id(text: &str, out: &mut dyn Write) -> Result<u32, Failed> {
+pub(crate) fn parse_key_id(text: &str, out: &mut dyn Write) -> Result<u32, Failed> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
     match u32::from_str_radix(digits, 16) {
         Ok(id) if api::key_label(id).is_some() => Ok(id),
@@ -14,6 +14,15 @@ fn parse_key_id(text: &str, out: &mut dyn Write) -> Result<u32, Failed> {
             let _ = writeln!(out, "Error: invalid argument \"{text}\" (key ids: 5001, 5002, 5003)");
             Err(Failed)
         }
+    }
+}
+
+/// Discards what it is given.
+struct NoOutput;
+
+impl Write for NoOutput {
+    fn write_str(&mut self, _: &str) -> core::fmt::Result {
+        Ok(())
     }
 }
 
@@ -28,17 +37,23 @@ pub fn status(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Res
     ctx.client
         .call(api::SERVICE.handle(), api::KEY_STATUS, &[], &mut [&mut table])
         .map_err(|s| failed("key status", s, out))?;
-    let _ = writeln!(out, "| {:<22} | {:<8} | {:<14} |", "Key", "Key ID", "Status");
+    let _ = writeln!(out, "| {:<22} | {:<8} | {:<17} |", "Key", "Key ID", "Status");
     for entry in table.chunks_exact(8) {
         let id = u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
         let status = api::KeyStatus::from_u32(u32::from_le_bytes([entry[4], entry[5], entry[6], entry[7]]));
         let label = api::key_label(id).unwrap_or("?");
-        let _ = writeln!(out, "| {label:<22} | 0x{id:<6x} | {:<14} |", status.text());
+        // The certificate lives in Protected Storage, written by `keys ca`: a key
+        // shows as certified when its stored certificate carries the key it has now.
+        let certified = status == api::KeyStatus::Generated
+            && public_key(ctx, id, &mut NoOutput)
+                .is_ok_and(|point| crate::bootstrap::provisioned(ctx, id, &point));
+        let text = if certified { "X.509 certificate" } else { status.text() };
+        let _ = writeln!(out, "| {label:<22} | 0x{id:<6x} | {text:<17} |");
     }
     Ok(())
 }
 
-fn public_key(
+pub(crate) fn public_key(
     ctx: &mut Context<'_>,
     id: u32,
     out: &mut dyn Write,

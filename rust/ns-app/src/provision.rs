@@ -521,4 +521,6 @@ impl<'a> Provisioning<'a> {
 }
 
 #[cfg(test)]
+pub(crate) mod testpki;
+#[cfg(test)]
 mod tests;

@@ -2,10 +2,13 @@
 
 use core::fmt::Write;
 
-/// What a command reaches: the secure world.
+/// What a command reaches: the secure world, and the network if the home has one.
 pub struct Context<'a> {
     pub client: &'a mut dyn psa::Client,
     pub config: &'a Config,
+    /// The bootstrap server over HTTPS (`keys ca`); `None` where the home has no
+    /// network (the Zephyr app until its networking lands).
+    pub https: Option<&'a dyn crate::bootstrap::Https>,
 }
 
 /// The application's build-time options (Kconfig on the device, flags in the host
@@ -21,10 +24,20 @@ pub struct Config {
     /// `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` asks
     /// the secure world for (each is an inference, and every 32nd a storage write).
     pub infer_get_max_steps: u32,
+    /// `CONFIG_BOOTSTRAP_SERVER_HOST`: the bootstrap CA's name, as the `Host` header
+    /// and TLS name give it.
+    pub bootstrap_host: &'static str,
+    /// `CONFIG_BOOTSTRAP_SERVER_PORT`.
+    pub bootstrap_port: u16,
 }
 
 /// The Kconfig default of [`Config::infer_get_max_steps`]: 0 to 359 by 1.
 pub const INFER_GET_MAX_STEPS: u32 = 360;
+/// The Kconfig default of [`Config::bootstrap_host`]: the host as QEMU's user network
+/// and Zephyr's net-tools show it to the board (the original sample's address).
+pub const BOOTSTRAP_SERVER_HOST: &str = "192.0.2.2";
+/// The Kconfig default of [`Config::bootstrap_port`]: liteboot's port.
+pub const BOOTSTRAP_SERVER_PORT: u16 = 1443;
 
 impl Default for Config {
     fn default() -> Self {
@@ -32,6 +45,8 @@ impl Default for Config {
             verify_sign: false,
             default_format: secure_api::inference::FORMAT_SIGN1,
             infer_get_max_steps: INFER_GET_MAX_STEPS,
+            bootstrap_host: BOOTSTRAP_SERVER_HOST,
+            bootstrap_port: BOOTSTRAP_SERVER_PORT,
         }
     }
 }
@@ -110,6 +125,14 @@ pub static COMMANDS: &[Command] = &[
         "keys",
         "Device keys (derived from the HUK in the secure world)",
         &[
+            leaf(
+                "ca",
+                "Request a certificate for a key (5001 or 5002) from the bootstrap CA and store it in Protected Storage",
+                "<keyid>",
+                (1, 0),
+                crate::bootstrap::ca,
+            ),
+            leaf("cert", "The stored certificate of a key as PEM", "<keyid>", (1, 0), crate::bootstrap::cert),
             leaf(
                 "csr",
                 "Generate a CSR for a key, built and signed in the secure world",

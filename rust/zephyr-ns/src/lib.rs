@@ -90,9 +90,11 @@ pub unsafe extern "C" fn si_shell_run(
         verify_sign: config.verify_sign,
         default_format: config.default_format,
         infer_get_max_steps: config.infer_get_max_steps,
+        // The bootstrap server's Kconfig options come with the firmware's network.
+        ..Config::default()
     };
     let mut client = TfmClient::new();
-    let mut ctx = Context { client: &mut client, config: &config };
+    let mut ctx = Context { client: &mut client, config: &config, https: None };
     match handler(&mut ctx, &args[..argc], &mut writer) {
         Ok(()) => 0,
         Err(_) => SI_EINVAL,
