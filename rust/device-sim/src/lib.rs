@@ -6,6 +6,7 @@
 //! ([`platform`]) stands for the chip's OTP Hardware Unique Key and trusted storage.
 
 pub mod client;
+pub mod https;
 pub mod partition_platform;
 pub mod platform;
 pub mod protected_storage;

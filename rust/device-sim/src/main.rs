@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "\
 usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] [--org NAME]
                   [--recipient HEX] [--verify-sign] [--infer-get-max-steps N]
+                  [--bootstrap-creds DIR] [--bootstrap-server HOST:PORT]
                   [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
@@ -36,11 +37,27 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
   --infer-get-max-steps N
                    CONFIG_NONSECURE_INFER_GET_MAX_STEPS: the most angles one
                    `infer get` runs, 1 to 65535 (default 360)
+  --bootstrap-creds DIR
+                   the bootstrap CA's files for devices (what `bootstrap-ca init`
+                   writes): ca.crt.pem, the CA the server's and the issued
+                   certificates must chain to, and the fleet's bootstrap client
+                   credential bootstrap.crt.pem, bootstrap.key.pem. Without it the
+                   device has no network and `keys ca` says so
+  --bootstrap-server HOST:PORT
+                   CONFIG_BOOTSTRAP_SERVER_HOST/_PORT: where `keys ca` asks, HOST
+                   being the TLS name the server's certificate carries (default
+                   localhost:1443; the board's Kconfig default 192.0.2.2 is QEMU's
+                   view of the host)
   -c COMMANDS      run these ';'-separated commands, then exit
+
+Exit status: 0 when every command succeeded, 1 when one failed or the device
+could not boot, 2 for bad arguments.
 ";
 
 /// What the secure image is built with, on the device; flags here.
 const DEFAULT_ORG: &str = "Linaro";
+/// The emulation runs on the host the bootstrap CA runs on.
+const DEFAULT_BOOTSTRAP_SERVER: &str = "localhost:1443";
 
 struct Options {
     state: PathBuf,
@@ -50,6 +67,8 @@ struct Options {
     recipient: [u8; 65],
     verify_sign: bool,
     infer_get_max_steps: u32,
+    bootstrap_creds: Option<PathBuf>,
+    bootstrap_server: (String, u16),
     commands: Option<String>,
     /// Internal: run as the secure process on this socket.
     secure_socket: Option<PathBuf>,
@@ -64,6 +83,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         recipient: partitions::inference::BUILD_RECIPIENT,
         verify_sign: false,
         infer_get_max_steps: ns_app::shell::INFER_GET_MAX_STEPS,
+        bootstrap_creds: None,
+        bootstrap_server: device_sim::https::parse_server(DEFAULT_BOOTSTRAP_SERVER)?,
         commands: None,
         secure_socket: None,
     };
@@ -103,6 +124,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     format!("--infer-get-max-steps {text:?}: CONFIG_NONSECURE_INFER_GET_MAX_STEPS is 1 to 65535")
                 })?;
             }
+            "--bootstrap-creds" => opts.bootstrap_creds = Some(value()?.into()),
+            "--bootstrap-server" => opts.bootstrap_server = device_sim::https::parse_server(&value()?)?,
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -212,6 +235,17 @@ fn ns_main(opts: Options) -> ExitCode {
     // must neither remove the first one's socket nor talk to its secure process (its
     // own secure process refuses the locked directory and the boot fails).
     let socket = opts.state.join(format!("secure-{}.sock", std::process::id()));
+    // The credentials are read before the boot: a bad file is a usage error.
+    let https = match &opts.bootstrap_creds {
+        Some(dir) => match device_sim::https::Bootstrap::from_dir(dir) {
+            Ok(b) => Some(Box::new(b) as Box<dyn ns_app::bootstrap::Https>),
+            Err(e) => {
+                eprintln!("device-sim: --bootstrap-creds: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let (mut child, mut client) = match boot_secure(&opts, &socket) {
         Ok(booted) => booted,
         Err(e) => {
@@ -220,11 +254,16 @@ fn ns_main(opts: Options) -> ExitCode {
         }
     };
     println!("*** Booting secure-inference {} (non-secure, host emulation) ***", ns_app::VERSION);
+    let (host, port) = opts.bootstrap_server.clone();
     let mut shell = Shell::with_config(ns_app::shell::Config {
         verify_sign: opts.verify_sign,
         infer_get_max_steps: opts.infer_get_max_steps,
+        // The host lives as long as the process, as a Kconfig string would.
+        bootstrap_host: Box::leak(host.into_boxed_str()),
+        bootstrap_port: port,
         ..ns_app::shell::Config::default()
     });
+    shell.https = https;
     let ok = if let Some(script) = &opts.commands {
         run_script(&mut shell, &mut client, script.split(';').map(|c| Ok(Line::new(c.as_bytes()))))
     } else if std::io::stdin().is_terminal() {
