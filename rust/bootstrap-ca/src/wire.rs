@@ -32,14 +32,19 @@ pub fn body_format(content_type: Option<&str>) -> Option<Format> {
     }
 }
 
-/// The format of a GET's reply: CBOR when `Content-Type` (as the original device sends
-/// it) or `Accept` names application/cbor; JSON otherwise (liteboot's default).
+/// The format of a GET's reply: JSON when `Content-Type` or `Accept` names
+/// application/json and neither names application/cbor; CBOR otherwise, so that a device
+/// that sends neither header (or `Content-Type: application/cbor`, as the original does)
+/// gets CBOR. liteboot answered JSON by default: the one place this CA differs.
 pub fn reply_format(content_type: Option<&str>, accept: Option<&str>) -> Format {
-    let cbor = |v: Option<&str>| v.is_some_and(|v| v.split(',').any(|t| media_type(t) == "application/cbor"));
-    if cbor(content_type) || cbor(accept) {
-        Format::Cbor
-    } else {
+    let names =
+        |v: Option<&str>, wanted: &str| v.is_some_and(|v| v.split(',').any(|t| media_type(t) == wanted));
+    let json = names(content_type, "application/json") || names(accept, "application/json");
+    let cbor = names(content_type, "application/cbor") || names(accept, "application/cbor");
+    if json && !cbor {
         Format::Json
+    } else {
+        Format::Cbor
     }
 }
 

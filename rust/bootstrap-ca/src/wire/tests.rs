@@ -111,8 +111,11 @@ fn formats_by_header() {
     assert_eq!(body_format(Some("text/plain")), None);
     assert_eq!(reply_format(Some("application/cbor"), None), Format::Cbor);
     assert_eq!(reply_format(None, Some("text/html, application/cbor")), Format::Cbor);
-    assert_eq!(reply_format(None, Some("*/*")), Format::Json);
-    assert_eq!(reply_format(None, None), Format::Json);
+    assert_eq!(reply_format(None, Some("*/*")), Format::Cbor);
+    assert_eq!(reply_format(None, None), Format::Cbor);
+    assert_eq!(reply_format(None, Some("application/json")), Format::Json);
+    assert_eq!(reply_format(Some("application/json"), None), Format::Json);
+    assert_eq!(reply_format(Some("application/json"), Some("application/cbor")), Format::Cbor);
 }
 
 #[test]
