@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -274,9 +275,19 @@ async fn connection(
         Err(_) => return,
     };
     let io = TokioIo::new(WriteDeadline::new(tls, options.write_timeout));
+    // Set when a reply leaves a request body unread (413, 408): the client may still be
+    // sending it.
+    let unread = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&unread);
     let service = service_fn(move |req| {
-        let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(api::handle(app, peer, req).await) }
+        let (app, flag) = (Arc::clone(&app), Arc::clone(&flag));
+        async move {
+            let reply = api::handle(app, peer, req).await;
+            if reply.headers().get(hyper::header::CONNECTION).is_some_and(|v| v == "close") {
+                flag.store(true, Ordering::Relaxed);
+            }
+            Ok::<_, std::convert::Infallible>(reply)
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -285,16 +296,19 @@ async fn connection(
         .max_buf_size(16 * 1024)
         .keep_alive(true);
     if let Ok(parts) = builder.serve_connection(io, service).without_shutdown().await {
-        linger(parts.io.into_inner().inner).await;
+        let mut tls = parts.io.into_inner().inner;
+        let _ = timeout(Duration::from_secs(1), tls.shutdown()).await;
+        if unread.load(Ordering::Relaxed) {
+            linger(tls).await;
+        }
     }
 }
 
-/// Closes our side, then reads and drops what the client still sends (a body we refused
-/// unread) for a moment, so that it reads our reply rather than a reset.
-async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) {
+/// Reads and drops what the client still sends (a body we refused unread) for a moment,
+/// so that it reads our reply rather than a reset.
+async fn linger<S: AsyncRead + Unpin>(mut io: S) {
     const MAX_BYTES: usize = 2 << 20;
     let deadline = Instant::now() + Duration::from_secs(2);
-    let _ = timeout(Duration::from_secs(1), io.shutdown()).await;
     let mut buf = [0u8; 16 * 1024];
     let mut drained = 0;
     while drained < MAX_BYTES {

@@ -62,3 +62,31 @@ fn fifty_clients_twenty_requests_each_over_keep_alive() {
     let ders: HashSet<&[u8]> = stored.iter().map(|r| &r.der[..]).collect();
     assert!(received.iter().all(|der| ders.contains(&der[..])), "every certificate received is stored");
 }
+
+#[test]
+fn fifty_clients_a_new_connection_per_request() {
+    // A closed connection frees its place at once: 50 clients reconnecting as fast as they
+    // can stay under the default cap of 64 connections per address.
+    let dir = init();
+    let server = Server::start(dir.path(), &[]);
+    let client = server.client();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (client, addr) = (client.clone(), server.addr);
+            let bodies: Vec<Vec<u8>> = (0..4).map(|_| cbor_cr(&csr("Linaro", &uuid(), TLS).0)).collect();
+            std::thread::spawn(move || {
+                for body in bodies {
+                    let mut conn = client.connect(addr).unwrap();
+                    let headers = [("Content-Type", "application/cbor"), ("Connection", "close")];
+                    let reply = conn.request("POST", "/api/v1/cr", &headers, &body).unwrap();
+                    assert_eq!(reply.status, 200, "{}", text(&reply.body));
+                    assert!(conn.closed());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(SqliteStore::open(&dir.path().join("ca.db")).unwrap().list().unwrap().len(), CLIENTS * 4);
+}
