@@ -52,6 +52,7 @@ enum Command {
     /// "bootstrap-ca: listening on https://ADDRESS" first.
     #[command(after_help = EXIT_CODES)]
     Serve {
+        /// The CA's directory, as init wrote it.
         #[arg(long)]
         dir: PathBuf,
         /// Address and port; port 0 picks a free one.
@@ -86,6 +87,7 @@ enum Command {
     /// List the certificates: serial, UUID, key label, status, validity.
     #[command(after_help = EXIT_CODES)]
     List {
+        /// The CA's directory, as init wrote it.
         #[arg(long)]
         dir: PathBuf,
         /// Only this device's certificates.
@@ -96,6 +98,7 @@ enum Command {
     /// revoked and it gets no certificate again.
     #[command(after_help = EXIT_CODES)]
     Revoke {
+        /// The CA's directory, as init wrote it.
         #[arg(long)]
         dir: PathBuf,
         /// Decimal, or hex with 0x.
@@ -104,6 +107,7 @@ enum Command {
     /// Print a certificate as PEM.
     #[command(after_help = EXIT_CODES)]
     Export {
+        /// The CA's directory, as init wrote it.
         #[arg(long)]
         dir: PathBuf,
         /// Decimal, or hex with 0x.

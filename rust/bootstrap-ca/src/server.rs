@@ -269,7 +269,7 @@ async fn connection(
     let tls = match timeout(options.header_timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
-            api::record_refusal(&app, peer, format!("TLS handshake refused: {e}")).await;
+            api::record_refusal(&app, peer, handshake_refusal(&e)).await;
             return;
         }
         Err(_) => return,
@@ -301,6 +301,17 @@ async fn connection(
         if unread.load(Ordering::Relaxed) {
             linger(tls).await;
         }
+    }
+}
+
+/// The audit line of a failed handshake: our own reason when the bootstrap OU check
+/// refused, rustls' words otherwise.
+fn handshake_refusal(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(CertificateError::Other(other))) => {
+            format!("TLS handshake refused: {}", other.0)
+        }
+        _ => format!("TLS handshake refused: {e}"),
     }
 }
 
