@@ -371,9 +371,11 @@ impl<'a> Provisioning<'a> {
                 let len = match which {
                     Request::Hub => http::get(request, host, port, PATH_HUB),
                     Request::Certificate => {
-                        let mut body = [0u8; REQUEST_MAX];
-                        reply::encode_request(self.input.csr, &mut body)
-                            .and_then(|n| http::post_cbor(request, host, port, PATH_CERTIFICATE, &body[..n]))
+                        let csr = self.input.csr;
+                        let body_len = reply::request_len(csr.len());
+                        http::post_cbor(request, host, port, PATH_CERTIFICATE, body_len, |body| {
+                            reply::encode_request(csr, body)
+                        })
                     }
                 };
                 let Some(len) = len else {

@@ -71,27 +71,43 @@ impl fmt::Write for Cursor<'_> {
     }
 }
 
-/// `POST <path>` with a CBOR body, in the original device's form; the length written,
-/// or `None` if `out` is too small.
-pub fn post_cbor(out: &mut [u8], host: &str, port: u16, path: &str, body: &[u8]) -> Option<usize> {
+/// `POST <path>` with a CBOR body of `body_len` bytes that `body` writes into the
+/// slice it is given (returning their count), in the original device's form; the
+/// length written, or `None` if `out` is too small.
+pub fn post_cbor(
+    out: &mut [u8],
+    host: &str,
+    port: u16,
+    path: &str,
+    body_len: usize,
+    body: impl FnOnce(&mut [u8]) -> Option<usize>,
+) -> Option<usize> {
     use fmt::Write;
     let mut c = Cursor { buf: out, len: 0 };
     write!(
         c,
         "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/cbor\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+         Content-Length: {body_len}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    c.put(body).ok()?;
-    Some(c.len)
+    let end = c.len.checked_add(body_len)?;
+    let written = body(c.buf.get_mut(c.len..end)?)?;
+    (written == body_len).then_some(end)
 }
 
-/// `GET <path>`; the length written, or `None` if `out` is too small.
+/// `GET <path>` asking for CBOR; the length written, or `None` if `out` is too small.
+///
+/// `Content-Type: application/cbor` without a body is what the original device sent
+/// on every request (one header list for all), and what liteboot reads to answer
+/// `GET /api/v1/ccs` in CBOR rather than JSON.
 pub fn get(out: &mut [u8], host: &str, port: u16, path: &str) -> Option<usize> {
     use fmt::Write;
     let mut c = Cursor { buf: out, len: 0 };
-    write!(c, "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/cbor\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     Some(c.len)
 }
 
@@ -298,7 +314,11 @@ mod tests {
     #[test]
     fn requests_are_the_original_devices() {
         let mut out = [0u8; 256];
-        let n = post_cbor(&mut out, "localhost", 1443, "/api/v1/cr", &[0x81, 0x40]).unwrap();
+        let body = |b: &mut [u8]| {
+            b.copy_from_slice(&[0x81, 0x40]);
+            Some(2)
+        };
+        let n = post_cbor(&mut out, "localhost", 1443, "/api/v1/cr", 2, body).unwrap();
         assert_eq!(
             &out[..n],
             b"POST /api/v1/cr HTTP/1.1\r\nHost: localhost:1443\r\nContent-Type: application/cbor\r\n\
@@ -307,9 +327,11 @@ mod tests {
         let n = get(&mut out, "127.0.0.1", 8443, "/api/v1/ccs").unwrap();
         assert_eq!(
             &out[..n],
-            b"GET /api/v1/ccs HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nConnection: close\r\n\r\n"
+            b"GET /api/v1/ccs HTTP/1.1\r\nHost: 127.0.0.1:8443\r\nContent-Type: application/cbor\r\nConnection: close\r\n\r\n"
         );
-        assert_eq!(post_cbor(&mut out[..100], "localhost", 1443, "/api/v1/cr", &[0; 10]), None);
+        assert_eq!(post_cbor(&mut out[..100], "localhost", 1443, "/api/v1/cr", 10, |_| Some(10)), None);
+        // A body writer that writes another length than announced.
+        assert_eq!(post_cbor(&mut out, "localhost", 1443, "/api/v1/cr", 10, |_| Some(9)), None);
         assert_eq!(get(&mut out[..10], "localhost", 1443, "/api/v1/ccs"), None);
     }
 

@@ -154,6 +154,11 @@ pub(super) fn require(seen: u64, keys: &[u64]) -> Result<(), CborError> {
     }
 }
 
+/// The length of [`encode_request`]'s body for a CSR of `csr_len` bytes.
+pub fn request_len(csr_len: usize) -> usize {
+    1 + head_len(csr_len as u64) + csr_len
+}
+
 /// The body of `POST /api/v1/cr`: `[bstr csr]`; its length, or `None` if `out` is too
 /// small.
 pub fn encode_request(csr: &[u8], out: &mut [u8]) -> Option<usize> {
@@ -225,6 +230,8 @@ mod tests {
         let n = encode_request(&[0xAA; 300], &mut out).unwrap();
         assert_eq!(&out[..4], &[0x81, 0x59, 0x01, 0x2c]);
         assert_eq!(n, 304);
+        assert_eq!(request_len(300), 304);
+        assert_eq!((request_len(0), request_len(23), request_len(24), request_len(256)), (2, 25, 27, 260));
         assert_eq!(encode_request(&[0xAA; 300], &mut out[..303]), None);
     }
 

@@ -73,7 +73,7 @@ fn a_key_is_provisioned_with_the_original_devices_requests() {
     assert!(run.retries.is_empty());
     assert_eq!(
         run.requests[0],
-        b"GET /api/v1/ccs HTTP/1.1\r\nHost: localhost:1443\r\nConnection: close\r\n\r\n"
+        b"GET /api/v1/ccs HTTP/1.1\r\nHost: localhost:1443\r\nContent-Type: application/cbor\r\nConnection: close\r\n\r\n"
     );
     // The body: array(1), bytes(len) as a 2-byte head, the CSR.
     let body = [&[0x81, 0x59][..], &(pki.csr.len() as u16).to_be_bytes(), &pki.csr].concat();
