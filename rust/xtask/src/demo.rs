@@ -1,7 +1,9 @@
 //! `cargo xtask demo`: README command one. Builds the host emulation, boots a fresh
 //! emulated device and runs a scripted session that shows the system working, then a
 //! SIGN1 and an ENCRYPT0 round whose results go to the cloud-side verifier (with a
-//! replay it must refuse); `--interactive` leaves the shell open instead.
+//! replay it must refuse), then provisions the device's certificates from a bootstrap
+//! CA started on loopback and checks them with `openssl verify`; `--interactive`
+//! leaves the shell open instead, with the CA running.
 
 use crate::Result;
 use std::process::Command;
@@ -32,6 +34,8 @@ pub fn run(args: &[String]) -> Result {
         "device-sim",
         "--package",
         "cloud",
+        "--package",
+        "bootstrap-ca",
     ]))?;
     // Relative to the root, so the boot log shows no machine-specific path.
     let state = std::path::Path::new("target/demo-state");
@@ -46,16 +50,120 @@ pub fn run(args: &[String]) -> Result {
         sim
     };
     if interactive {
-        return crate::run(&mut sim());
+        let ca = BootstrapCa::start(&root)?;
+        return crate::run(sim().args(ca.device_flags()));
     }
     crate::run(sim().args(["-c", &SESSION.join("; ")]))?;
-    signed_rounds(&root, sim)
+    signed_rounds(&root, &sim)?;
+    provisioning(&root, &sim)
+}
+
+/// The CA's state, relative to the root like the device's.
+const CA_DIR: &str = "target/demo-state/ca";
+
+/// `bootstrap-ca` initialised in [`CA_DIR`] and serving on a free loopback port until
+/// dropped.
+struct BootstrapCa {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl BootstrapCa {
+    fn start(root: &std::path::Path) -> Result<Self> {
+        let ca = || {
+            let mut cmd = Command::new(root.join("target/debug/bootstrap-ca"));
+            cmd.current_dir(root);
+            cmd
+        };
+        println!("\n== The bootstrap CA (rust/bootstrap-ca): a new CA, serving on loopback");
+        println!("$ bootstrap-ca init --dir {CA_DIR}");
+        crate::run(ca().args(["init", "--dir", CA_DIR]))?;
+        println!("$ bootstrap-ca serve --dir {CA_DIR} --listen 127.0.0.1:0 &");
+        let mut child = ca()
+            .args(["serve", "--dir", CA_DIR, "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start bootstrap-ca: {e}"))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        }
+        print!("{line}");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("bootstrap-ca did not say where it listens: {line:?}"));
+        match port {
+            Ok(port) => Ok(BootstrapCa { child, port }),
+            Err(e) => {
+                let _ = child.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// What the emulated device needs to reach it: the fleet's bootstrap credential
+    /// and the server's name.
+    fn device_flags(&self) -> [String; 4] {
+        [
+            "--bootstrap-creds".into(),
+            CA_DIR.into(),
+            "--bootstrap-server".into(),
+            format!("localhost:{}", self.port),
+        ]
+    }
+}
+
+impl Drop for BootstrapCa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `keys ca` for both keys against the bootstrap CA, the certificates printed, and
+/// `openssl verify` of each against the CA's certificate.
+fn provisioning(root: &std::path::Path, sim: &impl Fn() -> Command) -> Result {
+    let ca = BootstrapCa::start(root)?;
+    let script = "keys ca 5001; keys ca 5002; keys cert 5001; keys cert 5002; keys status";
+    println!("\n== The device gets its certificates: keys ca (CSR signed in the secure world)");
+    let out = sim().args(ca.device_flags()).args(["-c", script]).output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    if !out.status.success() {
+        return Err(format!("device-sim failed to provision: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let pems: Vec<&str> = text
+        .match_indices("-----BEGIN CERTIFICATE-----")
+        .filter_map(|(start, _)| {
+            let end = text[start..].find("-----END CERTIFICATE-----")? + start + 25;
+            Some(&text[start..end])
+        })
+        .collect();
+    if pems.len() != 2 {
+        return Err(format!("expected two certificates from keys cert, got {}", pems.len()));
+    }
+    println!("\n== openssl verify: each certificate against the CA's");
+    for (key, pem) in ["5001", "5002"].iter().zip(pems) {
+        let file = format!("target/demo-state/device-{key}.crt.pem");
+        std::fs::write(root.join(&file), format!("{pem}\n")).map_err(|e| format!("{file}: {e}"))?;
+        println!("$ openssl verify -CAfile {CA_DIR}/ca.crt.pem {file}");
+        crate::run(Command::new("openssl").current_dir(root).args([
+            "verify",
+            "-CAfile",
+            &format!("{CA_DIR}/ca.crt.pem"),
+            &file,
+        ]))?;
+    }
+    Ok(())
 }
 
 /// The device's results, verified where they are consumed: a SIGN1 result (checked by
 /// the non-secure side too, `--verify-sign`) and an ENCRYPT0 result go to `cloud
 /// verify`, then the SIGN1 result again, which the cloud refuses as a replay.
-fn signed_rounds(root: &std::path::Path, sim: impl Fn() -> Command) -> Result {
+fn signed_rounds(root: &std::path::Path, sim: &impl Fn() -> Command) -> Result {
     let cloud_state = root.join("target/demo-state/cloud");
     let script = "keys public 5002; infer get sine SIGN1 90; infer get sine ENCRYPT0 270";
     println!("\n== The device again, with CONFIG_NONSECURE_COSE_VERIFY_SIGN (--verify-sign)");
