@@ -247,8 +247,8 @@ async fn issue(app: &Arc<App>, checked: CheckedCsr, client: SocketAddr) -> Resul
                 Ok(Signed {
                     serial,
                     der,
-                    not_before: now - BACKDATE_SECS as i64,
-                    not_after: now + validity as i64,
+                    not_before: now.saturating_sub(BACKDATE_SECS as i64),
+                    not_after: now.saturating_add(validity as i64),
                 })
             })
         })

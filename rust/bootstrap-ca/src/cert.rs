@@ -120,8 +120,10 @@ impl Ca {
         let key = SigningKey::from(SecretKey::random(&mut OsRng));
         let spki = spki_of(&key)?;
         let subject = name(&[(OID_O, org), (OID_CN, &format!("{org} Bootstrap CA"))])?;
-        let validity =
-            Validity { not_before: time(now - BACKDATE_SECS)?, not_after: time(now + days * 86_400)? };
+        let validity = Validity {
+            not_before: time(now.saturating_sub(BACKDATE_SECS))?,
+            not_after: time(now.saturating_add(days.saturating_mul(86_400)))?,
+        };
         let mut builder = CertificateBuilder::new(
             BuilderProfile::Manual { issuer: None },
             SerialNumber::new(&random_serial().to_be_bytes())?,
@@ -179,8 +181,10 @@ impl Ca {
         now: u64,
         validity_secs: u64,
     ) -> Result<Vec<u8>> {
-        let validity =
-            Validity { not_before: time(now - BACKDATE_SECS)?, not_after: time(now + validity_secs)? };
+        let validity = Validity {
+            not_before: time(now.saturating_sub(BACKDATE_SECS))?,
+            not_after: time(now.saturating_add(validity_secs))?,
+        };
         let ski = SubjectKeyIdentifier::try_from(public_key.owned_to_ref())?;
         let mut builder = CertificateBuilder::new(
             BuilderProfile::Manual { issuer: Some(self.cert.tbs_certificate.subject.clone()) },

@@ -30,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::api::{self, App, Limits};
 use crate::cert::Ca;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refusal, Result};
 use crate::files;
 use crate::sqlite::SqliteStore;
 use crate::store::Store;
@@ -95,18 +95,6 @@ impl Drop for Slot {
     }
 }
 
-/// Why a client certificate that chains to the CA is still refused.
-#[derive(Debug)]
-struct NotBootstrap(String);
-
-impl std::fmt::Display for NotBootstrap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NotBootstrap {}
-
 /// WebPKI's chain check to the CA, then the subject's OU must be exactly the bootstrap OU:
 /// a device certificate from the same CA is not a bootstrap credential.
 #[derive(Debug)]
@@ -140,9 +128,8 @@ impl ClientCertVerifier for BootstrapVerifier {
             return Ok(ClientCertVerified::assertion());
         }
         let reason = format!("the client certificate's OU is {ous:?}, not the bootstrap OU \"{}\"", self.ou);
-        Err(rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
-            NotBootstrap(reason),
-        )))))
+        let refusal = Arc::new(Error::refused(Refusal::Client, reason));
+        Err(rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(refusal))))
     }
 
     fn verify_tls12_signature(

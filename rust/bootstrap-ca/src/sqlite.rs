@@ -213,7 +213,7 @@ impl SqliteStore {
         if limit.max > 0 {
             let recent: u32 = tx.query_row(
                 "SELECT COUNT(*) FROM certificates WHERE uuid = ?1 AND issued_at > ?2",
-                params![request.uuid, request.now - limit.window_secs],
+                params![request.uuid, request.now.saturating_sub(limit.window_secs)],
                 |r| r.get(0),
             )?;
             if recent >= limit.max {

@@ -144,7 +144,8 @@ pub fn form_field<'a>(content_type: &str, body: &'a [u8], name: &str) -> Option<
         body.windows(delimiter.len()).enumerate().filter(|(_, w)| *w == delimiter).map(|(i, _)| i).collect();
     let wanted = format!("name=\"{name}\"");
     for pair in starts.windows(2) {
-        let part = &body[pair[0] + delimiter.len()..pair[1]];
+        // Overlapping matches (a boundary like "-") give an empty or inverted range: none.
+        let Some(part) = body.get(pair[0] + delimiter.len()..pair[1]) else { continue };
         let part = part.strip_prefix(b"\r\n")?.strip_suffix(b"\r\n")?;
         let split = part.windows(4).position(|w| w == b"\r\n\r\n")?;
         let headers = std::str::from_utf8(&part[..split]).ok()?;

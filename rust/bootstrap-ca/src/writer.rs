@@ -25,7 +25,12 @@ impl StoreHandle {
             .name("store".into())
             .spawn(move || {
                 while let Some(job) = queue.blocking_recv() {
-                    job(store.as_mut());
+                    // A job that panics (a bug) loses its reply (the asker answers 503)
+                    // and its transaction (rolled back as it unwinds), not the thread.
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store.as_mut())));
+                    if ran.is_err() {
+                        eprintln!("bootstrap-ca: a storage job panicked; its transaction was rolled back");
+                    }
                 }
             })
             .map_err(|e| Error::Io("store thread".into(), e))?;

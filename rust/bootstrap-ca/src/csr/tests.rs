@@ -213,3 +213,16 @@ fn only_ecdsa_with_sha256_signatures() {
     req.algorithm.oid = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"); // ecdsa-with-SHA384
     assert_eq!(refusal(&req.to_der().unwrap()).0, Refusal::KeyType);
 }
+
+#[test]
+fn no_byte_of_a_request_can_make_the_checks_panic() {
+    let der = good("Device Client TLS");
+    for at in 0..der.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut bad = der.clone();
+            bad[at] ^= flip;
+            // Refused (or, for a flip the encoding absorbs, accepted): never a panic.
+            let _ = check(&bad, &policy());
+        }
+    }
+}

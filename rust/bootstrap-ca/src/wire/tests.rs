@@ -127,6 +127,8 @@ fn multipart_form_field() {
     assert_eq!(form_field(ct, body, "missing"), None);
     assert_eq!(form_field("multipart/form-data", body, "csrfile"), None);
     assert_eq!(form_field(ct, b"--XyZ\r\nbroken", "csrfile"), None);
+    // A boundary whose delimiter overlaps itself.
+    assert_eq!(form_field("multipart/form-data; boundary=-", b"------\r\n", "csrfile"), None);
 }
 
 #[test]
