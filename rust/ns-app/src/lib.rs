@@ -12,6 +12,7 @@ mod csr_subject;
 mod infer;
 mod info;
 mod keys;
+pub mod mqtt;
 mod pem;
 pub mod provision;
 pub mod shell;
