@@ -91,6 +91,11 @@ impl DeviceKey {
     pub fn thumbprint(&self) -> [u8; 32] {
         self.thumbprint
     }
+
+    /// The key as an uncompressed SEC1 point (`04 || x || y`), as the store keeps it.
+    pub fn sec1(&self) -> Vec<u8> {
+        self.key.to_encoded_point(false).as_bytes().to_vec()
+    }
 }
 
 /// The recipient's private key and its public key's thumbprint.

@@ -1,8 +1,10 @@
 //! The cloud side of secure-inference: takes a result as the device sent it and gives
 //! back its claims, or the reason not to trust them. Sans-IO where it matters: [`verify`]
 //! turns bytes and keys into [`Verified`] claims, [`check_counter`] compares a counter
-//! with the last one accepted; [`CounterStore`] keeps those counters in files, and the
-//! `cloud` binary reads arguments and files around them.
+//! with the last one accepted, [`check_cose_cert`] checks a device's COSE SIGN
+//! certificate against the CA; [`Store`] keeps devices, results and refusals in SQLite,
+//! [`Consumer`] decides what each MQTT message is and records it, and the `cloud`
+//! binary puts sockets, files and clocks around them (docs/cloud.md).
 //!
 //! The device key must be the COSE SIGN key 0x5002, with that purpose stated by its
 //! certificate or by the id it is registered under ([`DeviceKey`]): the Client TLS key
@@ -13,19 +15,28 @@
 //! `SIGN1`. A plain `CBOR` result carries no proof of origin.
 #![forbid(unsafe_code)]
 
+mod chain;
+mod consumer;
 mod input;
 mod keys;
 mod purpose;
 mod state;
+mod store;
+pub mod time;
 mod verify;
 
 use std::fmt;
 use std::path::PathBuf;
 
+pub use chain::{check_cose_cert, Ca, CertError, CoseCert};
+pub use consumer::{parse_topic, Consumer, Outcome, Topic};
 pub use input::{decode_file, decode_text};
 pub use keys::{thumbprint, DeviceKey, RecipientKey};
 pub use purpose::{parse_key_id, COSE_SIGN_KEY_ID};
-pub use state::{check_counter, CounterStore};
+pub use state::{check_counter, import_json_state};
+pub use store::{
+    Accepted, DeviceRow, Refusal, RefusalRow, Registered, ResultQuery, Store, StoredResult, SCHEMA_VERSION,
+};
 pub use verify::{verify, Options, Verified};
 
 /// Errors of this crate: the first group is the caller's (bad arguments, keys, files),
@@ -66,12 +77,34 @@ pub enum Error {
     Replay { counter: u64, last: u64 },
     /// The counter state cannot be read or written.
     State(PathBuf, std::io::Error),
+    /// The CA certificate given cannot anchor device certificates.
+    Ca(&'static str),
+    /// A device's COSE SIGN certificate that does not chain to the CA or is not valid.
+    Certificate(CertError),
+    /// A certificate older than the one registered for the device (its notBefore, the
+    /// registered one's).
+    OlderCertificate { not_before: u64, registered: u64 },
+    /// A message on a topic that is not a device's events topic, or of an unknown type.
+    Topic(&'static str),
+    /// A result from a device that has no COSE SIGN certificate registered.
+    UnknownDevice(String),
+    /// The claims name another device than the topic (the claims', the topic's).
+    DeviceMismatch { claims: String, topic: String },
+    /// A counter beyond what the store keeps (SQLite integers are signed 64-bit).
+    CounterRange(u64),
+    /// The store failed (SQLite); nothing of the operation was kept.
+    Store(rusqlite::Error),
+    /// The store was written by a newer `cloud` (its schema version, the newest known).
+    StoreVersion { found: i64, known: i64 },
 }
 
 impl Error {
     /// Whether the error is the caller's (exit code 2) rather than the result's (1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Key(_) | Error::KeyPurpose(_) | Error::Input(_) | Error::Read(..))
+        matches!(
+            self,
+            Error::Key(_) | Error::KeyPurpose(_) | Error::Input(_) | Error::Read(..) | Error::Ca(_)
+        )
     }
 }
 
@@ -110,6 +143,31 @@ impl fmt::Display for Error {
                 write!(f, "replayed or stale result: counter {counter}, last accepted {last}")
             }
             Error::State(path, e) => write!(f, "counter state {}: {e}", path.display()),
+            Error::Ca(what) => write!(f, "unusable CA certificate: {what}"),
+            Error::Certificate(e) => write!(f, "the device's COSE SIGN certificate is refused: {e}"),
+            Error::OlderCertificate { not_before, registered } => write!(
+                f,
+                "the certificate is older (notBefore {}) than the one registered (notBefore {})",
+                time::utc(*not_before * 1000),
+                time::utc(*registered * 1000)
+            ),
+            Error::Topic(what) => write!(f, "not a device events topic: {what}"),
+            Error::UnknownDevice(uuid) => write!(
+                f,
+                "no COSE SIGN certificate registered for device {uuid}: the device sends it on \
+                 devices/{uuid}/messages/events/type=cose-cert after connecting"
+            ),
+            Error::DeviceMismatch { claims, topic } => {
+                write!(f, "the claims are device {claims}'s, the topic is device {topic}'s")
+            }
+            Error::CounterRange(counter) => {
+                write!(f, "counter {counter} is beyond 2^63 - 1, which the store cannot keep")
+            }
+            Error::Store(e) => write!(f, "the store failed: {e}"),
+            Error::StoreVersion { found, known } => write!(
+                f,
+                "the store has schema version {found}, newer than this cloud's {known}: use a newer cloud"
+            ),
         }
     }
 }
@@ -119,6 +177,18 @@ impl std::error::Error for Error {}
 impl From<cose_results::Error> for Error {
     fn from(e: cose_results::Error) -> Self {
         Error::Malformed(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<CertError> for Error {
+    fn from(e: CertError) -> Self {
+        Error::Certificate(e)
     }
 }
 

@@ -1,13 +1,14 @@
-//! The last counter accepted from each device, one small JSON file per device,
-//! replaced atomically (temporary file, fsync, rename, fsync of the folder).
+//! The replay rule, and the JSON state files that `cloud verify --state DIR` kept
+//! before the store (one `<uuid>.json` per device, `{"device": .., "counter": ..}`):
+//! their counters become floors in the store, so a result accepted then is still
+//! refused as a replay now.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::{uuid_string, Error, Result, Verified};
+use crate::{Error, Result, Store};
 
 /// Accepts `counter` only above the last one accepted (`None`: nothing seen yet).
 pub fn check_counter(counter: u64, last: Option<u64>) -> Result<()> {
@@ -17,72 +18,35 @@ pub fn check_counter(counter: u64, last: Option<u64>) -> Result<()> {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Record {
     device: String,
     counter: u64,
 }
 
-/// Counters kept in a folder as `<uuid>.json`. One verifier process at a time per
-/// folder: two concurrent ones could both accept the same counter.
-#[derive(Clone, Debug)]
-pub struct CounterStore {
-    dir: PathBuf,
-}
-
-impl CounterStore {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        CounterStore { dir: dir.into() }
-    }
-
-    fn path(&self, device: &[u8; 16]) -> PathBuf {
-        self.dir.join(format!("{}.json", uuid_string(device)))
-    }
-
-    /// The last counter accepted from `device`, if any.
-    pub fn last(&self, device: &[u8; 16]) -> Result<Option<u64>> {
-        let path = self.path(device);
-        let text = match fs::read(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::State(path, e)),
-        };
+/// Imports every `<uuid>.json` state file in `dir` into `store` as a counter floor
+/// (idempotent: a floor only rises); returns how many. A file that is not such a
+/// record refuses, rather than forgetting the counter it held.
+pub fn import_json_state(dir: &Path, store: &mut Store, now_ms: u64) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::State(dir.into(), e)),
+    };
+    let mut imported = 0;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::State(dir.into(), e))?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(uuid) = name.strip_suffix(".json") else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let text = fs::read(&path).map_err(|e| Error::State(path.clone(), e))?;
         match serde_json::from_slice::<Record>(&text) {
-            Ok(record) if record.device == uuid_string(device) => Ok(Some(record.counter)),
-            _ => Err(Error::State(path, std::io::ErrorKind::InvalidData.into())),
+            Ok(record) if record.device == uuid => store.raise_floor(uuid, record.counter, now_ms)?,
+            _ => return Err(Error::State(path, std::io::ErrorKind::InvalidData.into())),
         }
+        imported += 1;
     }
-
-    /// Records `counter` as the last accepted from `device`.
-    pub fn store(&self, device: &[u8; 16], counter: u64) -> Result<()> {
-        let path = self.path(device);
-        let fail = |e| Error::State(path.clone(), e);
-        fs::create_dir_all(&self.dir).map_err(fail)?;
-        let record = Record { device: uuid_string(device), counter };
-        let json = serde_json::to_vec(&record).map_err(|e| fail(e.into()))?;
-        let tmp = self.dir.join(format!(".{}.json.{}.tmp", uuid_string(device), std::process::id()));
-        let write = |tmp: &Path| -> std::io::Result<()> {
-            let mut file = fs::File::create(tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            fs::rename(tmp, &path)?;
-            fs::File::open(&self.dir)?.sync_all()
-        };
-        write(&tmp).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            fail(e)
-        })
-    }
-
-    /// Checks a verified result's counter against the last one and records it. An
-    /// unsigned result (`CBOR`, `--allow-unsigned`) is checked but never recorded:
-    /// anyone can write its counter, and a forged high one would refuse every genuine
-    /// result of that device afterwards.
-    pub fn accept(&self, result: &Verified) -> Result<()> {
-        check_counter(result.counter, self.last(&result.device_id)?)?;
-        if result.kid.is_none() {
-            return Ok(());
-        }
-        self.store(&result.device_id, result.counter)
-    }
+    Ok(imported)
 }

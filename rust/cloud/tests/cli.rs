@@ -288,7 +288,7 @@ fn refusals_exit_1_and_usage_errors_exit_2() {
         (vec!["verify", "--device-key", "04abcd", "--key-id", "5002", &good], 2, "unusable key"),
         (vec!["verify", "--device-key", &dev, "--key-id", "5002", "not a result!"], 2, "unreadable result"),
         (vec!["verify", "--device-key", &dev, "--key-id", "5002", "--nonce", "xyz", &good], 2, "--nonce"),
-        (vec!["sign", &good], 2, "only command"),
+        (vec!["sign", &good], 2, "unknown command sign"),
         (vec![], 2, "usage"),
     ] {
         let out = cloud(&args, None);

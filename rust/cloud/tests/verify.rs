@@ -3,7 +3,7 @@
 
 mod common;
 
-use cloud::{check_counter, verify, CounterStore, DeviceKey, Error, Options, RecipientKey, Verified};
+use cloud::{check_counter, verify, Accepted, DeviceKey, Error, Options, RecipientKey, Store, Verified};
 use common::*;
 
 /// `key` registered as the device's COSE SIGN key.
@@ -153,27 +153,29 @@ fn counters_only_go_up_and_survive_a_new_store() {
     assert!(check_counter(0, None).is_ok());
     assert!(matches!(check_counter(5, Some(5)), Err(Error::Replay { counter: 5, last: 5 })));
     let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cloud.db");
     let key = device_key();
     let accept = |counter| {
-        let v = check(&sign1(&key, counter, None), &device(&key)).unwrap();
-        CounterStore::new(dir.path().join("state")).accept(&v)
+        let result = sign1(&key, counter, None);
+        let v = check(&result, &device(&key)).unwrap();
+        Store::open(&db).unwrap().accept(&v, &result, "verify", 1)
     };
-    accept(5).unwrap();
-    let replay = accept(5).unwrap_err();
-    assert_eq!(replay.to_string(), "replayed or stale result: counter 5, last accepted 5");
-    assert!(matches!(accept(4), Err(Error::Replay { counter: 4, last: 5 })));
-    accept(6).unwrap();
-    let store = CounterStore::new(dir.path().join("state"));
-    assert_eq!(store.last(&UUID).unwrap(), Some(6));
-    assert_eq!(store.last(&[0; 16]).unwrap(), None);
-    assert!(matches!(accept(6), Err(Error::Replay { counter: 6, last: 6 })));
-    // Only the state file is left: no temporary files.
-    let names: Vec<_> =
-        std::fs::read_dir(dir.path().join("state")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, [format!("{UUID_TEXT}.json").as_str()]);
-    // A damaged state file refuses rather than resets.
-    std::fs::write(dir.path().join("state").join(&names[0]), b"{").unwrap();
-    assert!(matches!(accept(7), Err(Error::State(..))));
+    assert_eq!(accept(5).unwrap(), Accepted::Stored);
+    // The same bytes again (RFC 6979: the same signature) are a duplicate, not stored twice.
+    assert_eq!(accept(5).unwrap(), Accepted::Duplicate);
+    let replay = |counter| {
+        let result = sign1(&key, counter, Some(NONCE));
+        let v = check(&result, &device(&key)).unwrap();
+        Store::open(&db).unwrap().accept(&v, &result, "verify", 1)
+    };
+    let e = replay(5).unwrap_err();
+    assert_eq!(e.to_string(), "replayed or stale result: counter 5, last accepted 5");
+    assert!(matches!(replay(4), Err(Error::Replay { counter: 4, last: 5 })));
+    assert_eq!(accept(6).unwrap(), Accepted::Stored);
+    let store = Store::open(&db).unwrap();
+    let counters: Vec<u64> = store.results(&Default::default()).unwrap().iter().map(|r| r.counter).collect();
+    assert_eq!(counters, [5, 6]);
+    assert!(matches!(replay(6), Err(Error::Replay { counter: 6, last: 6 })));
 }
 
 #[test]
@@ -263,11 +265,14 @@ fn a_copy_with_s_replaced_by_n_minus_s_verifies_and_is_a_replay() {
     let (original, malleated) =
         (check(&result, &device(&key)).unwrap(), check(&copy, &device(&key)).unwrap());
     assert_eq!(original, malleated);
-    for (first, second) in [(&original, &malleated), (&malleated, &original)] {
+    // Either copy first: the other is a replay (another payload, the same counter).
+    for ((first, a), (second, b)) in
+        [((&original, &result), (&malleated, &copy)), ((&malleated, &copy), (&original, &result))]
+    {
         let dir = tempfile::tempdir().unwrap();
-        let store = CounterStore::new(dir.path());
-        store.accept(first).unwrap();
-        assert!(matches!(store.accept(second), Err(Error::Replay { counter: 12, last: 12 })));
+        let mut store = Store::open(&dir.path().join("cloud.db")).unwrap();
+        assert_eq!(store.accept(first, a, "verify", 1).unwrap(), Accepted::Stored);
+        assert!(matches!(store.accept(second, b, "verify", 1), Err(Error::Replay { counter: 12, last: 12 })));
     }
     // RFC 6979 signatures as the device makes them (p256-sign gives RustCrypto's) come
     // with the high s about half the time: refusing it would refuse genuine results.
