@@ -7,11 +7,16 @@ use std::time::Duration;
 use der::asn1::{GeneralizedTime, Ia5String, ObjectIdentifier, OctetString, Utf8StringRef};
 use der::{Decode, Encode, EncodeValue, Length, Tag, Tagged, Writer};
 use device_identity::KeyId;
-use p256::ecdsa::{DerSignature, SigningKey};
+use p256::ecdsa::signature::{Keypair, Signer};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use p256::SecretKey;
 use rand_core::{OsRng, RngCore};
-use spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use spki::{
+    AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey, SubjectPublicKeyInfoOwned,
+};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::builder::{Builder, CertificateBuilder, Profile as BuilderProfile};
 use x509_cert::der::referenced::OwnedToRef;
@@ -30,6 +35,7 @@ use x509_cert::Certificate;
 use crate::csr::{OID_CN, OID_O};
 use crate::error::{Error, Result};
 
+const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
 const OID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
 
@@ -107,9 +113,56 @@ fn time(unix: u64) -> Result<Time> {
     Ok(Time::GeneralTime(GeneralizedTime::from_unix_duration(Duration::from_secs(unix))?))
 }
 
+/// The CA key as x509-cert's builder wants a signer: ring signs (P-256 in assembly,
+/// ECDSA with a random nonce), p256 holds the public half.
+struct CaSigner {
+    pair: EcdsaKeyPair,
+    public: VerifyingKey,
+    rng: SystemRandom,
+}
+
+impl CaSigner {
+    fn new(secret: &SecretKey) -> Result<Self> {
+        let public = VerifyingKey::from(secret.public_key());
+        let point = public.to_encoded_point(false);
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &secret.to_bytes(),
+            point.as_bytes(),
+            &rng,
+        )
+        .map_err(|e| Error::Key(format!("ring refused the CA key: {e}")))?;
+        Ok(CaSigner { pair, public, rng })
+    }
+}
+
+impl Keypair for CaSigner {
+    type VerifyingKey = VerifyingKey;
+
+    fn verifying_key(&self) -> VerifyingKey {
+        self.public
+    }
+}
+
+impl DynSignatureAlgorithmIdentifier for CaSigner {
+    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
+        // RFC 5758: ecdsa-with-SHA256 has no parameters.
+        Ok(AlgorithmIdentifierOwned { oid: OID_ECDSA_SHA256, parameters: None })
+    }
+}
+
+impl Signer<DerSignature> for CaSigner {
+    fn try_sign(&self, message: &[u8]) -> std::result::Result<DerSignature, p256::ecdsa::Error> {
+        let signature = self.pair.sign(&self.rng, message).map_err(|_| p256::ecdsa::Error::new())?;
+        DerSignature::from_bytes(signature.as_ref())
+    }
+}
+
 /// The CA's key and certificate, loaded once.
 pub struct Ca {
-    key: SigningKey,
+    secret: SecretKey,
+    signer: CaSigner,
     cert: Certificate,
     ski: OctetString,
 }
@@ -117,8 +170,9 @@ pub struct Ca {
 impl Ca {
     /// A new self-signed CA: `O=<org>, CN=<org> Bootstrap CA`, P-256.
     pub fn generate(org: &str, now: u64, days: u64) -> Result<Self> {
-        let key = SigningKey::from(SecretKey::random(&mut OsRng));
-        let spki = spki_of(&key)?;
+        let secret = SecretKey::random(&mut OsRng);
+        let signer = CaSigner::new(&secret)?;
+        let spki = spki_of(&signer.public)?;
         let subject = name(&[(OID_O, org), (OID_CN, &format!("{org} Bootstrap CA"))])?;
         let validity = Validity {
             not_before: time(now.saturating_sub(BACKDATE_SECS))?,
@@ -130,7 +184,7 @@ impl Ca {
             validity,
             subject,
             spki.clone(),
-            &key,
+            &signer,
         )
         .map_err(build_error)?;
         let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref())?;
@@ -138,7 +192,7 @@ impl Ca {
         add(&mut builder, Ext(KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign), true))?;
         add(&mut builder, Ext(ski.clone(), false))?;
         let cert = builder.build::<DerSignature>().map_err(build_error)?;
-        Ok(Ca { key, cert, ski: ski.0 })
+        Ok(Ca { secret, signer, cert, ski: ski.0 })
     }
 
     /// The CA of a certificate and a key (PKCS#8 or SEC1 PEM) that must match.
@@ -147,13 +201,13 @@ impl Ca {
         let secret = SecretKey::from_pkcs8_pem(key_pem)
             .or_else(|_| SecretKey::from_sec1_pem(key_pem))
             .map_err(|_| "not a PEM P-256 private key (PKCS#8 or SEC1)".to_string())?;
-        let key = SigningKey::from(secret);
-        let spki = spki_of(&key).map_err(|e| e.to_string())?;
+        let signer = CaSigner::new(&secret).map_err(|e| e.to_string())?;
+        let spki = spki_of(&signer.public).map_err(|e| e.to_string())?;
         if spki != cert.tbs_certificate.subject_public_key_info {
             return Err("the CA key does not match the CA certificate".into());
         }
         let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref()).map_err(|e| e.to_string())?;
-        Ok(Ca { key, cert, ski: ski.0 })
+        Ok(Ca { secret, signer, cert, ski: ski.0 })
     }
 
     pub fn certificate(&self) -> &Certificate {
@@ -165,8 +219,7 @@ impl Ca {
     }
 
     pub fn key_pem(&self) -> Result<String> {
-        let secret = SecretKey::from(&self.key);
-        let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
+        let pem = self.secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
         Ok(pem.to_string())
     }
 
@@ -192,7 +245,7 @@ impl Ca {
             validity,
             subject,
             public_key,
-            &self.key,
+            &self.signer,
         )
         .map_err(build_error)?;
         add(&mut builder, Ext(BasicConstraints { ca: false, path_len_constraint: None }, true))?;
@@ -228,7 +281,7 @@ impl Ca {
     }
 }
 
-fn add<E: AsExtension>(builder: &mut CertificateBuilder<'_, SigningKey>, ext: E) -> Result<()> {
+fn add<E: AsExtension>(builder: &mut CertificateBuilder<'_, CaSigner>, ext: E) -> Result<()> {
     builder.add_extension(&ext).map_err(build_error)
 }
 
@@ -236,8 +289,8 @@ fn build_error(e: x509_cert::builder::Error) -> Error {
     Error::Build(e)
 }
 
-fn spki_of(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned> {
-    let der = key.verifying_key().to_public_key_der().map_err(|e| Error::Key(e.to_string()))?;
+fn spki_of(key: &VerifyingKey) -> Result<SubjectPublicKeyInfoOwned> {
+    let der = key.to_public_key_der().map_err(|e| Error::Key(e.to_string()))?;
     Ok(SubjectPublicKeyInfoOwned::from_der(der.as_bytes())?)
 }
 
@@ -245,7 +298,7 @@ fn spki_of(key: &SigningKey) -> Result<SubjectPublicKeyInfoOwned> {
 pub fn new_key() -> Result<(String, SubjectPublicKeyInfoOwned)> {
     let secret = SecretKey::random(&mut OsRng);
     let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
-    let spki = spki_of(&SigningKey::from(&secret))?;
+    let spki = spki_of(SigningKey::from(&secret).verifying_key())?;
     Ok((pem.to_string(), spki))
 }
 

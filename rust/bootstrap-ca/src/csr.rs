@@ -11,7 +11,6 @@
 use der::asn1::{BitStringRef, ObjectIdentifier};
 use der::{Decode, Reader, SliceReader, Tag, Tagged};
 use device_identity::KeyId;
-use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::name::Name;
@@ -121,7 +120,11 @@ fn verify(
         Some(s) => s,
         None => return refuse(Refusal::BadSignature, "the CSR's signature is not a DER ECDSA signature"),
     };
-    key.verify(info, &sig).or_else(|_| {
+    // ring's assembly verifies (the point is p256's, checked to be on the curve).
+    let point = key.to_encoded_point(false);
+    let ring_key =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, point.as_bytes());
+    ring_key.verify(info, sig.as_bytes()).or_else(|_| {
         refuse(
             Refusal::BadSignature,
             "the CSR's signature does not verify with its own key (no proof of possession)",

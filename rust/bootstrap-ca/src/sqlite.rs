@@ -138,6 +138,10 @@ impl SqliteStore {
     }
 }
 
+const INSERT_CERTIFICATE: &str = "INSERT INTO certificates
+    (serial, uuid, key_label, public_key, status, der, not_before, not_after, issued_at)
+    VALUES (?1, ?2, ?3, ?4, 'valid', ?5, ?6, ?7, ?8)";
+
 const CERT_COLUMNS: &str =
     "serial, uuid, key_label, status, der, not_before, not_after, issued_at, revoked_at, revoke_reason";
 
@@ -173,10 +177,11 @@ struct Audit<'a> {
 }
 
 fn audit(conn: &Connection, a: Audit<'_>) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO audit (at, client, event, uuid, key_label, serial, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![a.at, a.client, a.event, a.uuid, a.label, a.serial.map(|s| s.to_string()), a.reason],
-    )?;
+    const INSERT: &str = "INSERT INTO audit (at, client, event, uuid, key_label, serial, reason)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    let serial = a.serial.map(|s| s.to_string());
+    conn.prepare_cached(INSERT)?
+        .execute(params![a.at, a.client, a.event, a.uuid, a.label, serial, a.reason])?;
     Ok(())
 }
 
@@ -192,17 +197,19 @@ impl SqliteStore {
         limit: RateLimit,
     ) -> Result<Option<(Refusal, String)>> {
         let status: Option<String> = tx
-            .query_row("SELECT status FROM devices WHERE uuid = ?1", [request.uuid], |r| r.get(0))
+            .prepare_cached("SELECT status FROM devices WHERE uuid = ?1")?
+            .query_row([request.uuid], |r| r.get(0))
             .optional()?;
         if status.as_deref() == Some("revoked") {
             return Ok(Some((Refusal::DeviceRevoked, format!("device {} is revoked", request.uuid))));
         }
+        const SAME_KEY: &str = "SELECT uuid, key_label FROM certificates
+            WHERE public_key = ?1 AND NOT (uuid = ?2 AND key_label = ?3) LIMIT 1";
         let other: Option<(String, String)> = tx
-            .query_row(
-                "SELECT uuid, key_label FROM certificates WHERE public_key = ?1 AND NOT (uuid = ?2 AND key_label = ?3) LIMIT 1",
-                params![request.public_key, request.uuid, request.label],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached(SAME_KEY)?
+            .query_row(params![request.public_key, request.uuid, request.label], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         if let Some((uuid, label)) = other {
             return Ok(Some((
@@ -211,11 +218,11 @@ impl SqliteStore {
             )));
         }
         if limit.max > 0 {
-            let recent: u32 = tx.query_row(
-                "SELECT COUNT(*) FROM certificates WHERE uuid = ?1 AND issued_at > ?2",
-                params![request.uuid, request.now.saturating_sub(limit.window_secs)],
-                |r| r.get(0),
-            )?;
+            let recent: u32 = tx
+                .prepare_cached("SELECT COUNT(*) FROM certificates WHERE uuid = ?1 AND issued_at > ?2")?
+                .query_row(params![request.uuid, request.now.saturating_sub(limit.window_secs)], |r| {
+                    r.get(0)
+                })?;
             if recent >= limit.max {
                 return Ok(Some((
                     Refusal::RateLimited,
@@ -271,11 +278,11 @@ impl Store for SqliteStore {
             tx.commit()?;
             return Err(Error::Refused(kind, reason));
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO devices (uuid, status, first_seen, last_seen) VALUES (?1, 'active', ?2, ?2)
              ON CONFLICT (uuid) DO UPDATE SET last_seen = excluded.last_seen",
-            params![request.uuid, request.now],
-        )?;
+        )?
+        .execute(params![request.uuid, request.now])?;
         let superseded: Vec<u128> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT serial FROM certificates WHERE uuid = ?1 AND key_label = ?2 AND status = 'valid'",
@@ -283,29 +290,25 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params![request.uuid, request.label], |r| serial_of(r.get(0)?))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE certificates SET status = 'revoked', revoked_at = ?3, revoke_reason = 'superseded'
              WHERE uuid = ?1 AND key_label = ?2 AND status = 'valid'",
-            params![request.uuid, request.label, request.now],
-        )?;
+        )?
+        .execute(params![request.uuid, request.label, request.now])?;
         // A taken serial (2^-128 per pair) gets a new signature with a new serial.
         let mut attempts = 0;
         let signed = loop {
             let signed = sign()?;
-            let inserted = tx.execute(
-                "INSERT INTO certificates (serial, uuid, key_label, public_key, status, der, not_before, not_after, issued_at)
-                 VALUES (?1, ?2, ?3, ?4, 'valid', ?5, ?6, ?7, ?8)",
-                params![
-                    signed.serial.to_string(),
-                    request.uuid,
-                    request.label,
-                    request.public_key,
-                    signed.der,
-                    signed.not_before,
-                    signed.not_after,
-                    request.now
-                ],
-            );
+            let inserted = tx.prepare_cached(INSERT_CERTIFICATE)?.execute(params![
+                signed.serial.to_string(),
+                request.uuid,
+                request.label,
+                request.public_key,
+                signed.der,
+                signed.not_before,
+                signed.not_after,
+                request.now
+            ]);
             match inserted {
                 Ok(_) => break signed,
                 Err(e) if is_unique_violation(&e) && attempts < 3 => attempts += 1,
