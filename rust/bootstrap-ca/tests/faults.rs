@@ -68,9 +68,14 @@ fn sigkill_under_load_loses_nothing_that_was_sent() {
                 std::thread::spawn(move || client(addr, c, stop, got))
             })
             .collect();
+        // Once the load is on (a few certificates in, however busy the machine), kill
+        // at a different moment each round, with requests in flight.
         let before = got.lock().unwrap().len();
-        // Kill at a different moment each round, with requests in flight.
-        std::thread::sleep(Duration::from_millis(150 + (round as u64 * 37) % 250));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while got.lock().unwrap().len() < before + 5 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis((round as u64 * 37) % 200));
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);
