@@ -159,6 +159,9 @@ pub fn check_counter(python: &Path, image: &Path) -> Result {
 /// `cargo xtask bench [host] [IMAGE...]`: `host` runs the host benchmarks; image
 /// names pick emulated-target images; nothing runs everything.
 pub fn run(only: &[String]) -> Result {
+    if only.first().is_some_and(|o| o == "ca") {
+        return crate::bench_ca::run(&only[1..]);
+    }
     let images: Vec<String> = only.iter().filter(|o| *o != "host").cloned().collect();
     if only.is_empty() || images.len() < only.len() {
         host()?;

@@ -5,6 +5,7 @@
 //! the whole setup.
 
 mod bench;
+mod bench_ca;
 mod demo;
 mod fuzz;
 mod host;
@@ -28,6 +29,9 @@ commands:
                        test on qemu-system-arm -machine mps2-an521 -cpu cortex-m33
   bench [IMAGE...]     build the benchmark images and measure them on the emulated M33:
                        retired instructions (exact), flash, RAM, stack peak
+  bench ca [--liteboot CLONE_DIR]
+                       the bootstrap CA under the anchor's load generator, beside
+                       liteboot built from CLONE_DIR
   size ELF...          flash and RAM of linked images
   soak [KILLS]         kill the secure process KILLS times (default 2,000) during
                        result and storage writes; no counter repeats, no write is lost
