@@ -34,6 +34,12 @@ EXPECTED_DEFAULTS = {
     # The original sample's names (issue #16); ns_app::shell::BOOTSTRAP_SERVER_* the same.
     "BOOTSTRAP_SERVER_HOST": "192.0.2.2",
     "BOOTSTRAP_SERVER_PORT": "1443",
+    # docs/mqtt.md; ns_app::shell::AZURE_* the same.
+    "NONSECURE_AZURE_FORMAT_SIGN1": "y",
+    "NONSECURE_AZURE_FORMAT_ENCRYPT0": "n",
+    "NONSECURE_AZURE_PERIOD": "10",
+    "NONSECURE_AZURE_QUEUE": "32",
+    "NONSECURE_AZURE_KEEP_ALIVE": "60",
 }
 
 
@@ -84,11 +90,18 @@ def main():
                     fail(f"{conf}:{n}: no option {name}")
     # The host emulation's defaults are the Rust constants: they must say the same.
     shell_rs = open(os.path.join(root, "rust/ns-app/src/shell.rs")).read()
-    for name in ["BOOTSTRAP_SERVER_HOST", "BOOTSTRAP_SERVER_PORT"]:
+    constants = {
+        "BOOTSTRAP_SERVER_HOST": "BOOTSTRAP_SERVER_HOST",
+        "BOOTSTRAP_SERVER_PORT": "BOOTSTRAP_SERVER_PORT",
+        "AZURE_PERIOD": "NONSECURE_AZURE_PERIOD",
+        "AZURE_QUEUE": "NONSECURE_AZURE_QUEUE",
+        "AZURE_KEEP_ALIVE": "NONSECURE_AZURE_KEEP_ALIVE",
+    }
+    for name, option in constants.items():
         match = re.search(rf"pub const {name}: [^=]+= ([^;]+);", shell_rs)
         value = match.group(1).strip('"') if match else None
-        if value != EXPECTED_DEFAULTS[name]:
-            fail(f"ns_app::shell::{name} is {value!r}, the Kconfig default {EXPECTED_DEFAULTS[name]!r}")
+        if value != EXPECTED_DEFAULTS[option]:
+            fail(f"ns_app::shell::{name} is {value!r}, the Kconfig default {EXPECTED_DEFAULTS[option]!r}")
     print(f"Kconfig: {len(ours)} options parse, with prompts, help and their defaults")
 
 

@@ -27,10 +27,7 @@ pub fn uuid(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resul
     let mut uuid = [0u8; 16];
     match ctx.client.call(api::SERVICE.handle(), api::UUID, &[], &mut [&mut uuid]) {
         Ok(reply) if reply.out_len[0] == 16 => {
-            for (i, b) in uuid.iter().enumerate() {
-                let sep = if matches!(i, 4 | 6 | 8 | 10) { "-" } else { "" };
-                let _ = write!(out, "{sep}{b:02x}");
-            }
+            let _ = write_uuid(&uuid, out);
             let _ = writeln!(out);
             Ok(())
         }
@@ -43,4 +40,13 @@ pub fn uuid(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resul
             Err(Failed)
         }
     }
+}
+
+/// A UUID in its lowercase hyphenated form.
+pub(crate) fn write_uuid(uuid: &[u8; 16], out: &mut dyn Write) -> core::fmt::Result {
+    for (i, b) in uuid.iter().enumerate() {
+        let sep = if matches!(i, 4 | 6 | 8 | 10) { "-" } else { "" };
+        write!(out, "{sep}{b:02x}")?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod bootstrap;
 mod csr_subject;
 mod infer;

@@ -9,6 +9,9 @@ pub struct Context<'a> {
     /// The bootstrap server over HTTPS (`keys ca`); `None` where the home has no
     /// network (the Zephyr app until its networking lands).
     pub https: Option<&'a dyn crate::bootstrap::Https>,
+    /// The MQTT publisher's network and thread (`azure`); `None` where the home has
+    /// none.
+    pub azure: Option<&'a dyn crate::azure::Azure>,
 }
 
 /// The application's build-time options (Kconfig on the device, flags in the host
@@ -29,6 +32,16 @@ pub struct Config {
     pub bootstrap_host: &'static str,
     /// `CONFIG_BOOTSTRAP_SERVER_PORT`.
     pub bootstrap_port: u16,
+    /// `CONFIG_NONSECURE_AZURE_FORMAT_*`: the format of published results,
+    /// `FORMAT_SIGN1` or `FORMAT_ENCRYPT0`.
+    pub azure_format: u32,
+    /// `CONFIG_NONSECURE_AZURE_PERIOD`: seconds between published results
+    /// (`azure period` changes it while running).
+    pub azure_period_s: u32,
+    /// `CONFIG_NONSECURE_AZURE_QUEUE`: results kept while offline.
+    pub azure_queue: u32,
+    /// `CONFIG_NONSECURE_AZURE_KEEP_ALIVE`: MQTT keep-alive, seconds.
+    pub azure_keep_alive_s: u16,
 }
 
 /// The Kconfig default of [`Config::infer_get_max_steps`]: 0 to 359 by 1.
@@ -38,6 +51,12 @@ pub const INFER_GET_MAX_STEPS: u32 = 360;
 pub const BOOTSTRAP_SERVER_HOST: &str = "192.0.2.2";
 /// The Kconfig default of [`Config::bootstrap_port`]: liteboot's port.
 pub const BOOTSTRAP_SERVER_PORT: u16 = 1443;
+/// The Kconfig default of [`Config::azure_period_s`].
+pub const AZURE_PERIOD: u32 = 10;
+/// The Kconfig default of [`Config::azure_queue`].
+pub const AZURE_QUEUE: u32 = 32;
+/// The Kconfig default of [`Config::azure_keep_alive_s`].
+pub const AZURE_KEEP_ALIVE: u16 = 60;
 
 impl Default for Config {
     fn default() -> Self {
@@ -47,6 +66,10 @@ impl Default for Config {
             infer_get_max_steps: INFER_GET_MAX_STEPS,
             bootstrap_host: BOOTSTRAP_SERVER_HOST,
             bootstrap_port: BOOTSTRAP_SERVER_PORT,
+            azure_format: secure_api::inference::FORMAT_SIGN1,
+            azure_period_s: AZURE_PERIOD,
+            azure_queue: AZURE_QUEUE,
+            azure_keep_alive_s: AZURE_KEEP_ALIVE,
         }
     }
 }
@@ -99,6 +122,35 @@ const fn group(name: &'static str, help: &'static str, subcommands: &'static [Co
 
 /// The application's commands.
 pub static COMMANDS: &[Command] = &[
+    group(
+        "azure",
+        "Publish results to an MQTT broker in Azure IoT Hub's form (docs/mqtt.md)",
+        &[
+            leaf(
+                "period",
+                "Seconds between published results (0: nonce requests only)",
+                "<seconds>",
+                (1, 0),
+                crate::azure::period,
+            ),
+            leaf(
+                "start",
+                "Connect with the 0x5001 certificate and publish results (needs keys ca 5001 and 5002)",
+                "",
+                (0, 0),
+                crate::azure::start,
+            ),
+            leaf("status", "Connection, counters, TLS signatures", "", (0, 0), crate::azure::status),
+            leaf("stop", "Disconnect and stop publishing", "", (0, 0), crate::azure::stop),
+            leaf(
+                "wait",
+                "Block until n results of this run are acknowledged (default 60 s)",
+                "<n> [seconds]",
+                (1, 1),
+                crate::azure::wait,
+            ),
+        ],
+    ),
     group(
         "info",
         "Device information",

@@ -94,7 +94,7 @@ pub unsafe extern "C" fn si_shell_run(
         ..Config::default()
     };
     let mut client = TfmClient::new();
-    let mut ctx = Context { client: &mut client, config: &config, https: None };
+    let mut ctx = Context { client: &mut client, config: &config, https: None, azure: None };
     match handler(&mut ctx, &args[..argc], &mut writer) {
         Ok(()) => 0,
         Err(_) => SI_EINVAL,

@@ -128,6 +128,10 @@ const CONFIG: Config = Config {
     infer_get_max_steps: 360,
     bootstrap_host: "ca.test",
     bootstrap_port: 1443,
+    azure_format: 1,
+    azure_period_s: 10,
+    azure_queue: 32,
+    azure_keep_alive_s: 60,
 };
 
 /// Runs a command line: its result and output.
@@ -135,7 +139,7 @@ fn run(secure: &mut Secure, https: Option<&dyn Https>, line: &str) -> (Result<()
     let words: Vec<&str> = line.split(' ').collect();
     let cmd = crate::shell::find(&words[..2].join(" ")).unwrap();
     let mut out = String::new();
-    let mut ctx = Context { client: secure, config: &CONFIG, https };
+    let mut ctx = Context { client: secure, config: &CONFIG, https, azure: None };
     let result = (cmd.handler.unwrap())(&mut ctx, &words[2..], &mut out);
     (result, out)
 }

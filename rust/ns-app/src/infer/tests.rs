@@ -61,7 +61,7 @@ fn get_with(config: &Config, args: &str) -> (Result<(), Failed>, String, Vec<f32
     let mut secure = Secure { angles: Vec::new(), limit: 100_000 };
     let mut out = String::new();
     let args: Vec<&str> = args.split(' ').collect();
-    let result = get(&mut Context { client: &mut secure, config, https: None }, &args, &mut out);
+    let result = get(&mut Context { client: &mut secure, config, https: None, azure: None }, &args, &mut out);
     let degrees = secure.angles.iter().map(|r| r * 180.0 / core::f32::consts::PI).collect();
     (result, out, degrees)
 }

@@ -282,6 +282,12 @@ impl<'a> Session<'a> {
         Stats { queued: self.count as u32, ..self.stats }
     }
 
+    /// Whether the transport is open (from [`Session::opened`] until the session
+    /// closes it or hears that it closed).
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::AwaitConnAck { .. } | State::Up)
+    }
+
     /// Whether a result would find a slot.
     pub fn has_room(&self) -> bool {
         self.count < self.slots.len()
