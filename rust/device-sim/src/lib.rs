@@ -5,8 +5,10 @@
 //! it over a Unix socket with the framed calls of [`psa::frame`]. A state directory
 //! ([`platform`]) stands for the chip's OTP Hardware Unique Key and trusted storage.
 
+pub mod broker;
 pub mod client;
 pub mod https;
+pub mod mqtt;
 pub mod partition_platform;
 pub mod platform;
 pub mod protected_storage;

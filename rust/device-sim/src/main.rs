@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] [--org NAME]
                   [--recipient HEX] [--verify-sign] [--infer-get-max-steps N]
                   [--bootstrap-creds DIR] [--bootstrap-server HOST:PORT]
-                  [-c 'CMD; CMD...']
+                  [--azure-format SIGN1|ENCRYPT0] [--azure-period S] [--azure-queue N]
+                  [--azure-keep-alive S] [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
 non-secure shell. Commands come from -c, from standard input when it is not a
@@ -48,6 +49,16 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
                    being the TLS name the server's certificate carries (default
                    localhost:1443; the board's Kconfig default 192.0.2.2 is QEMU's
                    view of the host)
+  --azure-format SIGN1|ENCRYPT0
+                   CONFIG_NONSECURE_AZURE_FORMAT_*: the format of the results
+                   `azure start` publishes (default SIGN1)
+  --azure-period S CONFIG_NONSECURE_AZURE_PERIOD: seconds between published results,
+                   0 to 86400 (default 10; `azure period` changes it)
+  --azure-queue N  CONFIG_NONSECURE_AZURE_QUEUE: results kept while offline, 1 to
+                   1024 (default 32)
+  --azure-keep-alive S
+                   CONFIG_NONSECURE_AZURE_KEEP_ALIVE: MQTT keep-alive in seconds, 0
+                   to 65535 (default 60)
   -c COMMANDS      run these ';'-separated commands, then exit
 
 Exit status: 0 when every command succeeded, 1 when one failed or the device
@@ -69,6 +80,10 @@ struct Options {
     infer_get_max_steps: u32,
     bootstrap_creds: Option<PathBuf>,
     bootstrap_server: (String, u16),
+    azure_format: u32,
+    azure_period_s: u32,
+    azure_queue: u32,
+    azure_keep_alive_s: u16,
     commands: Option<String>,
     /// Internal: run as the secure process on this socket.
     secure_socket: Option<PathBuf>,
@@ -85,6 +100,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
         infer_get_max_steps: ns_app::shell::INFER_GET_MAX_STEPS,
         bootstrap_creds: None,
         bootstrap_server: device_sim::https::parse_server(DEFAULT_BOOTSTRAP_SERVER)?,
+        azure_format: secure_api::inference::FORMAT_SIGN1,
+        azure_period_s: ns_app::shell::AZURE_PERIOD,
+        azure_queue: ns_app::shell::AZURE_QUEUE,
+        azure_keep_alive_s: ns_app::shell::AZURE_KEEP_ALIVE,
         commands: None,
         secure_socket: None,
     };
@@ -126,6 +145,34 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--bootstrap-creds" => opts.bootstrap_creds = Some(value()?.into()),
             "--bootstrap-server" => opts.bootstrap_server = device_sim::https::parse_server(&value()?)?,
+            "--azure-format" => {
+                opts.azure_format = match value()?.as_str() {
+                    "SIGN1" => secure_api::inference::FORMAT_SIGN1,
+                    "ENCRYPT0" => secure_api::inference::FORMAT_ENCRYPT0,
+                    other => return Err(format!("--azure-format {other:?}: SIGN1 or ENCRYPT0")),
+                }
+            }
+            "--azure-period" => {
+                let text = value()?;
+                opts.azure_period_s = text
+                    .parse()
+                    .ok()
+                    .filter(|s| *s <= ns_app::azure::PERIOD_MAX_S)
+                    .ok_or_else(|| format!("--azure-period {text:?}: seconds, 0 to 86400"))?;
+            }
+            "--azure-queue" => {
+                let text = value()?;
+                opts.azure_queue = text
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or_else(|| format!("--azure-queue {text:?}: 1 to 1024 results"))?;
+            }
+            "--azure-keep-alive" => {
+                let text = value()?;
+                opts.azure_keep_alive_s =
+                    text.parse().map_err(|_| format!("--azure-keep-alive {text:?}: seconds, 0 to 65535"))?;
+            }
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -261,9 +308,23 @@ fn ns_main(opts: Options) -> ExitCode {
         // The host lives as long as the process, as a Kconfig string would.
         bootstrap_host: Box::leak(host.into_boxed_str()),
         bootstrap_port: port,
+        azure_format: opts.azure_format,
+        azure_period_s: opts.azure_period_s,
+        azure_queue: opts.azure_queue,
+        azure_keep_alive_s: opts.azure_keep_alive_s,
         ..ns_app::shell::Config::default()
     });
     shell.https = https;
+    if let Some(dir) = &opts.bootstrap_creds {
+        match device_sim::mqtt::AzureHome::new(&socket, dir) {
+            Ok(home) => shell.azure = Some(Box::new(home)),
+            Err(e) => {
+                eprintln!("device-sim: --bootstrap-creds: {e}");
+                let _ = child.kill();
+                return ExitCode::from(2);
+            }
+        }
+    }
     let ok = if let Some(script) = &opts.commands {
         run_script(&mut shell, &mut client, script.split(';').map(|c| Ok(Line::new(c.as_bytes()))))
     } else if std::io::stdin().is_terminal() {

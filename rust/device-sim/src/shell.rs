@@ -29,6 +29,8 @@ pub struct Shell {
     pub config: Config,
     /// The bootstrap server, when `--bootstrap-creds` gave the credentials.
     pub https: Option<Box<dyn ns_app::bootstrap::Https>>,
+    /// The MQTT publisher, when `--bootstrap-creds` gave the CA certificate.
+    pub azure: Option<Box<dyn ns_app::azure::Azure>>,
 }
 
 impl Shell {
@@ -37,7 +39,7 @@ impl Shell {
     }
 
     pub fn with_config(config: Config) -> Self {
-        Shell { history: History::default(), config, https: None }
+        Shell { history: History::default(), config, https: None, azure: None }
     }
 
     /// Runs one line; output and errors go to `out`, as on the device's UART.
@@ -102,7 +104,12 @@ impl Shell {
         }
         let mut text = String::new();
         let result = handler(
-            &mut Context { client, config: &self.config, https: self.https.as_deref() },
+            &mut Context {
+                client,
+                config: &self.config,
+                https: self.https.as_deref(),
+                azure: self.azure.as_deref(),
+            },
             rest,
             &mut text,
         );
