@@ -21,6 +21,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("openssl", "/usr/bin/openssl"),
     // The Zephyr app's configuration checks run cmake/check_config.cmake.
     ("cmake", "/usr/bin/cmake"),
+    // `azure`'s broker (broker/mosquitto.conf.in) and the tests' second MQTT client.
+    ("mosquitto", "/usr/sbin/mosquitto"),
+    ("mosquitto-clients", "/usr/bin/mosquitto_sub"),
 ];
 /// Needed only when rustup has no standard library for the target.
 const DEBIAN_RUST: &[(&str, &str)] = &[
