@@ -198,3 +198,6 @@ fn single_cn(cert: &Certificate) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -304,3 +304,70 @@ fn refusals_exit_1_and_usage_errors_exit_2() {
     let out = Command::new(env!("CARGO_BIN_EXE_cloud")).arg("verify").arg(not_utf8).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// The store is shared by concurrent processes (`cloud verify --state` beside `cloud
+/// listen`): of 8 processes given the same result at once exactly one accepts it, and 8
+/// processes given 8 different counters at once store all 8.
+#[test]
+fn concurrent_processes_share_the_store() {
+    let key = device_key();
+    let (dev, dir) = (sec1_hex(&key), tempfile::tempdir().unwrap());
+    let state = dir.path().to_str().unwrap();
+    let spawn = |result: String| {
+        Command::new(env!("CARGO_BIN_EXE_cloud"))
+            .args(["verify", "--device-key", &dev, "--key-id", "5002", "--state", state, &result])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let same = hex::encode(sign1(&key, 1, None));
+    let children: Vec<_> = (0..8).map(|_| spawn(same.clone())).collect();
+    let codes: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let accepted = codes.iter().filter(|o| o.status.code() == Some(0)).count();
+    assert_eq!(accepted, 1, "{:?}", codes.iter().map(|o| text(&o.stderr)).collect::<Vec<_>>());
+    assert!(codes.iter().all(|o| o.status.code() == Some(0) || text(&o.stderr).contains("replayed")));
+    let children: Vec<_> = (2..10).map(|counter| spawn(hex::encode(sign1(&key, counter, None)))).collect();
+    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    // Each either stored, or refused as stale because a higher counter got in first.
+    let stored = outs.iter().filter(|o| o.status.code() == Some(0)).count();
+    assert!(outs.iter().all(|o| o.status.code() == Some(0) || text(&o.stderr).contains("stale")));
+    let listed = cloud(&["results", "--db", &format!("{state}/cloud.db"), "--json"], None);
+    let lines = text(&listed.stdout);
+    assert_eq!(lines.lines().count(), stored + 1, "{lines}");
+    let counters: Vec<u64> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["counter"].as_u64().unwrap())
+        .collect();
+    assert!(counters.windows(2).all(|w| w[0] < w[1]), "stored in increasing order: {counters:?}");
+}
+
+#[test]
+fn every_command_answers_help_with_its_exit_codes() {
+    for command in [
+        vec!["--help"],
+        vec!["verify", "--help"],
+        vec!["listen", "--help"],
+        vec!["results", "-h"],
+        vec!["nonce", "--help"],
+        vec!["serve", "--help"],
+    ] {
+        let out = cloud(&command, None);
+        assert_eq!(out.status.code(), Some(0), "{command:?}");
+        let help = text(&out.stdout);
+        assert!(help.starts_with("usage: cloud"), "{command:?}: {help}");
+        assert!(help.contains("Exit codes: 0"), "{command:?}: {help}");
+    }
+    for (args, says) in [
+        (vec!["listen"], "--broker is required"),
+        (vec!["listen", "--broker", "nohost"], "HOST:PORT"),
+        (vec!["results", "--limit", "x"], "--limit must be a number"),
+        (vec!["results", "--frobnicate"], "unknown option --frobnicate"),
+        (vec!["serve", "--listen", "0.0.0.0:8080"], "loopback"),
+        (vec!["nonce", "--broker"], "--broker needs a value"),
+    ] {
+        let out = cloud(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    }
+}
