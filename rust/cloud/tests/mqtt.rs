@@ -1,5 +1,6 @@
-//! `cloud listen` and `cloud nonce` against a real broker (Debian's mosquitto, mutual TLS
-//! on 127.0.0.1, identity from the certificate, an ACL by identity), with the CA of a
+//! `cloud listen` and `cloud nonce` against a real broker (Debian's mosquitto with the
+//! project's broker/mosquitto.conf.in and broker/acl: mutual TLS on 127.0.0.1, identity
+//! from the certificate, an ACL by identity), with the CA of a
 //! real `bootstrap-ca init`, a device certificate that the real `device-sim` got with
 //! `keys ca 5002`, and the device's genuine results published by `mosquitto_pub`, an
 //! independent MQTT client standing in for the device's transport (its client
@@ -75,25 +76,21 @@ impl World {
         run(Command::new(sibling("bootstrap-ca")).arg("init").arg("--dir").arg(dir.path().join("ca")));
         let world = World { port: free_port(), _broker: Guard(Command::new("true").spawn().unwrap()), dir };
         world.client_cert("cloud", "/CN=cloud-consumer", Some("clientAuth"));
+        // The project's broker configuration and ACL (broker/, docs/mqtt.md), filled in
+        // as device_sim::broker does.
         let acl = world.path("acl");
-        std::fs::write(
-            &acl,
-            "user cloud-consumer\ntopic read devices/+/messages/events/#\n\
-             topic write devices/+/messages/devicebound/#\n\
-             pattern write devices/%u/messages/events/#\npattern read devices/%u/messages/devicebound/#\n",
-        )
-        .unwrap();
+        std::fs::copy(workspace().join("broker/acl"), &acl).unwrap();
         let ca = world.path("ca");
-        let conf = format!(
-            "per_listener_settings false\npersistence false\nuser root\nlog_dest stderr\n\
-             listener {} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
-             use_identity_as_username true\nacl_file {}\n",
-            world.port,
-            ca.join("ca.crt.pem").display(),
-            ca.join("server.crt.pem").display(),
-            ca.join("server.key.pem").display(),
-            acl.display()
-        );
+        let template = std::fs::read_to_string(workspace().join("broker/mosquitto.conf.in")).unwrap();
+        let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
+        let conf = template
+            .replace("@USER@", &user)
+            .replace("@STATE@", &world.dir.path().display().to_string())
+            .replace("@PORT@", &world.port.to_string())
+            .replace("@CAFILE@", &ca.join("ca.crt.pem").display().to_string())
+            .replace("@CERTFILE@", &ca.join("server.crt.pem").display().to_string())
+            .replace("@KEYFILE@", &ca.join("server.key.pem").display().to_string())
+            .replace("@ACLFILE@", &acl.display().to_string());
         std::fs::write(world.path("mosquitto.conf"), conf).unwrap();
         let broker = Command::new("mosquitto")
             .arg("-c")

@@ -24,6 +24,8 @@ const PACKAGES: &[(&str, &str)] = &[
     // `azure`'s broker (broker/mosquitto.conf.in) and the tests' second MQTT client.
     ("mosquitto", "/usr/sbin/mosquitto"),
     ("mosquitto-clients", "/usr/bin/mosquitto_sub"),
+    // The cloud's page in a real headless browser (rust/cloud/tests/serve.rs).
+    ("chromium", "/usr/bin/chromium"),
 ];
 /// Needed only when rustup has no standard library for the target.
 const DEBIAN_RUST: &[(&str, &str)] = &[
