@@ -45,6 +45,9 @@ struct State {
     running: bool,
     stop: bool,
     period_s: u32,
+    /// What `azure period` last set: it holds over the configured period, also
+    /// when given before `azure start`.
+    period_set: Option<u32>,
 }
 
 impl Shared {
@@ -81,7 +84,13 @@ impl AzureHome {
             socket: socket.to_owned(),
             anchor,
             shared: Arc::new(Shared {
-                state: Mutex::new(State { report: None, running: false, stop: false, period_s: 0 }),
+                state: Mutex::new(State {
+                    report: None,
+                    running: false,
+                    stop: false,
+                    period_s: 0,
+                    period_set: None,
+                }),
                 changed: Condvar::new(),
                 handshakes: AtomicU64::new(0),
                 signatures: AtomicU64::new(0),
@@ -125,10 +134,10 @@ impl Azure for AzureHome {
         let mut client = SocketClient::connect(&self.socket)
             .map_err(|e| Detail::from_text(&format!("cannot reach the secure world: {e}")))?;
         let summary = start.summary;
-        let (cose, tls_cert, period_s) =
-            (start.cose_certificate.to_vec(), start.tls_certificate.to_vec(), start.period_s);
+        let (cose, tls_cert) = (start.cose_certificate.to_vec(), start.tls_certificate.to_vec());
         {
             let mut state = self.shared.lock();
+            let period_s = state.period_set.unwrap_or(start.period_s);
             state.running = true;
             state.stop = false;
             state.period_s = period_s;
@@ -167,7 +176,10 @@ impl Azure for AzureHome {
     }
 
     fn set_period(&self, seconds: u32) {
-        self.shared.lock().period_s = seconds;
+        let mut state = self.shared.lock();
+        state.period_s = seconds;
+        state.period_set = Some(seconds);
+        drop(state);
         self.shared.changed.notify_all();
     }
 

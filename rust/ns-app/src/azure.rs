@@ -87,7 +87,8 @@ pub trait Azure {
     fn stop(&self) -> Option<Report>;
     /// The current report; `None` if it never ran.
     fn status(&self) -> Option<Report>;
-    /// The publishing period from now on (0: nonce requests only).
+    /// The publishing period from now on (0: nonce requests only), also for a later
+    /// `start`.
     fn set_period(&self, seconds: u32);
     /// Blocks until `acked` results are acknowledged, the publisher stops, or
     /// `timeout_ms` passes; the report then.
@@ -309,11 +310,11 @@ pub fn start(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resu
         tls.hub_port,
         text.as_str()
     );
+    let period_s = azure.status().map_or(config.azure_period_s, |r| r.period_s);
     let _ = writeln!(
         out,
-        "Publishing {} results of '{MODEL}' every {} s to {} (queue {}, keep-alive {} s)",
+        "Publishing {} results of '{MODEL}' every {period_s} s to {} (queue {}, keep-alive {} s)",
         format_name(config.azure_format),
-        config.azure_period_s,
         names.events.as_str(),
         config.azure_queue,
         config.azure_keep_alive_s
