@@ -4,6 +4,9 @@
 //! its decoder (which reads the first entry of the map) still finds the value; the other
 //! claims follow in a fixed order. That order is not RFC 8949's deterministic key order,
 //! which would put -80000 last; signatures cover the bytes, so nothing needs re-encoding.
+//!
+//! Every claim but the nonce is required, the inputs (`-80005`) too: results made
+//! before that claim existed are refused (docs/formats.md, "Format history").
 
 use crate::cbor::{Decoder, Encoder};
 use crate::{Error, Result};
@@ -18,6 +21,9 @@ pub const LABEL_MODEL_HASH: i64 = -80002;
 pub const LABEL_MODEL: i64 = -80003;
 /// The device's result counter: increases with every result, never repeats.
 pub const LABEL_COUNTER: i64 = -80004;
+/// The model's input values as the request gave them: float32, little-endian,
+/// concatenated (as [`LABEL_VALUE`] holds the outputs).
+pub const LABEL_INPUT: i64 = -80005;
 /// EAT `ueid` (RFC 9711): type byte 0x01 (RAND) then the device UUID.
 pub const LABEL_UEID: i64 = 256;
 /// EAT `eat_nonce` (RFC 9711): the verifier's nonce, 8 to 64 bytes.
@@ -30,17 +36,19 @@ pub const NONCE_MIN: usize = 8;
 pub const NONCE_MAX: usize = 64;
 /// The most output values a result carries.
 pub const MAX_VALUES: usize = 16;
+/// The most input values a result carries.
+pub const MAX_INPUTS: usize = 16;
 /// The longest engine or model text.
 pub const TEXT_MAX: usize = 32;
 
-/// The longest claims map with `values` output values (engine and model texts of
-/// [`TEXT_MAX`], a counter of `u64::MAX`, a [`NONCE_MAX`] nonce): a buffer this long
-/// holds any of them.
-pub const fn max_encoded_len(values: usize) -> usize {
+/// The longest claims map with `values` output values and `inputs` input values
+/// (engine and model texts of [`TEXT_MAX`], a counter of `u64::MAX`, a [`NONCE_MAX`]
+/// nonce): a buffer this long holds any of them.
+pub const fn max_encoded_len(values: usize, inputs: usize) -> usize {
     let s = Encoder::string_len;
-    // A label in -80004..=-80000 is 0x3a and four bytes; 256 is three bytes, 10 one.
+    // A label in -80005..=-80000 is 0x3a and four bytes; 256 is three bytes, 10 one.
     const LABEL: usize = 5;
-    Encoder::head_len(7)
+    Encoder::head_len(8)
         + LABEL
         + s(4 * values)
         + LABEL
@@ -51,6 +59,8 @@ pub const fn max_encoded_len(values: usize) -> usize {
         + s(TEXT_MAX)
         + LABEL
         + Encoder::head_len(u64::MAX)
+        + LABEL
+        + s(4 * inputs)
         + 3
         + s(17)
         + 1
@@ -62,6 +72,10 @@ pub const fn max_encoded_len(values: usize) -> usize {
 pub struct Claims<'a> {
     /// The output values, each a float32 little-endian (4 bytes each).
     pub values: &'a [u8],
+    /// The input values the model was asked about, each a float32 little-endian: for
+    /// the sine models the angle in radians as the request gave it (before an int8
+    /// model quantizes it).
+    pub inputs: &'a [u8],
     pub engine: &'a str,
     pub model_sha256: [u8; 32],
     pub model: &'a str,
@@ -74,14 +88,19 @@ pub struct Claims<'a> {
 impl<'a> Claims<'a> {
     /// The output values as numbers.
     pub fn values(&self) -> impl Iterator<Item = f32> + 'a {
-        self.values.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        floats(self.values)
+    }
+
+    /// The input values as numbers.
+    pub fn inputs(&self) -> impl Iterator<Item = f32> + 'a {
+        floats(self.inputs)
     }
 
     /// Writes the claims map; returns its length. Refuses what [`Claims::decode`] would.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize> {
         self.check()?;
         let mut e = Encoder::new(out);
-        e.map(6 + u64::from(self.nonce.is_some()))?;
+        e.map(7 + u64::from(self.nonce.is_some()))?;
         e.int(LABEL_VALUE)?;
         e.bytes(self.values)?;
         e.int(LABEL_ENGINE)?;
@@ -92,6 +111,8 @@ impl<'a> Claims<'a> {
         e.text(self.model)?;
         e.int(LABEL_COUNTER)?;
         e.uint(self.counter)?;
+        e.int(LABEL_INPUT)?;
+        e.bytes(self.inputs)?;
         e.int(LABEL_UEID)?;
         let mut ueid = [0u8; 17];
         ueid[0] = UEID_TYPE_RAND;
@@ -105,11 +126,11 @@ impl<'a> Claims<'a> {
     }
 
     fn check(&self) -> Result<()> {
-        let values_ok = !self.values.is_empty()
-            && self.values.len().is_multiple_of(4)
-            && self.values.len() <= 4 * MAX_VALUES;
-        if !values_ok {
+        if !float32s(self.values, MAX_VALUES) {
             return Err(Error::Unexpected("1 to 16 float32 values"));
+        }
+        if !float32s(self.inputs, MAX_INPUTS) {
+            return Err(Error::Unexpected("1 to 16 float32 inputs"));
         }
         if self.engine.is_empty()
             || self.engine.len() > TEXT_MAX
@@ -128,11 +149,11 @@ impl<'a> Claims<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<Self> {
         let mut d = Decoder::new(bytes);
         let entries = d.map()?;
-        if !(6..=7).contains(&entries) {
-            return Err(Error::Unexpected("a map of 6 or 7 claims"));
+        if !(7..=8).contains(&entries) {
+            return Err(Error::Unexpected("a map of 7 or 8 claims"));
         }
-        let (mut values, mut engine, mut hash, mut model, mut counter, mut device, mut nonce) =
-            (None, None, None, None, None, None, None);
+        let (mut values, mut engine, mut hash, mut model, mut counter) = (None, None, None, None, None);
+        let (mut inputs, mut device, mut nonce) = (None, None, None);
         for _ in 0..entries {
             let label = d.int()?;
             let duplicate = match label {
@@ -145,6 +166,7 @@ impl<'a> Claims<'a> {
                 }
                 LABEL_MODEL => model.replace(d.text()?).is_some(),
                 LABEL_COUNTER => counter.replace(d.uint()?).is_some(),
+                LABEL_INPUT => inputs.replace(d.bytes()?).is_some(),
                 LABEL_UEID => {
                     let ueid = d.bytes()?;
                     let id = match ueid {
@@ -166,6 +188,7 @@ impl<'a> Claims<'a> {
         let missing = Error::Unexpected("all required claims");
         let claims = Claims {
             values: values.ok_or(missing)?,
+            inputs: inputs.ok_or(missing)?,
             engine: engine.ok_or(missing)?,
             model_sha256: hash.ok_or(missing)?,
             model: model.ok_or(missing)?,
@@ -176,4 +199,13 @@ impl<'a> Claims<'a> {
         claims.check()?;
         Ok(claims)
     }
+}
+
+/// 1 to `max` float32s: a whole number of 4-byte values.
+fn float32s(bytes: &[u8], max: usize) -> bool {
+    !bytes.is_empty() && bytes.len().is_multiple_of(4) && bytes.len() <= 4 * max
+}
+
+fn floats(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }

@@ -6,9 +6,13 @@ use crate::*;
 const UUID: [u8; 16] =
     [0x30, 0x84, 0xb3, 0x38, 0xc3, 0x9e, 0x4c, 0x23, 0x90, 0x50, 0xfc, 0xb9, 0x63, 0x0a, 0xfc, 0xd0];
 
+/// The input of the test claims: 0.75 (radians, say), float32 little-endian.
+const INPUT: [u8; 4] = [0x00, 0x00, 0x40, 0x3f];
+
 fn claims<'a>(values: &'a [u8], nonce: Option<&'static [u8]>) -> Claims<'a> {
     Claims {
         values,
+        inputs: &INPUT,
         engine: "si 0.1.0",
         model_sha256: [0xaa; 32],
         model: "sine",
@@ -28,19 +32,43 @@ fn encoded(c: &Claims<'_>) -> ([u8; 256], usize) {
 fn claims_start_with_the_original_samples_value() {
     let one = 1.0f32.to_le_bytes();
     let (out, n) = encoded(&claims(&one, None));
-    // map(6), -80000: h'0000803F' — what the original's decoder reads first.
-    assert_eq!(&out[..11], &[0xA6, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44, 0x00, 0x00, 0x80, 0x3F]);
+    // map(7), -80000: h'0000803F' — what the original's decoder reads first.
+    assert_eq!(&out[..11], &[0xA7, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44, 0x00, 0x00, 0x80, 0x3F]);
     // -80001: "si 0.1.0"
     assert_eq!(
         &out[11..25],
         &[0x3A, 0x00, 0x01, 0x38, 0x80, 0x68, b's', b'i', b' ', b'0', b'.', b'1', b'.', b'0']
     );
-    // ... then 256: h'01' || UUID at the end.
+    // ... then -80005: h'0000403F' (the input) and 256: h'01' || UUID at the end.
+    assert_eq!(&out[n - 31..n - 21], &[0x3A, 0x00, 0x01, 0x38, 0x84, 0x44, 0x00, 0x00, 0x40, 0x3F]);
     assert_eq!(&out[n - 21..n - 18], &[0x19, 0x01, 0x00]);
     assert_eq!(&out[n - 18..n - 16], &[0x51, 0x01]);
     let back = Claims::decode(&out[..n]).unwrap();
     assert_eq!(back, claims(&one, None));
     assert_eq!(back.values().collect::<std::vec::Vec<_>>(), [1.0]);
+    assert_eq!(back.inputs().collect::<std::vec::Vec<_>>(), [0.75]);
+}
+
+/// The claims written out field by field (`strict::CLAIMS`): the encoder writes
+/// exactly these bytes, and they decode to the same claims.
+#[test]
+fn claims_known_answer() {
+    let one = 1.0f32.to_le_bytes();
+    let (out, n) = encoded(&claims(&one, None));
+    assert_eq!(&out[..n], strict::hex(strict::CLAIMS).as_slice());
+    assert_eq!(Claims::decode(&strict::hex(strict::CLAIMS)), Ok(claims(&one, None)));
+}
+
+#[test]
+fn claims_carry_up_to_16_inputs() {
+    let inputs: std::vec::Vec<u8> = (0..16u8).flat_map(|i| f32::from(i).to_le_bytes()).collect();
+    let c = Claims { inputs: &inputs, ..claims(&INPUT, None) };
+    let (out, n) = encoded(&c);
+    let back = Claims::decode(&out[..n]).unwrap();
+    assert_eq!(
+        back.inputs().collect::<std::vec::Vec<_>>(),
+        (0..16u8).map(f32::from).collect::<std::vec::Vec<_>>()
+    );
 }
 
 #[test]
@@ -48,7 +76,7 @@ fn claims_with_a_nonce_round_trip() {
     let values = [0u8; 8];
     let c = claims(&values, Some(b"0123456789abcdef"));
     let (out, n) = encoded(&c);
-    assert_eq!(out[0], 0xA7);
+    assert_eq!(out[0], 0xA8);
     assert_eq!(Claims::decode(&out[..n]), Ok(c));
 }
 
@@ -60,6 +88,10 @@ fn claims_encoding_refuses_what_decoding_would() {
     assert!(claims(&[0; 68], None).encode(&mut out).is_err());
     assert!(claims(&[0; 4], Some(b"short")).encode(&mut out).is_err());
     assert!(claims(&[0; 4], Some(&[0; 65])).encode(&mut out).is_err());
+    for inputs in [&[][..], &[0; 3], &[0; 68]] {
+        let c = Claims { inputs, ..claims(&[0; 4], None) };
+        assert_eq!(c.encode(&mut out), Err(Error::Unexpected("1 to 16 float32 inputs")));
+    }
     assert_eq!(claims(&[0; 4], None).encode(&mut [0u8; 20]), Err(Error::BufferTooSmall));
 }
 
@@ -75,7 +107,7 @@ fn claims_decoding_fails_on_every_cut_and_on_bent_maps() {
     assert_eq!(Claims::decode(&long[..n + 1]), Err(Error::TrailingBytes));
     // One claim fewer in the count: the last claim is left over.
     let mut fewer = out;
-    fewer[0] = 0xA6;
+    fewer[0] = 0xA7;
     assert!(Claims::decode(&fewer[..n]).is_err());
     // The value label bent to -79999 (unknown).
     let mut unknown = out;
@@ -241,10 +273,14 @@ fn vec_of(b: &[u8]) -> std::vec::Vec<u8> {
 fn size_bounds_are_exact_for_the_longest_results() {
     const NONCE: [u8; claims::NONCE_MAX] = [0x5a; claims::NONCE_MAX];
     let text = core::str::from_utf8(&[b't'; claims::TEXT_MAX]).unwrap();
-    for count in [1, claims::MAX_VALUES] {
+    for (count, inputs) in
+        [(1, 1), (claims::MAX_VALUES, 1), (1, claims::MAX_INPUTS), (claims::MAX_VALUES, claims::MAX_INPUTS)]
+    {
         let values = [0x3f; 4 * claims::MAX_VALUES];
+        let input = [0x40; 4 * claims::MAX_INPUTS];
         let c = Claims {
             values: &values[..4 * count],
+            inputs: &input[..4 * inputs],
             engine: text,
             model_sha256: [0xaa; 32],
             model: text,
@@ -254,7 +290,7 @@ fn size_bounds_are_exact_for_the_longest_results() {
         };
         let mut payload = [0u8; 512];
         let n = c.encode(&mut payload).unwrap();
-        assert_eq!(n, claims::max_encoded_len(count), "{count} values");
+        assert_eq!(n, claims::max_encoded_len(count, inputs), "{count} values, {inputs} inputs");
         assert!(c.encode(&mut payload[..n - 1]).is_err());
         let kid = [0x11; 32];
         let mut signed = [0u8; 1024];

@@ -1,6 +1,7 @@
 //! Decode failures for the encodings the formats call strict (docs/formats.md, "Strict
-//! decoding"): every CBOR head in its shortest form (RFC 8949 section 4.2.1) and the
-//! kids present. Each vector is a valid item with one field bent, written out field by
+//! decoding"): every CBOR head in its shortest form (RFC 8949 section 4.2.1), the
+//! kids present, and the claims whole (the input `-80005` required, once, 1 to 16
+//! float32s). Each vector is a valid item with one field bent, written out field by
 //! field (`<-` marks the bent one); the valid vectors decode, so each failure is the bent
 //! field's alone.
 
@@ -8,7 +9,7 @@ use crate::*;
 extern crate std;
 use std::vec::Vec;
 
-fn hex(text: &str) -> Vec<u8> {
+pub(super) fn hex(text: &str) -> Vec<u8> {
     assert!(text.len().is_multiple_of(2), "{text}");
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap()).collect()
 }
@@ -359,6 +360,154 @@ fn encrypt_refuses_a_missing_recipient_kid() {
         "40",                                 // ciphertext: h'' (direct key agreement)
     );
     encrypt_refused(vector, Error::Unexpected("the recipient's kid"));
+}
+
+macro_rules! claims_before_the_input {
+    () => {
+        concat!(
+            "3a0001387f",
+            "440000803f", // -80000: h'0000803F' (the value, 1.0)
+            "3a00013880",
+            "68736920302e312e30", // -80001: "si 0.1.0"
+            "3a00013881",
+            "5820",                                                             // -80002: bstr(32)
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", // the model's SHA-256
+            "3a00013882",
+            "6473696e65", // -80003: "sine"
+            "3a00013883",
+            "07", // -80004: 7 (the counter)
+        )
+    };
+}
+
+macro_rules! ueid {
+    () => {
+        concat!(
+            "190100",
+            "51",
+            "01",                               // 256: bstr(17), type RAND
+            "3084b338c39e4c239050fcb9630afcd0", // the device UUID
+        )
+    };
+}
+
+/// The claims of a result without a nonce, as the encoder writes them (the known
+/// answer of `claims_known_answer`).
+#[rustfmt::skip]
+pub(super) const CLAIMS: &str = concat!(
+    "a7",                       // map(7)
+    claims_before_the_input!(),
+    "3a00013884", "440000403f", // -80005: h'0000403F' (the input, 0.75)
+    ueid!(),
+);
+
+/// The valid vector decodes; `vector` fails with `expected`.
+fn claims_refused(vector: &str, expected: Error) {
+    assert!(Claims::decode(&hex(CLAIMS)).is_ok());
+    assert_eq!(Claims::decode(&hex(vector)), Err(expected), "{vector}");
+}
+
+/// The input is 3 bytes: not a whole float32.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_an_input_of_3_bytes() {
+    let vector = concat!(
+        "a7",                       // map(7)
+        claims_before_the_input!(),
+        "3a00013884", "4300403f",   // -80005: h'00403F' (3 bytes)  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::Unexpected("1 to 16 float32 inputs"));
+}
+
+/// The input is an empty byte string: no input.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_an_empty_input() {
+    let vector = concat!(
+        "a7",                       // map(7)
+        claims_before_the_input!(),
+        "3a00013884", "40",         // -80005: h''  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::Unexpected("1 to 16 float32 inputs"));
+}
+
+/// The input as a CBOR float (major type 7), not float32 bytes.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_an_input_that_is_not_a_byte_string() {
+    let vector = concat!(
+        "a7",                       // map(7)
+        claims_before_the_input!(),
+        "3a00013884", "fa3f400000", // -80005: 0.75 as a float32 item  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::Unexpected("a byte string"));
+}
+
+/// The input's length in a 1-byte argument.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_a_long_input_head() {
+    let vector = concat!(
+        "a7",                         // map(7)
+        claims_before_the_input!(),
+        "3a00013884", "58040000403f", // -80005: bstr(4) as 58 04  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::NonPreferred);
+}
+
+/// The input's label -80005 in an 8-byte argument.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_a_long_input_label() {
+    let vector = concat!(
+        "a7",                                       // map(7)
+        claims_before_the_input!(),
+        "3b0000000000013884", "440000403f",         // -80005 as 3b 00..01 38 84  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::NonPreferred);
+}
+
+/// The input twice (the second in the UEID's place, the map's count unchanged).
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_the_input_twice() {
+    let vector = concat!(
+        "a7",                       // map(7)
+        claims_before_the_input!(),
+        "3a00013884", "440000403f", // -80005: h'0000403F'
+        "3a00013884", "440000403f", // -80005 again  <-
+    );
+    claims_refused(vector, Error::Unexpected("each claim once"));
+}
+
+/// Claims without the input, as results were made before `-80005` (6 claims).
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_the_format_without_the_input() {
+    let vector = concat!(
+        "a6",                       // map(6)  <-
+        claims_before_the_input!(),
+        ueid!(),                    // (no -80005)  <-
+    );
+    claims_refused(vector, Error::Unexpected("a map of 7 or 8 claims"));
+}
+
+/// Without the input but with a nonce: seven claims, one of them not the input.
+#[test]
+#[rustfmt::skip]
+fn claims_refuse_a_nonce_in_place_of_the_input() {
+    let vector = concat!(
+        "a7",                                  // map(7)
+        claims_before_the_input!(),
+        "0a", "506e6f6e63652d30313233343536373839", // 10: h'6E6F...39' ("nonce-0123456789")  <-
+        ueid!(),
+    );
+    claims_refused(vector, Error::Unexpected("all required claims"));
 }
 
 #[test]
