@@ -22,9 +22,12 @@ fn results_are_cbor_claims_and_close_to_sine() {
             let x = i as f32 * std::f32::consts::TAU / 36.0;
             let payload = infer(&mut c, label, x, api::FORMAT_CBOR).unwrap();
             // The original sample's decoder reads the first entry: -80000: h'<f32>'.
-            assert_eq!(&payload[..7], &[0xA6, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44], "{{-80000: h'..', ..}}");
+            assert_eq!(&payload[..7], &[0xA7, 0x3A, 0x00, 0x01, 0x38, 0x7F, 0x44], "{{-80000: h'..', ..}}");
             let claims = cose_results::Claims::decode(&payload).unwrap();
             assert_eq!(claims.model.as_bytes(), label);
+            // The input as the request gave it, bit for bit, for the int8 model too
+            // (not its quantized value).
+            assert_eq!(claims.inputs, x.to_le_bytes(), "{label:?} input");
             let y = claims.values().next().unwrap();
             // A small model: worst near the ends of its range, good on average.
             assert!((y - x.sin()).abs() < 0.25, "{label:?} sin({x}) = {} vs {y}", x.sin());

@@ -96,6 +96,7 @@ fn results_carry_the_nonce_the_device_and_the_model() {
     let sign1 = cose_results::Sign1::decode(&sign1).unwrap();
     let inner = cose_results::Claims::decode(sign1.payload).unwrap();
     assert_eq!((inner.nonce, inner.counter), (None, claims.counter + 1));
+    assert_eq!(inner.inputs().collect::<Vec<_>>(), [1.0]);
 }
 
 /// pycose (cbor2 < 6) verifies every SIGN1 and decrypts and verifies every ENCRYPT0,

@@ -4,7 +4,8 @@
 //!
 //! Each model is validated when the partition starts; one that fails stays listed as
 //! not loaded and refuses inferences. Inputs are checked (one value, finite, inside the
-//! model's input range) before anything runs. Every result takes a number from the
+//! model's input range) before anything runs, and the result's claims carry that input
+//! as the request gave it next to the output. Every result takes a number from the
 //! [`counter::ResultCounter`]; signing is the identity partition's (key 0x5002).
 
 pub mod counter;
@@ -248,8 +249,12 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             None => *self.signer.insert(results::signer(&mut self.platform)?),
         };
         let value = output.to_le_bytes();
+        // The input as the request gave it (checked above): what the model was asked
+        // about, before an int8 model quantizes it (docs/formats.md, `-80005`).
+        let input = request.value.to_le_bytes();
         let claims = Claims {
             values: &value,
+            inputs: &input,
             engine: ENGINE,
             model_sha256: sha256,
             model: source.label,

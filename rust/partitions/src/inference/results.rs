@@ -12,9 +12,9 @@ use secure_api::identity as identity_api;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// Room for the claims map of any one-value result (every text and the nonce at their
-/// limits, the largest counter).
-const CLAIMS_MAX: usize = cose_results::claims::max_encoded_len(1);
+/// Room for the claims map of any result of these models, one input and one output
+/// value (every text and the nonce at their limits, the largest counter).
+const CLAIMS_MAX: usize = cose_results::claims::max_encoded_len(1, 1);
 /// Room for the COSE_Sign1 around it (the kid is a 32-byte thumbprint).
 const SIGN1_MAX: usize = sign1::encoded_len(CLAIMS_MAX, 32);
 // The longest ENCRYPT0 result fits the reply buffer.
