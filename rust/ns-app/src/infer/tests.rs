@@ -39,8 +39,10 @@ impl psa::Client for Secure {
         let request = api::InferRequest::decode(inputs[1].try_into().unwrap());
         self.angles.push(request.value);
         let value = libm::sinf(request.value).to_le_bytes();
+        let input = request.value.to_le_bytes();
         let claims = cose_results::Claims {
             values: &value,
+            inputs: &input,
             engine: "test",
             model_sha256: [0; 32],
             model: "sine",
