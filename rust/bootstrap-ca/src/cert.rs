@@ -51,6 +51,9 @@ pub enum Usage {
     Server,
     /// The fleet's bootstrap client credential.
     BootstrapClient,
+    /// A service's client credential (`bootstrap-ca credential`), such as the cloud
+    /// consumer's for the MQTT broker.
+    Service,
     /// A device key.
     Device(KeyId),
 }
@@ -218,6 +221,22 @@ impl Ca {
         Ok(self.cert.to_pem(LineEnding::LF)?)
     }
 
+    /// The CA's subject key identifier (the authority key identifier of what it signs).
+    pub fn key_identifier(&self) -> &OctetString {
+        &self.ski
+    }
+
+    /// An ECDSA P-256 SHA-256 signature of `message` by the CA key, DER: for what the
+    /// certificate builder does not build (the CRL).
+    pub fn sign(&self, message: &[u8]) -> Result<DerSignature> {
+        self.signer.try_sign(message).map_err(|e| Error::Key(format!("signing failed: {e}")))
+    }
+
+    /// ecdsa-with-SHA256, the algorithm of [`Ca::sign`].
+    pub fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned { oid: OID_ECDSA_SHA256, parameters: None }
+    }
+
     pub fn key_pem(&self) -> Result<String> {
         let pem = self.secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
         Ok(pem.to_string())
@@ -257,7 +276,7 @@ impl Ca {
         add(&mut builder, Ext(KeyUsage(key_usage), true))?;
         match usage {
             Usage::Server => add(&mut builder, Ext(ExtendedKeyUsage(vec![OID_KP_SERVER_AUTH]), false))?,
-            Usage::BootstrapClient | Usage::Device(KeyId::ClientTls) => {
+            Usage::BootstrapClient | Usage::Service | Usage::Device(KeyId::ClientTls) => {
                 add(&mut builder, Ext(ExtendedKeyUsage(vec![OID_KP_CLIENT_AUTH]), false))?
             }
             _ => {}

@@ -76,6 +76,24 @@ fn write_new(path: &Path, contents: &str, mode: u32) -> Result<()> {
     file.write_all(contents.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| Error::Io(path.into(), e))
 }
 
+/// Replaces `path` with `contents` atomically (a temporary file beside it, synced, then
+/// renamed over it): a reader such as a broker reloading on SIGHUP sees the old file or
+/// the new one, never half of one.
+pub fn replace(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    let name =
+        path.file_name().ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    write_new(&tmp, contents, mode)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io(path.into(), e)
+    })
+}
+
 /// Checks `init`'s settings (usage errors).
 pub fn check_settings(s: &Settings) -> Result<()> {
     let printable = |v: &str| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| (0x20..0x7f).contains(&b));

@@ -6,10 +6,12 @@
 
 pub mod api;
 pub mod cert;
+pub mod crl;
 pub mod csr;
 pub mod error;
 pub mod files;
 pub mod server;
+pub mod service;
 pub mod sqlite;
 pub mod store;
 pub mod wire;

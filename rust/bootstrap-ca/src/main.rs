@@ -1,4 +1,4 @@
-//! `bootstrap-ca`: init, serve, list, revoke, export. Exit codes: 0 done, 1 failed,
+//! `bootstrap-ca`: init, serve, list, revoke, export, credential, crl. Exit codes: 0 done, 1 failed,
 //! 2 usage.
 #![forbid(unsafe_code)]
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use bootstrap_ca::api::{now_unix, Limits};
 use bootstrap_ca::sqlite::SqliteStore;
 use bootstrap_ca::store::{RateLimit, Settings, Store};
-use bootstrap_ca::{cert, files, server, wire, Error, Result};
+use bootstrap_ca::{cert, crl, files, server, service, wire, Error, Result};
 use clap::{Parser, Subcommand};
 
 const EXIT_CODES: &str = "Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage.";
@@ -113,6 +113,46 @@ enum Command {
         /// Decimal, or hex with 0x.
         serial: String,
     },
+    /// Issue a service's client credential (clientAuth), such as the cloud consumer's
+    /// for the MQTT broker (--cn cloud-consumer): writes CN.crt.pem and CN.key.pem
+    /// (0600). Recorded and revocable as device certificates are; a new one supersedes
+    /// the previous one of the same CN. Devices get theirs from their CSRs instead: a
+    /// CN that is a UUID is refused.
+    #[command(after_help = EXIT_CODES)]
+    Credential {
+        /// The CA's directory, as init wrote it.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The service's name, its certificate's CN (the broker's MQTT user): letters,
+        /// digits, '.', '_', '-'.
+        #[arg(long)]
+        cn: String,
+        /// Where to write CN.crt.pem and CN.key.pem (never overwritten).
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        /// The certificate's OU; never the bootstrap OU or a device key label.
+        #[arg(long, default_value = service::DEFAULT_OU)]
+        ou: String,
+        /// Lifetime in days (notBefore is set 5 minutes back).
+        #[arg(long, default_value_t = files::CREDENTIAL_DAYS as u32)]
+        days: u32,
+    },
+    /// Write the certificate revocation list: every revoked certificate (by `revoke`,
+    /// or superseded by a newer one), signed by the CA, PEM. A TLS server that checks
+    /// it (mosquitto's crlfile) refuses them; it refuses every client once nextUpdate
+    /// has passed, so make a new one before.
+    #[command(after_help = EXIT_CODES)]
+    Crl {
+        /// The CA's directory, as init wrote it.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The file to write (replaced atomically); standard output if absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// nextUpdate: this many days after thisUpdate (now).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration> {
@@ -208,8 +248,9 @@ fn run(command: Command) -> Result<()> {
             let record = record.ok_or_else(|| {
                 Error::refused(bootstrap_ca::Refusal::NotFound, format!("no certificate with serial {text}"))
             })?;
+            let kind = if is_device(&record.label) { "device" } else { "service credential" };
             println!(
-                "bootstrap-ca: revoked device {} and its valid certificates ({} \"{}\" included)",
+                "bootstrap-ca: revoked {kind} {} and its valid certificates ({} \"{}\" included)",
                 record.uuid, record.serial, record.label
             );
             Ok(())
@@ -223,7 +264,57 @@ fn run(command: Command) -> Result<()> {
             print!("{}", cert::pem(&record.der)?);
             Ok(())
         }
+        Command::Credential { dir, cn, out_dir, ou, days } => {
+            let request = service::Request { cn: &cn, ou: &ou, days, out_dir: &out_dir, now: now_unix() };
+            let written = service::issue(&dir, &request)?;
+            let until = now_unix().saturating_add(i64::from(days) * 86_400);
+            println!(
+                "bootstrap-ca: credential CN={cn}, OU={ou}, clientAuth, serial {}, until {}",
+                written.serial,
+                date(until)
+            );
+            for old in &written.superseded {
+                println!("  supersedes serial {old} (revoked)");
+            }
+            println!("  {}\n  {}", written.cert.display(), written.key.display());
+            Ok(())
+        }
+        Command::Crl { dir, out, days } => {
+            if !(1..=3650).contains(&days) {
+                return Err(Error::Usage("--days must be 1 to 3650".into()));
+            }
+            let ca = files::load_ca(&dir)?;
+            let revoked: Vec<crl::Revoked> = open(&dir)?
+                .revoked()?
+                .into_iter()
+                .map(|r| crl::Revoked {
+                    serial: r.serial,
+                    at: r.revoked_at.max(0) as u64,
+                    superseded: r.reason.as_deref() == Some("superseded"),
+                })
+                .collect();
+            let now = now_unix().max(0) as u64;
+            let pem = crl::pem(&crl::build(&ca, &revoked, now, u64::from(days) * 86_400)?)?;
+            match out {
+                None => print!("{pem}"),
+                Some(path) => {
+                    files::replace(&path, &pem, 0o644)?;
+                    println!(
+                        "bootstrap-ca: CRL of {} revoked certificates, next update {}: {}",
+                        revoked.len(),
+                        date(now as i64 + i64::from(days) * 86_400),
+                        path.display()
+                    );
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+/// Whether a key label is a device key's (else the OU of a service credential).
+fn is_device(label: &str) -> bool {
+    device_identity::KeyId::ALL.iter().any(|k| k.label() == label)
 }
 
 fn main() -> ExitCode {

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 
 use crate::error::{Error, Refusal, Result};
 use crate::store::{
-    AuditRecord, CertRecord, CertStatus, IssueRequest, Issued, RateLimit, Settings, Signed, Store,
+    AuditRecord, CertRecord, CertStatus, IssueRequest, Issued, RateLimit, Revocation, Settings, Signed, Store,
 };
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
@@ -427,6 +427,21 @@ impl Store for SqliteStore {
         let record = tx.query_row(&sql, [serial.to_string()], cert_row)?;
         tx.commit()?;
         Ok(Some(record))
+    }
+
+    fn revoked(&mut self) -> Result<Vec<Revocation>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT serial, revoked_at, revoke_reason FROM certificates WHERE status = 'revoked'
+             ORDER BY revoked_at, rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Revocation {
+                serial: serial_of(r.get(0)?)?,
+                revoked_at: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                reason: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     fn audit(&mut self) -> Result<Vec<AuditRecord>> {

@@ -45,6 +45,16 @@ pub struct CertRecord {
     pub revoke_reason: Option<String>,
 }
 
+/// A revoked certificate, as the CRL lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub serial: u128,
+    /// Unix seconds.
+    pub revoked_at: i64,
+    /// `superseded` or `operator`.
+    pub reason: Option<String>,
+}
+
 /// The CA's configuration, written by `init`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -143,6 +153,9 @@ pub trait Store: Send {
     /// Revokes the device of certificate `serial` and all its valid certificates: the
     /// device gets no certificate again. None if there is no such serial.
     fn revoke(&mut self, serial: u128, at: i64, actor: &str) -> Result<Option<CertRecord>>;
+
+    /// Every revoked certificate (superseded ones included), oldest revocation first.
+    fn revoked(&mut self) -> Result<Vec<Revocation>>;
 
     /// The audit trail, oldest first.
     fn audit(&mut self) -> Result<Vec<AuditRecord>>;

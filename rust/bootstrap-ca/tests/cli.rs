@@ -75,6 +75,8 @@ fn every_command_has_help_with_the_exit_codes() {
         &["list", "--help"],
         &["revoke", "--help"],
         &["export", "--help"],
+        &["credential", "--help"],
+        &["crl", "--help"],
     ] {
         let out = bca(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -82,7 +84,7 @@ fn every_command_has_help_with_the_exit_codes() {
         assert!(help.contains("Exit codes: 0 done, 1 failed"), "{args:?}: {help}");
     }
     let top = text(&bca(&["--help"]).stdout);
-    for command in ["init", "serve", "list", "revoke", "export"] {
+    for command in ["init", "serve", "list", "revoke", "export", "credential", "crl"] {
         assert!(top.contains(command), "{top}");
     }
     let serve = text(&bca(&["serve", "--help"]).stdout);

@@ -99,6 +99,22 @@ fn server_and_bootstrap_certificates() {
 }
 
 #[test]
+fn a_service_credential_is_a_client_certificate() {
+    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
+    let (_, spki) = new_key().unwrap();
+    let der =
+        ca.issue(Usage::Service, name(&[(OID_CN, "cloud-consumer")]).unwrap(), spki, 7, NOW, 10).unwrap();
+    let cert = Certificate::from_der(&der).unwrap();
+    let eku = ext(&cert, "2.5.29.37").unwrap();
+    assert!(!eku.critical);
+    assert_eq!(ExtendedKeyUsage::from_der(eku.extn_value.as_bytes()).unwrap().0, [OID_KP_CLIENT_AUTH]);
+    let ku = KeyUsage::from_der(ext(&cert, "2.5.29.15").unwrap().extn_value.as_bytes()).unwrap();
+    assert!(ku.digital_signature() && !ku.key_agreement() && !ku.key_cert_sign());
+    let bc = BasicConstraints::from_der(ext(&cert, "2.5.29.19").unwrap().extn_value.as_bytes()).unwrap();
+    assert!(!bc.ca);
+}
+
+#[test]
 fn the_ca_reloads_from_pem_and_refuses_a_foreign_key() {
     let ca = Ca::generate("Linaro", NOW, 10).unwrap();
     let again = Ca::from_pem(&ca.cert_pem().unwrap(), &ca.key_pem().unwrap()).unwrap();

@@ -165,6 +165,22 @@ fn a_revoked_device_gets_nothing_more() {
 }
 
 #[test]
+fn revoked_lists_superseded_and_operator_revocations_in_revocation_order() {
+    let (_dir, mut store) = new_store();
+    assert!(store.revoked().unwrap().is_empty());
+    issue(&mut store, &request(A, TLS, &[4; 65], 1), NO_LIMIT, 1).unwrap();
+    issue(&mut store, &request(A, TLS, &[5; 65], 2), NO_LIMIT, 2).unwrap();
+    issue(&mut store, &request(B, TLS, &[6; 65], 3), NO_LIMIT, 3).unwrap();
+    store.revoke(3, 7, "test").unwrap().unwrap();
+    let revoked = store.revoked().unwrap();
+    let wanted = [
+        Revocation { serial: 1, revoked_at: 2, reason: Some("superseded".into()) },
+        Revocation { serial: 3, revoked_at: 7, reason: Some("operator".into()) },
+    ];
+    assert_eq!(revoked, wanted);
+}
+
+#[test]
 fn a_failed_signature_leaves_nothing_behind() {
     let (_dir, mut store) = new_store();
     issue(&mut store, &request(A, TLS, &[4; 65], 1), NO_LIMIT, 1).unwrap();
