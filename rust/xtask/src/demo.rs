@@ -1,11 +1,16 @@
 //! `cargo xtask demo`: README command one. Builds the host emulation, boots a fresh
 //! emulated device and runs a scripted session that shows the system working, then a
 //! SIGN1 and an ENCRYPT0 round whose results go to the cloud-side verifier (with a
-//! replay it must refuse), then provisions the device's certificates from a bootstrap
-//! CA started on loopback and checks them with `openssl verify`; `--interactive`
-//! leaves the shell open instead, with the CA running.
+//! replay it must refuse), then the connected system on loopback (`connected`): a
+//! bootstrap CA, mosquitto and the cloud listener; the device provisions its
+//! certificates (checked with `openssl verify`), publishes signed results over MQTT,
+//! answers a nonce, and the cloud prints them verified and stored. `--interactive`
+//! leaves the shell open instead, with the CA, the broker and the listener running.
+
+mod connected;
 
 use crate::Result;
+use connected::CA_DIR;
 use std::process::Command;
 
 /// The scripted session; each feature adds the commands that show it.
@@ -50,86 +55,22 @@ pub fn run(args: &[String]) -> Result {
         sim
     };
     if interactive {
-        let ca = BootstrapCa::start(&root)?;
-        return crate::run(sim().args(ca.device_flags()));
+        let system = connected::System::start(&root)?;
+        return crate::run(sim().args(system.device_flags()));
     }
     crate::run(sim().args(["-c", &SESSION.join("; ")]))?;
     signed_rounds(&root, &sim)?;
-    provisioning(&root, &sim)
-}
-
-/// The CA's state, relative to the root like the device's.
-const CA_DIR: &str = "target/demo-state/ca";
-
-/// `bootstrap-ca` initialised in [`CA_DIR`] and serving on a free loopback port until
-/// dropped.
-struct BootstrapCa {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl BootstrapCa {
-    fn start(root: &std::path::Path) -> Result<Self> {
-        let ca = || {
-            let mut cmd = Command::new(root.join("target/debug/bootstrap-ca"));
-            cmd.current_dir(root);
-            cmd
-        };
-        println!("\n== The bootstrap CA (rust/bootstrap-ca): a new CA, serving on loopback");
-        println!("$ bootstrap-ca init --dir {CA_DIR}");
-        crate::run(ca().args(["init", "--dir", CA_DIR]))?;
-        println!("$ bootstrap-ca serve --dir {CA_DIR} --listen 127.0.0.1:0 &");
-        let mut child = ca()
-            .args(["serve", "--dir", CA_DIR, "--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start bootstrap-ca: {e}"))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
-        }
-        print!("{line}");
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| format!("bootstrap-ca did not say where it listens: {line:?}"));
-        match port {
-            Ok(port) => Ok(BootstrapCa { child, port }),
-            Err(e) => {
-                let _ = child.kill();
-                Err(e)
-            }
-        }
-    }
-
-    /// What the emulated device needs to reach it: the fleet's bootstrap credential
-    /// and the server's name.
-    fn device_flags(&self) -> [String; 4] {
-        [
-            "--bootstrap-creds".into(),
-            CA_DIR.into(),
-            "--bootstrap-server".into(),
-            format!("localhost:{}", self.port),
-        ]
-    }
-}
-
-impl Drop for BootstrapCa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let mut system = connected::System::start(&root)?;
+    provisioning(&root, &sim, &system)?;
+    connected::publishing(&root, &sim, &mut system)
 }
 
 /// `keys ca` for both keys against the bootstrap CA, the certificates printed, and
 /// `openssl verify` of each against the CA's certificate.
-fn provisioning(root: &std::path::Path, sim: &impl Fn() -> Command) -> Result {
-    let ca = BootstrapCa::start(root)?;
+fn provisioning(root: &std::path::Path, sim: &impl Fn() -> Command, system: &connected::System) -> Result {
     let script = "keys ca 5001; keys ca 5002; keys cert 5001; keys cert 5002; keys status";
     println!("\n== The device gets its certificates: keys ca (CSR signed in the secure world)");
-    let out = sim().args(ca.device_flags()).args(["-c", script]).output().map_err(|e| e.to_string())?;
+    let out = sim().args(system.device_flags()).args(["-c", script]).output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{text}");
     if !out.status.success() {
