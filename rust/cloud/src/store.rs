@@ -23,10 +23,11 @@ use sha2::{Digest, Sha256};
 use crate::{check_counter, CoseCert, DeviceKey, Error, Result, Verified, COSE_SIGN_KEY_ID};
 
 /// The schema this `cloud` writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE devices (
     uuid TEXT PRIMARY KEY,
     cert_der BLOB,             -- the registered COSE SIGN certificate, checked against the CA
@@ -67,7 +68,12 @@ CREATE TABLE refusals (
     payload BLOB NOT NULL,
     payload_sha256 BLOB NOT NULL
 ) STRICT;
-"];
+",
+    // The claims' input (-80005, docs/formats.md): NULL for results stored before it.
+    "
+ALTER TABLE results ADD COLUMN inputs_json TEXT;
+",
+];
 
 /// What registering a certificate did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +116,8 @@ pub struct StoredResult {
     pub model: String,
     pub model_sha256: String,
     pub engine: String,
+    /// `None` for a result stored before the claims carried the input (schema 1).
+    pub inputs: Option<Vec<f32>>,
     pub values: Vec<f32>,
     pub nonce: Option<String>,
     pub kid: String,
@@ -300,10 +308,11 @@ impl Store {
             params![result.device, now],
         )?;
         let values = serde_json::to_string(&result.values).map_err(|_| Error::Input("values"))?;
+        let inputs = serde_json::to_string(&result.inputs).map_err(|_| Error::Input("inputs"))?;
         tx.execute(
             "INSERT INTO results (device, counter, format, model, model_sha256, engine, values_json, nonce,
-             kid, received_at, via, payload, payload_sha256)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             kid, received_at, via, payload, payload_sha256, inputs_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 result.device,
                 counter,
@@ -317,7 +326,8 @@ impl Store {
                 now,
                 via,
                 payload,
-                hash
+                hash,
+                inputs
             ],
         )?;
         tx.commit()?;
@@ -361,13 +371,14 @@ impl Store {
     pub fn results(&self, query: &ResultQuery) -> Result<Vec<StoredResult>> {
         let mut stmt = self.conn.prepare(
             "SELECT * FROM (SELECT id, format, device, counter, model, model_sha256, engine, values_json,
-             nonce, kid, received_at, via, payload_sha256 FROM results
+             nonce, kid, received_at, via, payload_sha256, inputs_json FROM results
              WHERE (?1 IS NULL OR device = ?1) AND id > coalesce(?2, 0)
              ORDER BY id DESC LIMIT coalesce(?3, -1)) ORDER BY id",
         )?;
         let rows = stmt.query_map(params![query.device, query.after_id, query.limit], |r| {
             let values: String = r.get(7)?;
             let hash: Vec<u8> = r.get(12)?;
+            let inputs: Option<String> = r.get(13)?;
             Ok(StoredResult {
                 id: r.get(0)?,
                 format: r.get(1)?,
@@ -376,6 +387,7 @@ impl Store {
                 model: r.get(4)?,
                 model_sha256: r.get(5)?,
                 engine: r.get(6)?,
+                inputs: inputs.and_then(|i| serde_json::from_str(&i).ok()),
                 values: serde_json::from_str(&values).unwrap_or_default(),
                 nonce: r.get(8)?,
                 kid: r.get(9)?,

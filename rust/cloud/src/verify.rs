@@ -33,6 +33,9 @@ pub struct Verified {
     pub model: String,
     pub model_sha256: String,
     pub engine: String,
+    /// The model's inputs (`-80005`: for the sine models the angle in radians).
+    pub inputs: Vec<f32>,
+    /// Its outputs (`-80000`).
     pub values: Vec<f32>,
     pub nonce: Option<String>,
     /// The signer's kid in hex; `None` for `CBOR`.
@@ -78,6 +81,7 @@ pub fn verify(
         model: claims.model.into(),
         model_sha256: hex::encode(claims.model_sha256),
         engine: claims.engine.into(),
+        inputs: claims.inputs().collect(),
         values: claims.values().collect(),
         nonce: claims.nonce.map(hex::encode),
         kid: kid.map(hex::encode),

@@ -56,6 +56,7 @@ fn sign1_and_state_across_processes() {
     assert_eq!(v["format"], "SIGN1");
     assert_eq!(v["device"], UUID_TEXT);
     assert_eq!(v["counter"], 42);
+    assert_eq!(v["inputs"], serde_json::json!([10.5]));
     assert_eq!(v["values"], serde_json::json!([0.5, -0.25]));
     assert_eq!(v["nonce"], nonce);
     let again = cloud(&args, None);

@@ -352,6 +352,13 @@ fn genuine_results_are_stored_once_forgeries_and_replays_refused_and_a_restart_l
     assert_eq!(counters, [0, 1, 2, 4, 5, 6, 7, 8, 9, 10], "each once, in order; 3 refused as stale");
     assert_eq!(stored.last().unwrap()["format"], "ENCRYPT0");
     assert!(stored.iter().all(|r| r["device"] == uuid && r["via"] == "mqtt"));
+    // Each carries the input the shell asked about: result c at 10 c degrees, in
+    // radians as `infer get` computes them, through signature, encryption and store.
+    for r in &stored {
+        let degrees = (r["counter"].as_u64().unwrap() * 10) as f32;
+        let asked = degrees * std::f32::consts::PI / 180.0;
+        assert_eq!(r["inputs"][0].as_f64().map(|x| x as f32), Some(asked), "{r}");
+    }
     let reasons = refusals(&world);
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     assert!(

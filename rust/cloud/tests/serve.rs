@@ -70,6 +70,7 @@ fn the_state_json_and_what_is_refused() {
     assert_eq!(state["devices"][0]["results"], 3);
     assert_eq!(state["results"].as_array().unwrap().len(), 3);
     assert_eq!(state["results"][2]["counter"], 2);
+    assert_eq!(state["results"][2]["inputs"], serde_json::json!([0.5]));
     let (status, body) = get(&address, "/", &address, "GET");
     assert_eq!(status, "HTTP/1.1 200 OK");
     // Nothing loaded from elsewhere (no CDN: the page works offline).
@@ -81,23 +82,51 @@ fn the_state_json_and_what_is_refused() {
     assert_eq!(get(&address, "/nothing", &address, "GET").0, "HTTP/1.1 404 Not Found");
 }
 
+/// The page as Debian's headless chromium renders it, after its script has run.
+fn dom_of(dir: &std::path::Path, address: &str) -> String {
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("http://{address}/"))
+        .output()
+        .unwrap_or_else(|e| panic!("chromium: {e} (Debian's chromium; cargo xtask test installs it)"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `cx` of every point of the plot, in the order drawn.
+fn points_x(dom: &str) -> Vec<f64> {
+    dom.split("<circle")
+        .skip(1)
+        .map(|c| c.split("cx=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
 #[test]
 fn the_page_draws_the_results_in_a_headless_browser() {
     let dir = tempfile::tempdir().unwrap();
     store_with_results(dir.path(), 12);
-    let (_server, address) = serve(&dir.path().join("cloud.db"));
-    let out = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom"])
-        .arg(format!("--user-data-dir={}", dir.path().join("profile").display()))
-        .arg(format!("http://{address}/"))
-        .output()
-        .unwrap_or_else(|e| panic!("chromium: {e} (Debian's chromium; cargo xtask test installs it)"));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The script ran and drew what the JSON holds: the device, 12 points, 12 results.
+    let db = dir.path().join("cloud.db");
+    // A result stored before the claims carried the input (a store migrated from
+    // schema 1): listed, not plotted.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE results SET inputs_json = NULL WHERE counter = 11", [])
+        .unwrap();
+    let (_server, address) = serve(&db);
+    let dom = dom_of(dir.path(), &address);
+    // The script ran and drew what the JSON holds: the device, 11 points, 12 results.
     assert!(dom.contains("data-results=\"12\""), "{dom}");
     assert!(dom.contains(UUID_TEXT), "{dom}");
-    assert_eq!(dom.matches("<circle").count(), 12, "{dom}");
     assert!(dom.contains("1 device(s), 12 latest result(s)"), "{dom}");
     assert!(dom.contains("<div id=\"status\" class=\"\">"), "not stale: {dom}");
+    // Each point at its input (0, 0.25, ... 2.5 radians; drawn in input order), on an
+    // axis that says what x is; the result without an input is counted, not drawn.
+    let x = points_x(&dom);
+    assert_eq!(x.len(), 11, "{dom}");
+    let step = x[1] - x[0];
+    assert!(step > 1.0 && x.windows(2).all(|w| (w[1] - w[0] - step).abs() < 0.2), "evenly by input: {x:?}");
+    assert!(dom.contains("input (radians, as the claims carry it)"), "{dom}");
+    assert!(dom.contains(">\u{3c0}/2<"), "a tick at pi/2: {dom}");
+    assert!(dom.contains("1 of the latest results came before the claims carried the input"), "{dom}");
 }

@@ -29,11 +29,15 @@ fn sign1_round_trip() {
     assert_eq!(v.model_sha256, "ab".repeat(32));
     assert_eq!(v.kid, Some(hex::encode(device(&key).thumbprint())));
     assert_eq!(v.nonce, None);
+    assert_eq!(v.inputs, [1.75]);
     let json = serde_json::to_string(&v).unwrap();
     assert!(
         json.starts_with(r#"{"format":"SIGN1","device":"3084b338-c39e-4c23-9050-fcb9630afcd0","counter":7,"#)
     );
-    let tail = format!(r#""values":[0.5,-0.25],"nonce":null,"kid":"{}"}}"#, v.kid.as_deref().unwrap());
+    let tail = format!(
+        r#""inputs":[1.75],"values":[0.5,-0.25],"nonce":null,"kid":"{}"}}"#,
+        v.kid.as_deref().unwrap()
+    );
     assert!(json.ends_with(&tail), "{json}");
 }
 

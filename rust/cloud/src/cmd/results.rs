@@ -8,7 +8,8 @@ use super::{open_store, usage, Failure, Opts};
 
 pub const USAGE: &str = "usage: cloud results [--db FILE] [--device UUID] [--limit N] [--json] [--refusals]
 Lists the stored results, oldest first: the time received (UTC), device, counter, format,
-model, values and nonce; --json prints one JSON object per line instead (with the kid,
+model, inputs (- for a result stored before the claims carried them), values and nonce;
+--json prints one JSON object per line instead (with the kid,
 the model's SHA-256, how it came in, mqtt or verify, and the payload's SHA-256).
 --db        the store (default cloud.db)
 --device    only this device's results
@@ -43,23 +44,24 @@ pub fn run(argv: impl Iterator<Item = String>) -> Result<(), Failure> {
     if !json {
         let _ = writeln!(
             out,
-            "{:<23}  {:<36}  {:>7}  {:<8}  {:<8}  {:<24}  NONCE",
-            "RECEIVED (UTC)", "DEVICE", "COUNTER", "FORMAT", "MODEL", "VALUES"
+            "{:<23}  {:<36}  {:>7}  {:<8}  {:<8}  {:<10}  {:<24}  NONCE",
+            "RECEIVED (UTC)", "DEVICE", "COUNTER", "FORMAT", "MODEL", "INPUTS", "VALUES"
         );
     }
     for r in results {
         let line = if json {
             serde_json::to_string(&r).map_err(|e| Failure::Failed(e.to_string()))?
         } else {
-            let values: Vec<String> = r.values.iter().map(|v| format!("{v:.6}")).collect();
+            let list = |v: &[f32]| v.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(",");
             format!(
-                "{:<23}  {:<36}  {:>7}  {:<8}  {:<8}  {:<24}  {}",
+                "{:<23}  {:<36}  {:>7}  {:<8}  {:<8}  {:<10}  {:<24}  {}",
                 time::utc(r.received_at),
                 r.device,
                 r.counter,
                 r.format,
                 r.model,
-                values.join(","),
+                r.inputs.as_deref().map_or_else(|| "-".into(), list),
+                list(&r.values),
                 r.nonce.as_deref().unwrap_or("-")
             )
         };

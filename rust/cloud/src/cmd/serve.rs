@@ -1,5 +1,5 @@
 //! `cloud serve`: one page on loopback (devices, the latest results, a plot of the
-//! values) and the JSON it polls every second. Everything is inline (no CDN: the page
+//! values against the inputs) and the JSON it polls every second. Everything is inline (no CDN: the page
 //! works without the internet); the data is read-only.
 
 use std::convert::Infallible;
@@ -23,8 +23,9 @@ use super::{open_store, usage, Failure, Opts};
 
 pub const USAGE: &str = "usage: cloud serve [--db FILE] [--listen 127.0.0.1:8080]
 Serves the page of the store on a loopback address: the devices (last seen, results,
-refusals, certificate), a plot of the values of the latest results against their
-counter, the latest results and refusals, refreshed every second from /api/state (JSON).
+refusals, certificate), a plot of the values of the latest results against their inputs
+(the sine models: radians), the latest results and refusals, refreshed every second from
+/api/state (JSON).
 --db      the store (default cloud.db); `cloud listen` may write it meanwhile
 --listen  a loopback address (127.0.0.0/8 or ::1; port 0 picks a free one). The page has
           no authentication, so it is never served beyond this machine

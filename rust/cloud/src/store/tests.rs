@@ -21,6 +21,7 @@ fn result(device: &str, counter: u64) -> Verified {
         model: "sine".into(),
         model_sha256: "00".repeat(32),
         engine: "secure-inference 0.1.0".into(),
+        inputs: vec![0.75],
         values: vec![0.5],
         nonce: None,
         kid: Some("11".repeat(32)),
@@ -85,6 +86,47 @@ fn a_store_at_version_0_with_tables_of_its_own_gets_the_schema_beside_them() {
     assert_eq!(store.version().unwrap(), SCHEMA_VERSION);
     let n: i64 = store.conn.query_row("SELECT count(*) FROM notes", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0);
+}
+
+/// A store of schema 1 (before the claims carried the input) with one result, as
+/// that `cloud` wrote it: opening migrates it to the current schema in place, the
+/// result keeps its row with no input, and new results store theirs.
+#[test]
+fn a_store_of_schema_1_is_migrated_and_its_results_keep_no_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cloud.db");
+    let old = Connection::open(&path).unwrap();
+    old.execute_batch(MIGRATIONS[0]).unwrap();
+    old.pragma_update(None, "user_version", 1).unwrap();
+    old.execute("INSERT INTO devices (uuid, first_seen, last_seen) VALUES (?1, 1, 1)", [DEVICE]).unwrap();
+    old.execute(
+        "INSERT INTO results (device, counter, format, model, model_sha256, engine, values_json, nonce, kid,
+         received_at, via, payload, payload_sha256) VALUES (?1, 4, 'SIGN1', 'sine', '00', 'secure-inference 0.1.0',
+         '[0.25]', NULL, '11', 2, 'mqtt', x'01', x'02')",
+        [DEVICE],
+    )
+    .unwrap();
+    drop(old);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.version().unwrap(), 2);
+    let before = store.results(&ResultQuery::default()).unwrap();
+    assert_eq!((before.len(), before[0].counter, before[0].inputs.as_deref()), (1, 4, None));
+    assert_eq!(before[0].values, [0.25]);
+    // The migrated store still refuses a replay of the old result's counter.
+    assert!(matches!(
+        store.accept(&result(DEVICE, 4), b"four", "mqtt", 3),
+        Err(Error::Replay { counter: 4, last: 4 })
+    ));
+    store.accept(&result(DEVICE, 5), b"five", "mqtt", 4).unwrap();
+    let after = store.results(&ResultQuery::default()).unwrap();
+    assert_eq!(after[1].inputs.as_deref(), Some(&[0.75][..]));
+    // As JSON: the old result's inputs are null, the new one's a list.
+    let json: Vec<String> = after.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    assert!(json[0].contains(r#""inputs":null,"values":[0.25]"#), "{}", json[0]);
+    assert!(json[1].contains(r#""inputs":[0.75],"values":[0.5]"#), "{}", json[1]);
+    drop(store);
+    // Opening again migrates nothing.
+    assert_eq!(Store::open(&path).unwrap().version().unwrap(), 2);
 }
 
 #[test]

@@ -24,6 +24,12 @@ pub const UUID_TEXT: &str = "3084b338-c39e-4c23-9050-fcb9630afcd0";
 pub const VALUES: [f32; 2] = [0.5, -0.25];
 pub const NONCE: &[u8] = b"nonce-0123456789";
 
+/// The input of the result with `counter`: a quarter per counter, as a sweep of
+/// angles (exact in binary, so its JSON is short).
+pub fn input(counter: u64) -> f32 {
+    counter as f32 * 0.25
+}
+
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -50,6 +56,7 @@ pub fn claims_bytes(counter: u64, nonce: Option<&[u8]>) -> Vec<u8> {
     let values: Vec<u8> = VALUES.iter().flat_map(|v| v.to_le_bytes()).collect();
     let claims = Claims {
         values: &values,
+        inputs: &input(counter).to_le_bytes(),
         engine: "si 0.1.0",
         model_sha256: [0xab; 32],
         model: "sine",
