@@ -32,6 +32,7 @@ pub fn run(args: &[String]) -> Result {
         _ => return Err("usage: cargo xtask demo [--interactive]".into()),
     };
     let root = crate::root();
+    crate::toolchain::ensure_packages(&crate::toolchain::DEMO_PACKAGES.iter().collect::<Vec<_>>())?;
     crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
         "build",
         "--quiet",

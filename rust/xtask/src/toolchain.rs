@@ -89,6 +89,10 @@ fn rustup_has_target() -> bool {
         .unwrap_or(false)
 }
 
+/// What the demo runs besides Rust: the certificate check and the broker.
+pub const DEMO_PACKAGES: &[(&str, &str)] =
+    &[("openssl", "/usr/bin/openssl"), ("mosquitto", "/usr/sbin/mosquitto")];
+
 /// Installs what is missing (as root) or says exactly what to install; then picks
 /// the target toolchain.
 pub fn ensure() -> Result<TargetCargo> {
@@ -97,6 +101,17 @@ pub fn ensure() -> Result<TargetCargo> {
     if !rustup {
         needed.extend(DEBIAN_RUST);
     }
+    ensure_packages(&needed)?;
+    Ok(if rustup {
+        TargetCargo { cargo: "cargo".into(), rustc: None, build_std: false }
+    } else {
+        TargetCargo { cargo: "/usr/bin/cargo".into(), rustc: Some("/usr/bin/rustc".into()), build_std: true }
+    })
+}
+
+/// Installs the Debian packages of `needed` (package, a file that shows it is there)
+/// that are missing, as root, or says exactly what to install.
+pub fn ensure_packages(needed: &[&(&str, &str)]) -> Result {
     let missing: Vec<&str> =
         needed.iter().filter(|(_, probe)| !Path::new(probe).exists()).map(|(p, _)| *p).collect();
     if !missing.is_empty() {
@@ -113,11 +128,7 @@ pub fn ensure() -> Result<TargetCargo> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
-    Ok(if rustup {
-        TargetCargo { cargo: "cargo".into(), rustc: None, build_std: false }
-    } else {
-        TargetCargo { cargo: "/usr/bin/cargo".into(), rustc: Some("/usr/bin/rustc".into()), build_std: true }
-    })
+    Ok(())
 }
 
 fn is_root() -> bool {
