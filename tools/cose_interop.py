@@ -5,7 +5,8 @@ Usage: cose_interop.py --device-key <SEC1 hex of key 0x5002> --recipient-key <PE
 
 Each result is a tagged COSE_Sign1 (18, SIGN1) or COSE_Encrypt (96, ENCRYPT0: one
 ECDH-ES + HKDF-256 recipient, A256GCM, holding a SIGN1). pycose verifies the signature
-and decrypts; cbor2 reads the claims; the kids must be COSE Key Thumbprints (RFC 9679).
+and decrypts; cbor2 reads the claims (the value -80000 first, the input -80005); the kids
+must be COSE Key Thumbprints (RFC 9679).
 One line per result, then a summary; exit 1 if any result fails, 2 on bad arguments.
 """
 
@@ -22,7 +23,7 @@ from pycose.keys.curves import P256
 from pycose.keys.ec2 import EC2Key
 from pycose.messages import CoseMessage, EncMessage, Sign1Message
 
-LABEL_VALUE, LABEL_COUNTER = -80000, -80004
+LABEL_VALUE, LABEL_COUNTER, LABEL_INPUT = -80000, -80004, -80005
 
 
 def thumbprint_input(x: bytes, y: bytes) -> bytes:
@@ -77,15 +78,28 @@ def decrypt(data: bytes, recipient: EC2Key) -> bytes:
     return msg.decrypt(rcpt)
 
 
+def float32s(data) -> tuple:
+    """1 to 16 float32 little-endian, as claims -80000 and -80005 hold them."""
+    if not isinstance(data, bytes) or not data or len(data) % 4 or len(data) > 64:
+        raise AssertionError("not 1 to 16 float32s")
+    return struct.unpack(f"<{len(data) // 4}f", data)
+
+
 def check_claims(payload: bytes) -> str:
     claims = cbor2.loads(payload)
     if not isinstance(claims, dict) or not claims:
         raise AssertionError("the payload is not a claims map")
     first, value = next(iter(claims.items()))
-    if first != LABEL_VALUE or not isinstance(value, bytes) or not value or len(value) % 4:
-        raise AssertionError("the first claim is not -80000 with 4*k bytes")
-    values = struct.unpack(f"<{len(value) // 4}f", value)
-    return f"counter={claims.get(LABEL_COUNTER)} value={','.join(f'{v:.6g}' for v in values)}"
+    if first != LABEL_VALUE:
+        raise AssertionError("the first claim is not -80000")
+    if LABEL_INPUT not in claims:
+        raise AssertionError("no input claim -80005")
+    values, inputs = float32s(value), float32s(claims[LABEL_INPUT])
+    return f"counter={claims.get(LABEL_COUNTER)} input={listed(inputs)} value={listed(values)}"
+
+
+def listed(floats) -> str:
+    return ",".join(f"{v:.6g}" for v in floats)
 
 
 def check(data: bytes, device: EC2Key, recipient: EC2Key) -> str:

@@ -47,9 +47,9 @@ fn pycose_verifies_and_decrypts_genuine_results() {
     assert_eq!(
         lines,
         [
-            "SIGN1 ok counter=1 value=0.5,-0.25",
-            "SIGN1 ok counter=2 value=0.5,-0.25",
-            "ENCRYPT0 ok counter=3 value=0.5,-0.25",
+            "SIGN1 ok counter=1 input=0.25 value=0.5,-0.25",
+            "SIGN1 ok counter=2 input=0.5 value=0.5,-0.25",
+            "ENCRYPT0 ok counter=3 input=0.75 value=0.5,-0.25",
             "3 results: 3 ok, 0 failed",
         ]
     );

@@ -131,6 +131,11 @@ fn pycose_verifies_and_decrypts_what_the_device_produces() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text.matches("SIGN1 ok").count() + text.matches("ENCRYPT0 ok").count(), 24, "{text}");
+    // cbor2 reads each result's input claim: the x it was asked about.
+    for (i, line) in text.lines().take(24).enumerate() {
+        let input = line.split(" input=").nth(1).and_then(|t| t.split(' ').next()).unwrap_or_default();
+        assert_eq!(input.parse::<f32>().ok(), Some(i as f32 * 0.25), "{line}");
+    }
     // The same checker refuses a result with one bit of its signature flipped.
     let mut bad = results[0].clone();
     let last = bad.pop().unwrap();
