@@ -2,6 +2,8 @@
 //! the tests and the demo: the configuration written into a directory of its own
 //! with the CA's certificate paths and a port, `mosquitto -c`, then a wait until the
 //! port accepts connections. Debian's `mosquitto` package provides the binary.
+//! Given the CA's revocation list (`bootstrap-ca crl --out FILE`), the broker refuses
+//! the client certificates it lists; [`Broker::reload`] has it read the file again.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,17 @@ impl Broker {
     /// (`ca.crt.pem`, `server.crt.pem`, `server.key.pem`: `bootstrap-ca init`'s) and
     /// starts mosquitto on `127.0.0.1:port`.
     pub fn start(dir: &Path, ca_dir: &Path, port: u16) -> Result<Broker, String> {
+        Self::start_with_crl(dir, ca_dir, port, None)
+    }
+
+    /// [`Broker::start`], and with `crl` (a PEM CRL of the CA, which must exist) the
+    /// listener's `crlfile`: mosquitto refuses the client certificates it lists.
+    pub fn start_with_crl(
+        dir: &Path,
+        ca_dir: &Path,
+        port: u16,
+        crl: Option<&Path>,
+    ) -> Result<Broker, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let abs = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()));
         let dir = abs(dir)?;
@@ -47,6 +60,10 @@ impl Broker {
             .replace("@CERTFILE@", &ca_dir.join("server.crt.pem").display().to_string())
             .replace("@KEYFILE@", &ca_dir.join("server.key.pem").display().to_string())
             .replace("@ACLFILE@", &acl.display().to_string());
+        let config = match crl {
+            Some(crl) => config.replace("#crlfile @CRLFILE@", &format!("crlfile {}", abs(crl)?.display())),
+            None => config,
+        };
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, config).map_err(|e| format!("{}: {e}", conf.display()))?;
         let mut broker = Broker { child: None, port, dir };
@@ -88,6 +105,27 @@ impl Broker {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGHUP: mosquitto reads its configuration, certificates and CRL again (existing
+    /// connections stay). Returns once the log says it has reloaded: mosquitto reloads
+    /// in its one thread, so a handshake that starts after that meets the new CRL.
+    pub fn reload(&self) -> Result<(), String> {
+        let pid = self.pid().ok_or("mosquitto is not running")?;
+        let reloads = |log: &str| log.matches("Reloading config.").count();
+        let before = reloads(&self.log());
+        let status = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        if !status.map(|s| s.success()).unwrap_or(false) {
+            return Err(format!("kill -HUP {pid} failed"));
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        while reloads(&self.log()) == before {
+            if Instant::now() > deadline {
+                return Err(format!("mosquitto did not reload within {START_TIMEOUT:?}: {}", self.log()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     pub fn pid(&self) -> Option<u32> {

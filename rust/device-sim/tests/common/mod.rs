@@ -2,6 +2,8 @@
 //! `device-sim` binary.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod mqtt;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

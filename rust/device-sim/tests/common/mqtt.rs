@@ -1,0 +1,237 @@
+//! What the MQTT tests share: the real `bootstrap-ca` (a CA serving on loopback, service
+//! credentials from `bootstrap-ca credential`), client certificates made by openssl,
+//! `mosquitto_sub`/`mosquitto_pub` with a credential, and the device with its shell on
+//! a pipe.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use super::{device_sim, Guard};
+
+pub fn bootstrap_ca() -> Command {
+    let exe = Path::new(env!("CARGO_BIN_EXE_device-sim")).with_file_name("bootstrap-ca");
+    if !exe.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo).args(["build", "--quiet", "-p", "bootstrap-ca"]).status().unwrap();
+        assert!(status.success() && exe.exists(), "cannot build bootstrap-ca ({})", exe.display());
+    }
+    Command::new(exe)
+}
+
+/// A CA whose hub is `localhost:hub_port`, serving on a free port: (server, port).
+pub fn ca(dir: &Path, hub_port: u16) -> (Guard, u16) {
+    let out = bootstrap_ca()
+        .arg("init")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--hub-host", "localhost", "--hub-port", &hub_port.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut child = Guard(
+        bootstrap_ca()
+            .arg("serve")
+            .arg("--dir")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("bootstrap-ca: listening on https://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bootstrap-ca said {line:?}"));
+    (child, port)
+}
+
+/// A service's client credential from `bootstrap-ca credential --cn cn` (clientAuth,
+/// OU Service), written into `dir`: (cert, key) paths.
+pub fn service_credential(ca: &Path, dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let out = bootstrap_ca()
+        .arg("credential")
+        .arg("--dir")
+        .arg(ca)
+        .args(["--cn", cn, "--out-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bootstrap-ca credential: {}", String::from_utf8_lossy(&out.stderr));
+    (dir.join(format!("{cn}.crt.pem")), dir.join(format!("{cn}.key.pem")))
+}
+
+/// A client certificate of the CA with CN `cn` and clientAuth, made by openssl with the
+/// CA key: for a device's CN (a UUID), which `bootstrap-ca credential` refuses. (cert,
+/// key) paths.
+pub fn client_credential(ca: &Path, dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{cn}.key.pem"));
+    let csr = dir.join(format!("{cn}.csr.pem"));
+    let cert = dir.join(format!("{cn}.crt.pem"));
+    let ext = dir.join("client.ext");
+    std::fs::write(&ext, "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &s(&key),
+        "-subj",
+        &format!("/CN={cn}"),
+        "-out",
+        &s(&csr),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&csr),
+        "-CA",
+        &s(&ca.join("ca.crt.pem")),
+        "-CAkey",
+        &s(&ca.join("ca.key.pem")),
+        "-set_serial",
+        "0x1234",
+        "-days",
+        "2",
+        "-extfile",
+        &s(&ext),
+        "-out",
+        &s(&cert),
+    ]);
+    (cert, key)
+}
+
+/// The MQTT options of a client with credential `cred` on `port`.
+pub fn tls_args(ca: &Path, cred: &(PathBuf, PathBuf), port: u16) -> Vec<String> {
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    vec![
+        "-h".into(),
+        "localhost".into(),
+        "-p".into(),
+        port.to_string(),
+        "--cafile".into(),
+        s(&ca.join("ca.crt.pem")),
+        "--cert".into(),
+        s(&cred.0),
+        "--key".into(),
+        s(&cred.1),
+    ]
+}
+
+/// `mosquitto_sub` on every device's events, persistent session `id`, printing
+/// `topic hex-payload` lines into `out`.
+pub fn subscriber(ca: &Path, cred: &(PathBuf, PathBuf), port: u16, id: &str, out: &Path) -> Guard {
+    let file = std::fs::File::create(out).unwrap();
+    Guard(
+        Command::new("mosquitto_sub")
+            .args(tls_args(ca, cred, port))
+            .args(["-i", id, "-c", "-q", "1", "-t", "devices/+/messages/events/#", "-F", "%t %x"])
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub (Debian package mosquitto-clients)"),
+    )
+}
+
+pub fn publish(ca: &Path, cred: &(PathBuf, PathBuf), port: u16, topic: &str, payload: &Path) -> bool {
+    Command::new("mosquitto_pub")
+        .args(tls_args(ca, cred, port))
+        .args(["-q", "1", "-t", topic, "-f", payload.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// The device with its shell on a pipe: commands go in as the test goes.
+pub struct Device {
+    pub child: Guard,
+    pub stdin: Option<ChildStdin>,
+    pub lines: Receiver<String>,
+    pub text: String,
+}
+
+impl Device {
+    pub fn start(state: &Path, ca: &Path, ca_port: u16, args: &[&str]) -> Device {
+        let mut child = Guard(
+            device_sim()
+                .arg("--state")
+                .arg(state)
+                .arg("--bootstrap-creds")
+                .arg(ca)
+                .args(["--bootstrap-server", &format!("localhost:{ca_port}")])
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Device { child, stdin, lines, text: String::new() }
+    }
+
+    pub fn send(&mut self, commands: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{commands}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Reads output until a line contains `needle`.
+    pub fn until(&mut self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.text.push_str(&line);
+                    self.text.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no {needle:?} within {within:?}; output:\n{}", self.text),
+            }
+        }
+    }
+
+    /// Ends the script and waits for the process: all its output. `ok`: whether
+    /// every command should have succeeded (the exit status says so).
+    pub fn finish(mut self, ok: bool) -> String {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.text.push_str(&line);
+            self.text.push('\n');
+        }
+        let status = self.child.wait().unwrap();
+        assert_eq!(status.success(), ok, "device-sim's exit status:\n{}", self.text);
+        self.text
+    }
+}
