@@ -75,7 +75,16 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         run(Command::new(sibling("bootstrap-ca")).arg("init").arg("--dir").arg(dir.path().join("ca")));
         let world = World { port: free_port(), _broker: Guard(Command::new("true").spawn().unwrap()), dir };
-        world.client_cert("cloud", "/CN=cloud-consumer", Some("clientAuth"));
+        // The cloud consumer's credential as the CA issues it (OU Service, clientAuth).
+        run(Command::new(sibling("bootstrap-ca"))
+            .args(["credential", "--cn", "cloud-consumer", "--dir"])
+            .arg(world.path("ca"))
+            .arg("--out-dir")
+            .arg(world.dir.path()));
+        for kind in ["crt", "key"] {
+            let from = world.path(&format!("cloud-consumer.{kind}.pem"));
+            std::fs::rename(from, world.path(&format!("cloud.{kind}.pem"))).unwrap();
+        }
         // The project's broker configuration and ACL (broker/, docs/mqtt.md), filled in
         // as device_sim::broker does.
         let acl = world.path("acl");
