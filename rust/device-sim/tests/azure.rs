@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::mqtt::{ca, client_credential, publish, service_credential, subscriber, Device};
+use common::mqtt::{ca, client_credential, counter, publish, service_credential, subscriber, Device};
 use common::{scratch, Guard};
 use device_sim::broker::{free_port, Broker};
 use std::path::{Path, PathBuf};
@@ -37,18 +37,6 @@ fn claims(payload: &[u8]) -> (u64, Option<Vec<u8>>) {
     let claims = cose_results::Claims::decode(sign1.payload).expect("the claims");
     assert_eq!(claims.model, "sine");
     (claims.counter, claims.nonce.map(<[u8]>::to_vec))
-}
-
-/// The value after `label` in `azure status` output (`acked 12,` -> 12).
-fn counter(text: &str, label: &str) -> u64 {
-    let at = text.rfind(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
-    text[at + label.len()..]
-        .trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Readable memory of process `pid` (as root, through procfs), region by region.

@@ -9,21 +9,12 @@
 
 mod common;
 
+use common::mqtt::bootstrap_ca;
 use common::{device_sim, scratch, Guard};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bootstrap_ca() -> Command {
-    let exe = Path::new(env!("CARGO_BIN_EXE_device-sim")).with_file_name("bootstrap-ca");
-    if !exe.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo).args(["build", "--quiet", "-p", "bootstrap-ca"]).status().unwrap();
-        assert!(status.success() && exe.exists(), "cannot build bootstrap-ca ({})", exe.display());
-    }
-    Command::new(exe)
-}
 
 /// `bootstrap-ca init --dir DIR`.
 fn init(dir: &Path) {

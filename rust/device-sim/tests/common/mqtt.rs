@@ -11,14 +11,32 @@ use std::time::{Duration, Instant};
 
 use super::{device_sim, Guard};
 
-pub fn bootstrap_ca() -> Command {
-    let exe = Path::new(env!("CARGO_BIN_EXE_device-sim")).with_file_name("bootstrap-ca");
+/// A workspace binary beside `device-sim` (`cargo test --workspace` builds them all),
+/// built first if missing (`cargo test -p device-sim` alone).
+pub fn workspace_binary(name: &str) -> Command {
+    let exe = Path::new(env!("CARGO_BIN_EXE_device-sim")).with_file_name(name);
     if !exe.exists() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo).args(["build", "--quiet", "-p", "bootstrap-ca"]).status().unwrap();
-        assert!(status.success() && exe.exists(), "cannot build bootstrap-ca ({})", exe.display());
+        let status = Command::new(cargo).args(["build", "--quiet", "-p", name]).status().unwrap();
+        assert!(status.success() && exe.exists(), "cannot build {name} ({})", exe.display());
     }
     Command::new(exe)
+}
+
+pub fn bootstrap_ca() -> Command {
+    workspace_binary("bootstrap-ca")
+}
+
+/// The value after `label` in `azure status` output (`acked 12,` -> 12).
+pub fn counter(text: &str, label: &str) -> u64 {
+    let at = text.rfind(label).unwrap_or_else(|| panic!("no {label:?} in:\n{text}"));
+    text[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A CA whose hub is `localhost:hub_port`, serving on a free port: (server, port).
