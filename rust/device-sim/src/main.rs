@@ -17,7 +17,7 @@ usage: device-sim [--state DIR] [--huk HEX | --huk-file FILE] [--label-extra S] 
                   [--recipient HEX] [--verify-sign] [--infer-get-max-steps N]
                   [--bootstrap-creds DIR] [--bootstrap-server HOST:PORT]
                   [--azure-format SIGN1|ENCRYPT0] [--azure-period S] [--azure-queue N]
-                  [--azure-keep-alive S] [-c 'CMD; CMD...']
+                  [--azure-keep-alive S] [--azure-trace FILE] [-c 'CMD; CMD...']
 
 Boots the emulated device: the secure world in its own process, then the
 non-secure shell. Commands come from -c, from standard input when it is not a
@@ -59,6 +59,9 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
   --azure-keep-alive S
                    CONFIG_NONSECURE_AZURE_KEEP_ALIVE: MQTT keep-alive in seconds, 0
                    to 65535 (default 60)
+  --azure-trace FILE
+                   append `<unix ms> <SHA-256 of the payload>` to FILE for every
+                   result PUBLISH the device writes to the broker (benchmarks)
   -c COMMANDS      run these ';'-separated commands, then exit
 
 Exit status: 0 when every command succeeded, 1 when one failed or the device
@@ -84,6 +87,7 @@ struct Options {
     azure_period_s: u32,
     azure_queue: u32,
     azure_keep_alive_s: u16,
+    azure_trace: Option<PathBuf>,
     commands: Option<String>,
     /// Internal: run as the secure process on this socket.
     secure_socket: Option<PathBuf>,
@@ -104,6 +108,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         azure_period_s: ns_app::shell::AZURE_PERIOD,
         azure_queue: ns_app::shell::AZURE_QUEUE,
         azure_keep_alive_s: ns_app::shell::AZURE_KEEP_ALIVE,
+        azure_trace: None,
         commands: None,
         secure_socket: None,
     };
@@ -173,6 +178,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 opts.azure_keep_alive_s =
                     text.parse().map_err(|_| format!("--azure-keep-alive {text:?}: seconds, 0 to 65535"))?;
             }
+            "--azure-trace" => opts.azure_trace = Some(value()?.into()),
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
             "-h" | "--help" => return Err(String::new()),
@@ -317,7 +323,13 @@ fn ns_main(opts: Options) -> ExitCode {
     shell.https = https;
     if let Some(dir) = &opts.bootstrap_creds {
         match device_sim::mqtt::AzureHome::new(&socket, dir) {
-            Ok(home) => shell.azure = Some(Box::new(home)),
+            Ok(home) => {
+                let home = match &opts.azure_trace {
+                    Some(path) => home.with_trace(path),
+                    None => home,
+                };
+                shell.azure = Some(Box::new(home));
+            }
             Err(e) => {
                 eprintln!("device-sim: --bootstrap-creds: {e}");
                 let _ = child.kill();

@@ -72,6 +72,8 @@ pub struct AzureHome {
     anchor: CertificateDer<'static>,
     shared: Arc<Shared>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// `--azure-trace FILE`: a line per result PUBLISH written to the broker.
+    trace: Option<PathBuf>,
 }
 
 impl AzureHome {
@@ -96,7 +98,16 @@ impl AzureHome {
                 signatures: AtomicU64::new(0),
             }),
             worker: Mutex::new(None),
+            trace: None,
         })
+    }
+
+    /// Appends `<unix ms> <SHA-256 of the payload, hex>` to `path` for every result
+    /// PUBLISH (first or DUP), once its bytes are written to the TLS stream: the
+    /// device's side of an end-to-end latency (`cargo xtask bench fleet`).
+    pub fn with_trace(mut self, path: &Path) -> Self {
+        self.trace = Some(path.to_owned());
+        self
     }
 
     /// TLS with the Client TLS certificate and the secure world's signer.
@@ -151,9 +162,19 @@ impl Azure for AzureHome {
             });
         }
         let shared = self.shared.clone();
+        let trace = match &self.trace {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| Detail::from_text(&format!("{}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
         let handle = std::thread::Builder::new()
             .name("azure".into())
-            .spawn(move || publisher(&mut client, shared, tls, summary, &tls_cert, &cose))
+            .spawn(move || publisher(&mut client, shared, tls, summary, &tls_cert, &cose, trace))
             .map_err(|e| Detail::from_text(&format!("cannot start the publisher's thread: {e}")))?;
         *worker = Some(handle);
         Ok(())
@@ -208,11 +229,12 @@ fn publisher(
     summary: Summary,
     tls_certificate: &[u8],
     cose_certificate: &[u8],
+    trace: Option<std::fs::File>,
 ) {
     let period_s = shared.lock().period_s;
     let start = Start { summary, tls_certificate, cose_certificate, period_s };
     let mut slots = vec![Slot::EMPTY; summary.queue as usize];
-    let mut link = BrokerLink { tls, conn: None, shared: shared.clone(), epoch: Instant::now() };
+    let mut link = BrokerLink { tls, conn: None, shared: shared.clone(), epoch: Instant::now(), trace };
     ns_app::azure::run(client, &mut link, &start, &mut slots);
     link.close();
     shared.lock().running = false;
@@ -225,6 +247,7 @@ struct BrokerLink {
     conn: Option<(TcpStream, rustls::ClientConnection)>,
     shared: Arc<Shared>,
     epoch: Instant,
+    trace: Option<std::fs::File>,
 }
 
 fn detail(what: &str, e: &dyn std::fmt::Display) -> Detail {
@@ -293,7 +316,15 @@ impl Link for BrokerLink {
         stream
             .write_all(bytes)
             .and_then(|()| stream.flush())
-            .map_err(|e| detail("the broker connection broke", &e))
+            .map_err(|e| detail("the broker connection broke", &e))?;
+        if let (Some(trace), Some(payload)) = (self.trace.as_mut(), result_payload(bytes)) {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let hash: String = sha2::Sha256::digest(payload).iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(trace, "{ms} {hash}");
+        }
+        Ok(())
     }
 
     fn receive(&mut self, buf: &mut [u8], until_ms: u64) -> Result<usize, Detail> {
@@ -421,6 +452,27 @@ pub fn ecdsa_der(rs: &[u8; 64]) -> Vec<u8> {
     der.extend(r);
     der.extend(s);
     der
+}
+
+/// The payload of `packet` if it is one PUBLISH at QoS 1 of a result (its topic ends
+/// `/messages/events/`, docs/mqtt.md), as the session encodes it.
+fn result_payload(packet: &[u8]) -> Option<&[u8]> {
+    if packet.first()? & 0xf6 != 0x32 {
+        return None;
+    }
+    let (mut len, mut at) = (0usize, 1);
+    for shift in [0, 7, 14, 21] {
+        let byte = *packet.get(at)?;
+        len |= usize::from(byte & 0x7f) << shift;
+        at += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let body = packet.get(at..at + len)?;
+    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
+    let topic = body.get(2..2 + topic_len)?;
+    topic.ends_with(b"/messages/events/").then(|| body.get(2 + topic_len + 2..)).flatten()
 }
 
 #[cfg(test)]

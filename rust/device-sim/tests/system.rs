@@ -227,7 +227,8 @@ fn check(system: &System, uuid: &str, status: &str, format: &str) -> (u64, u64, 
 #[test]
 fn results_of_a_sign1_and_an_encrypt0_device_are_verified_and_stored_once() {
     let mut system = System::start("system");
-    let mut sign1 = system.device("sign1", &[]);
+    let trace = system.dir.join("sign1.trace");
+    let mut sign1 = system.device("sign1", &["--azure-trace", trace.to_str().unwrap()]);
     let mut encrypt0 = system.device("encrypt0", &["--azure-format", "ENCRYPT0"]);
     let sign1_uuid = provision_and_start(&mut sign1);
     let encrypt0_uuid = provision_and_start(&mut encrypt0);
@@ -238,6 +239,19 @@ fn results_of_a_sign1_and_an_encrypt0_device_are_verified_and_stored_once() {
     let (n1, handshakes1, dups1) = check(&system, &sign1_uuid, &sign1_status, "SIGN1");
     let (n2, handshakes2, dups2) = check(&system, &encrypt0_uuid, &encrypt0_status, "ENCRYPT0");
     system.stop_listener();
+    // --azure-trace: a line per result written to the broker, the payload's SHA-256 as
+    // the cloud stored it.
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let out = cloud().args(["results", "--json", "--db"]).arg(&system.db).output().unwrap();
+    let stored: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&sign1_uuid))
+        .map(|l| field(l, "payload_sha256").to_owned())
+        .collect();
+    assert_eq!(stored.len() as u64, n1);
+    assert!(stored.iter().all(|h| trace.contains(&format!(" {h}\n"))), "{trace}");
+    assert_eq!(trace.lines().count() as u64, n1, "one write each, no redelivery: {trace}");
     assert_eq!((handshakes1, handshakes2), (1, 1), "one connection each");
     assert_eq!((dups1, dups2), (0, 0), "nothing delivered twice without a fault");
     let refusals = system.listener_said(".err").lines().filter(|l| l.contains("refused")).count();
