@@ -120,6 +120,7 @@ fn certificate(key: &p256::ecdsa::SigningKey, subject: &str, eku: &[ObjectIdenti
         issuer: Name::from_str("CN=test CA").unwrap(),
         enable_key_agreement: false,
         enable_key_encipherment: false,
+        include_subject_key_identifier: true,
     };
     certificate_as(profile, key, subject, eku)
 }

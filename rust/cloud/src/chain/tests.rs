@@ -51,6 +51,7 @@ fn leaf(ca: &TestCa, issuer: &str, key: &SigningKey, subject: &str, eku: &[Objec
         issuer: Name::from_str(issuer).unwrap(),
         enable_key_agreement: false,
         enable_key_encipherment: false,
+        include_subject_key_identifier: true,
     };
     let spki = SubjectPublicKeyInfoOwned::from_key(*key.verifying_key()).unwrap();
     let validity = Validity::from_now(Duration::from_secs(3600)).unwrap();

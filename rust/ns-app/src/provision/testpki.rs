@@ -54,6 +54,7 @@ pub fn leaf_profile() -> Profile {
         issuer: Name::from_str(CA_NAME).unwrap(),
         enable_key_agreement: false,
         enable_key_encipherment: false,
+        include_subject_key_identifier: true,
     }
 }
 

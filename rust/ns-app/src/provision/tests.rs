@@ -298,6 +298,7 @@ fn the_certificate_must_be_the_one_asked_for() {
         issuer: Name::from_str("CN=another CA").unwrap(),
         enable_key_agreement: false,
         enable_key_encipherment: false,
+        include_subject_key_identifier: true,
     };
     let cases: Vec<(Vec<u8>, Option<u64>, CertError)> = vec![
         // Another key than the device's.
