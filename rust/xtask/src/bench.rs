@@ -162,6 +162,9 @@ pub fn run(only: &[String]) -> Result {
     if only.first().is_some_and(|o| o == "ca") {
         return crate::bench_ca::run(&only[1..]);
     }
+    if only.first().is_some_and(|o| o == "fleet") {
+        return crate::bench_fleet::run(&only[1..]);
+    }
     let images: Vec<String> = only.iter().filter(|o| *o != "host").cloned().collect();
     if only.is_empty() || images.len() < only.len() {
         host()?;

@@ -56,19 +56,23 @@ pub fn run(args: &[String]) -> Result {
         sim
     };
     if interactive {
-        let system = connected::System::start(&root)?;
+        let system = connected::start(&root)?;
         return crate::run(sim().args(system.device_flags()));
     }
     crate::run(sim().args(["-c", &SESSION.join("; ")]))?;
     signed_rounds(&root, &sim)?;
-    let mut system = connected::System::start(&root)?;
+    let mut system = connected::start(&root)?;
     provisioning(&root, &sim, &system)?;
     connected::publishing(&root, &sim, &mut system)
 }
 
 /// `keys ca` for both keys against the bootstrap CA, the certificates printed, and
 /// `openssl verify` of each against the CA's certificate.
-fn provisioning(root: &std::path::Path, sim: &impl Fn() -> Command, system: &connected::System) -> Result {
+fn provisioning(
+    root: &std::path::Path,
+    sim: &impl Fn() -> Command,
+    system: &crate::system::System,
+) -> Result {
     let script = "keys ca 5001; keys ca 5002; keys cert 5001; keys cert 5002; keys status";
     println!("\n== The device gets its certificates: keys ca (CSR signed in the secure world)");
     let out = sim().args(system.device_flags()).args(["-c", script]).output().map_err(|e| e.to_string())?;

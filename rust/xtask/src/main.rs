@@ -6,11 +6,13 @@
 
 mod bench;
 mod bench_ca;
+mod bench_fleet;
 mod demo;
 mod fuzz;
 mod host;
 mod python;
 mod soak;
+mod system;
 mod target;
 mod toolchain;
 mod zephyr;
@@ -32,6 +34,9 @@ commands:
   bench ca [--liteboot CLONE_DIR]
                        the bootstrap CA under the anchor's load generator, beside
                        liteboot built from CLONE_DIR
+  bench fleet [DEVICES]
+                       DEVICES emulated devices (default 200) publishing at once through
+                       one mosquitto to one cloud listen: results/s, p99, CPU, RSS
   size ELF...          flash and RAM of linked images
   soak [KILLS]         kill the secure process KILLS times (default 2,000) during
                        result and storage writes; no counter repeats, no write is lost
