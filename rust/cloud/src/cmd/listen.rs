@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, ConnectReturnCode, Event, Packet, QoS};
+use rumqttc::{AsyncClient, ClientError, ConnectReturnCode, Event, Packet, Publish, QoS};
+use std::collections::VecDeque;
 use tokio::signal::unix::{signal, SignalKind};
 
 use cloud::{time, Consumer, RecipientKey};
@@ -68,7 +69,27 @@ async fn listen(broker: Broker, id: String, mut consumer: Consumer) -> Result<()
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::Failed(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::Failed(e.to_string()))?;
     let mut backoff = Duration::from_secs(1);
+    // Requests waiting for room in the client's queue. That queue is drained only by
+    // `events.poll()` below, in this same task: awaiting room there (`ack().await`)
+    // would wait forever once a burst of messages filled it, so acknowledgements and
+    // the subscription are handed over with `try_` and kept here until they fit.
+    let mut acks: VecDeque<Publish> = VecDeque::new();
+    let mut subscribe = false;
     loop {
+        while let Some(publish) = acks.front() {
+            match client.try_ack(publish) {
+                Ok(()) => drop(acks.pop_front()),
+                Err(ClientError::TryRequest(_)) => break,
+                Err(e) => return Err(Failure::Failed(format!("cannot acknowledge: {e}"))),
+            }
+        }
+        if subscribe {
+            match client.try_subscribe(EVENTS, QoS::AtLeastOnce) {
+                Ok(()) => subscribe = false,
+                Err(ClientError::TryRequest(_)) => {}
+                Err(e) => return Err(Failure::Failed(format!("cannot subscribe: {e}"))),
+            }
+        }
         let event = tokio::select! {
             event = events.poll() => event,
             _ = term.recv() => break,
@@ -85,10 +106,7 @@ async fn listen(broker: Broker, id: String, mut consumer: Consumer) -> Result<()
                 backoff = Duration::from_secs(1);
                 let session = if ack.session_present { "resumed" } else { "new" };
                 eprintln!("cloud: connected to {address} as {id} (session {session})");
-                client
-                    .subscribe(EVENTS, QoS::AtLeastOnce)
-                    .await
-                    .map_err(|e| Failure::Failed(format!("cannot subscribe: {e}")))?;
+                subscribe = true;
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => eprintln!("cloud: subscribed to {EVENTS} (QoS 1)"),
             Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -98,10 +116,7 @@ async fn listen(broker: Broker, id: String, mut consumer: Consumer) -> Result<()
                 })?;
                 print(&topic, &outcome);
                 if publish.qos != QoS::AtMostOnce {
-                    client
-                        .ack(&publish)
-                        .await
-                        .map_err(|e| Failure::Failed(format!("cannot acknowledge: {e}")))?;
+                    acks.push_back(publish);
                 }
             }
             Ok(_) => {}
@@ -116,17 +131,24 @@ async fn listen(broker: Broker, id: String, mut consumer: Consumer) -> Result<()
             }
         }
     }
-    // The acknowledgements already queued go out before the DISCONNECT (bounded: 2 s).
-    if client.try_disconnect().is_ok() {
-        let flush = async {
+    // The acknowledgements still waiting go out before the DISCONNECT (bounded: 2 s).
+    let flush = async {
+        while let Some(publish) = acks.front() {
+            if client.try_ack(publish).is_ok() {
+                acks.pop_front();
+            } else if events.poll().await.is_err() {
+                return;
+            }
+        }
+        if client.try_disconnect().is_ok() {
             while let Ok(event) = events.poll().await {
                 if matches!(event, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
                     break;
                 }
             }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
-    }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
     eprintln!("cloud: stopped; the broker keeps the session for the next listen");
     Ok(())
 }
