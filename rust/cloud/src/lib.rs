@@ -17,8 +17,10 @@
 
 mod chain;
 mod consumer;
+mod cose;
 mod input;
 mod keys;
+mod preferred;
 mod purpose;
 mod state;
 mod store;
@@ -30,6 +32,7 @@ use std::path::PathBuf;
 
 pub use chain::{check_cose_cert, Ca, CertError, CoseCert};
 pub use consumer::{parse_topic, Consumer, Outcome, Topic};
+pub use cose::Malformed;
 pub use input::{decode_file, decode_text};
 pub use keys::{thumbprint, DeviceKey, RecipientKey};
 pub use purpose::{parse_key_id, COSE_SIGN_KEY_ID};
@@ -53,8 +56,9 @@ pub enum Error {
     Input(&'static str),
     /// A key, certificate or result file that cannot be read.
     Read(PathBuf, std::io::Error),
-    /// Not a result of the expected shape.
-    Malformed(cose_results::Error),
+    /// Not a result of the expected shape (its COSE layer read by coset, its claims by
+    /// cose-results).
+    Malformed(Malformed),
     /// A plain `CBOR` result, refused unless unsigned results are allowed.
     Unsigned,
     /// An `ENCRYPT0` result without a recipient key to decrypt it.
@@ -174,8 +178,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<cose_results::Error> for Error {
-    fn from(e: cose_results::Error) -> Self {
+impl From<Malformed> for Error {
+    fn from(e: Malformed) -> Self {
         Error::Malformed(e)
     }
 }

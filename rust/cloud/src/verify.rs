@@ -9,9 +9,10 @@ use p256::PublicKey;
 use serde::Serialize;
 use sha2::Sha256;
 
-use cose_results::{encrypt, Claims, Encrypted, Format, Sign1};
+use cose_results::Claims;
 
-use crate::{uuid_string, DeviceKey, Error, RecipientKey, Result};
+use crate::cose::{Encrypt, Sign1, KEY_LEN};
+use crate::{uuid_string, DeviceKey, Error, Malformed, RecipientKey, Result};
 
 /// What the caller asks of a result beyond its signature.
 #[derive(Clone, Debug, Default)]
@@ -51,8 +52,7 @@ pub fn verify(
     recipient: Option<&RecipientKey>,
     options: &Options,
 ) -> Result<Verified> {
-    let format = Format::detect(bytes)?;
-    let (name, kid, payload) = match format {
+    let (name, kid, payload) = match format(bytes)? {
         Format::Cbor if options.allow_unsigned => ("CBOR", None, bytes.to_vec()),
         Format::Cbor => return Err(Error::Unsigned),
         Format::Sign1 => {
@@ -61,14 +61,15 @@ pub fn verify(
         }
         Format::Encrypt => {
             let inner = decrypt(bytes, recipient.ok_or(Error::NoRecipientKey)?)?;
-            if Format::detect(&inner).ok() != Some(Format::Sign1) {
+            if !inner.starts_with(&[SIGN1_TAG]) {
                 return Err(Error::NotSign1Inside);
             }
             let (kid, payload) = verify_sign1(&inner, device)?;
             ("ENCRYPT0", Some(kid), payload)
         }
     };
-    let claims = Claims::decode(&payload)?;
+    // The claims: cose-results' decoder, the format's reference (docs/cloud.md, "Decoding").
+    let claims = Claims::decode(&payload).map_err(Malformed::Claims)?;
     if let Some(expected) = &options.nonce {
         if claims.nonce != Some(expected.as_slice()) {
             return Err(Error::Nonce);
@@ -89,39 +90,52 @@ pub fn verify(
     })
 }
 
+/// The tag 18 head, `d2` (and the tag 96 head, `d8 60`): the only heads of these tags in
+/// preferred serialization, which every decoder here requires.
+const SIGN1_TAG: u8 = 0xd2;
+
+enum Format {
+    Cbor,
+    Sign1,
+    Encrypt,
+}
+
+/// The format of `bytes` by their first head; decoding checks the rest.
+fn format(bytes: &[u8]) -> Result<Format> {
+    match bytes {
+        [SIGN1_TAG, ..] => Ok(Format::Sign1),
+        [0xd8, 0x60, ..] => Ok(Format::Encrypt),
+        [0xa0..=0xbf, ..] => Ok(Format::Cbor),
+        [0xc0..=0xdb, ..] => Err(Malformed::Unexpected("tag 18 or 96").into()),
+        _ => Err(Malformed::Unexpected("a claims map or a COSE tag").into()),
+    }
+}
+
 /// Checks a COSE_Sign1 against the device key; returns its kid and payload.
 fn verify_sign1(bytes: &[u8], device: &DeviceKey) -> Result<(Vec<u8>, Vec<u8>)> {
     let sign1 = Sign1::decode(bytes)?;
-    let kid = sign1.kid;
-    if kid != device.thumbprint {
-        return Err(Error::WrongKid(kid.to_vec(), device.thumbprint));
+    if sign1.kid != device.thumbprint {
+        return Err(Error::WrongKid(sign1.kid, device.thumbprint));
     }
-    // Sig_structure: the three byte strings plus at most 32 bytes of CBOR heads and text.
-    let mut tbs = vec![0u8; sign1.protected.len() + sign1.payload.len() + 32];
-    let n = sign1.to_be_signed(&mut tbs)?;
-    let signature = Signature::from_slice(&sign1.signature).map_err(|_| Error::BadSignature)?;
-    device.key.verify(&tbs[..n], &signature).map_err(|_| Error::BadSignature)?;
-    Ok((kid.to_vec(), sign1.payload.to_vec()))
+    let signature = Signature::from_slice(&sign1.message.signature).map_err(|_| Error::BadSignature)?;
+    device.key.verify(&sign1.to_be_signed(), &signature).map_err(|_| Error::BadSignature)?;
+    Ok((sign1.kid, sign1.payload))
 }
 
 /// Decrypts a COSE_Encrypt for the recipient key; returns the plaintext.
 fn decrypt(bytes: &[u8], recipient: &RecipientKey) -> Result<Vec<u8>> {
-    let e = Encrypted::decode(bytes)?;
+    let e = Encrypt::decode(bytes)?;
     if e.recipient_kid != recipient.thumbprint {
-        return Err(Error::WrongRecipient(e.recipient_kid.to_vec(), recipient.thumbprint));
+        return Err(Error::WrongRecipient(e.recipient_kid, recipient.thumbprint));
     }
-    let ephemeral = PublicKey::from_sec1_bytes(&e.ephemeral.to_sec1()).map_err(|_| Error::BadEphemeralKey)?;
+    let ephemeral = PublicKey::from_sec1_bytes(&e.ephemeral).map_err(|_| Error::BadEphemeralKey)?;
     let shared = p256::ecdh::diffie_hellman(recipient.secret.to_nonzero_scalar(), ephemeral.as_affine());
-    let mut context = vec![0u8; e.recipient_protected.len() + encrypt::KDF_CONTEXT_LEN];
-    let n = e.kdf_context(&mut context)?;
-    let mut cek = [0u8; encrypt::KEY_LEN];
+    let mut cek = [0u8; KEY_LEN];
     Hkdf::<Sha256>::new(None, shared.raw_secret_bytes())
-        .expand(&context[..n], &mut cek)
+        .expand(&e.kdf_context()?, &mut cek)
         .map_err(|_| Error::Decrypt)?;
-    let mut aad = vec![0u8; e.protected.len() + encrypt::ENC_STRUCTURE_LEN];
-    let n = e.enc_structure(&mut aad)?;
     let cipher = Aes256Gcm::new(&cek.into());
     cipher
-        .decrypt(Nonce::from_slice(&e.iv), Payload { msg: e.ciphertext, aad: &aad[..n] })
+        .decrypt(Nonce::from_slice(&e.iv), Payload { msg: e.ciphertext(), aad: &e.enc_structure() })
         .map_err(|_| Error::Decrypt)
 }
