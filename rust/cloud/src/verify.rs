@@ -12,6 +12,7 @@ use sha2::Sha256;
 use cose_results::Claims;
 
 use crate::cose::{Encrypt, Sign1, KEY_LEN};
+use crate::preferred;
 use crate::{uuid_string, DeviceKey, Error, Malformed, RecipientKey, Result};
 
 /// What the caller asks of a result beyond its signature.
@@ -100,8 +101,10 @@ enum Format {
     Encrypt,
 }
 
-/// The format of `bytes` by their first head; decoding checks the rest.
+/// The format of `bytes` by their first head, once all their heads are known to be
+/// in preferred serialization (which makes the first head the only spelling of its tag).
 fn format(bytes: &[u8]) -> Result<Format> {
+    preferred::check(bytes)?;
     match bytes {
         [SIGN1_TAG, ..] => Ok(Format::Sign1),
         [0xd8, 0x60, ..] => Ok(Format::Encrypt),
