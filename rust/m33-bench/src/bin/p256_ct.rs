@@ -1,0 +1,156 @@
+//! p256-sign's constant-time test image (issue #18), for `tools/m33trace.py`: for
+//! each key below, one public key (`public-key/<key>`) and one signature
+//! (`sign/<key>`, a digest of its own) between `m33_rt::bench` markers. The tracer
+//! records each operation's instruction count, executed blocks and data addresses,
+//! and requires them identical across the keys.
+//!
+//! It also runs four deliberate leaks on the same keys (`leak-count/<key>`,
+//! `leak-blocks/<key>`, `leak-addresses/<key>`, `leak-division/<key>`), which the
+//! tracer must find, each by the one check that sees it: proof that the checks
+//! can fail.
+//!
+//! The command line `image N` keeps the first N keys (all by default).
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use m33_rt::bench;
+use p256_sign::{public_key, sign_prehash, SecretKey};
+
+/// The keys, most telling first (the test command runs the first few): the issue's
+/// edge scalars, the comb's exceptional scalar and its complement, patterned words,
+/// seeded random ones. Labels are the markers' suffixes.
+const KEYS: [(&str, &str); 16] = [
+    ("1", "0000000000000000000000000000000000000000000000000000000000000001"),
+    ("n-1", "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632550"),
+    ("random-1", "3b2c1f8e6d5a49786a5b4c3d2e1f00112233445566778899aabbccddeeff0102"),
+    ("2^255", "8000000000000000000000000000000000000000000000000000000000000000"),
+    ("2", "0000000000000000000000000000000000000000000000000000000000000002"),
+    ("(n-1)/2", "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8"),
+    ("(n+1)/2", "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a9"),
+    ("30*2^252-n", "e0000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf"),
+    ("n-(30*2^252-n)", "1ffffffe00000001ffffffffffffffff79cdf55b4e2f3d09e7739585f8c64aa2"),
+    ("0x55..", "5555555555555555555555555555555555555555555555555555555555555555"),
+    ("0xaa..", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    ("0x0f0f..", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"),
+    ("words-ff00", "ffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000"),
+    ("random-2", "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721"),
+    ("random-3", "519b423d715f8b581f4fa8ee59f4771a5b44c8130b4e3eacca54a56dda72b464"),
+    ("random-4", "0f56db78ca460b055c500064824bed999a25aaf48ebb519ac201537b85479813"),
+];
+
+/// Bytes from hex.
+fn hex(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
+        let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+        *o = (digit(pair[0]) << 4) | digit(pair[1]);
+    }
+    out
+}
+
+/// A marker name `<operation>/<key>` in `buf`.
+fn name<'a>(buf: &'a mut [u8; 48], operation: &str, key: &str) -> &'a str {
+    let (op, label) = (operation.as_bytes(), key.as_bytes());
+    let len = (op.len() + 1 + label.len()).min(buf.len());
+    buf[..op.len()].copy_from_slice(op);
+    buf[op.len()] = b'/';
+    buf[op.len() + 1..len].copy_from_slice(&label[..len - op.len() - 1]);
+    core::str::from_utf8(&buf[..len]).unwrap_or("?")
+}
+
+/// Leak 1: extra work when the key's lowest bit is set (the count differs).
+#[inline(never)]
+fn leak_count(secret: &[u8; 32]) -> u32 {
+    let mut acc = black_box(secret[0]) as u32;
+    if secret[31] & 1 == 1 {
+        for i in 0..black_box(8u32) {
+            acc = black_box(acc.wrapping_mul(3).wrapping_add(i));
+        }
+    }
+    acc
+}
+
+#[inline(never)]
+fn add_one(x: u32) -> u32 {
+    black_box(x).wrapping_add(1)
+}
+
+/// One instruction longer than `add_one`, for the jump that skips the `else`.
+#[inline(never)]
+fn sub_one_times_3(x: u32) -> u32 {
+    black_box(x).wrapping_sub(1).wrapping_mul(3)
+}
+
+/// Leak 2: a branch on the key's lowest bit whose two ways retire as many
+/// instructions (same count, different blocks).
+#[inline(never)]
+fn leak_blocks(secret: &[u8; 32]) -> u32 {
+    let x = black_box(secret[0]) as u32;
+    if black_box(secret[31] & 1) == 1 {
+        add_one(x)
+    } else {
+        sub_one_times_3(x)
+    }
+}
+
+/// A table for leak 3.
+static TABLE: [u32; 16] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
+
+/// Leak 3: a table read indexed by the key's low nibble (same count and blocks,
+/// different data addresses), as a comb lookup without the scan would be.
+#[inline(never)]
+fn leak_addresses(secret: &[u8; 32]) -> u32 {
+    let table = black_box(&TABLE);
+    table[usize::from(secret[31] & 15)]
+}
+
+/// Leak 4: a division by a value of the key (same count, blocks and addresses; the
+/// M33's UDIV takes 2 to 11 cycles by operand).
+#[inline(never)]
+fn leak_division(secret: &[u8; 32]) -> u32 {
+    black_box(1_000_000u32) / (u32::from(secret[31]) | 1)
+}
+
+fn main() -> u32 {
+    bench::calibrate();
+    let mut cmdline = [0u8; 32];
+    let keys = match m33_rt::semihosting::cmdline(&mut cmdline).split_whitespace().nth(1) {
+        Some(n) => n.parse().unwrap_or(KEYS.len()).min(KEYS.len()),
+        None => KEYS.len(),
+    };
+    // Seeded digests (xorshift64*), one per key.
+    let mut state = 0x5eed_0c75_u64;
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut buf = [0u8; 48];
+    for (label, key_hex) in &KEYS[..keys] {
+        // The key, its bytes and the digest live in the same stack slots for every
+        // key, so their addresses are the same in every trace.
+        let secret = black_box(hex(key_hex));
+        let mut digest = [0u8; 32];
+        for chunk in digest.chunks_mut(8) {
+            chunk.copy_from_slice(&next().to_le_bytes());
+        }
+        let digest = black_box(digest);
+        let Ok(key) = SecretKey::from_bytes(&secret) else { return 1 };
+        let public = bench::measure(name(&mut buf, "public-key", label), || public_key(black_box(&key)));
+        black_box(&public);
+        let signature =
+            bench::measure(name(&mut buf, "sign", label), || sign_prehash(black_box(&key), black_box(&digest)));
+        if black_box(signature).is_err() {
+            return 2;
+        }
+        black_box(bench::measure(name(&mut buf, "leak-count", label), || leak_count(black_box(&secret))));
+        black_box(bench::measure(name(&mut buf, "leak-blocks", label), || leak_blocks(black_box(&secret))));
+        black_box(bench::measure(name(&mut buf, "leak-addresses", label), || leak_addresses(black_box(&secret))));
+        black_box(bench::measure(name(&mut buf, "leak-division", label), || leak_division(black_box(&secret))));
+    }
+    0
+}
+
+m33_rt::image_main!(main);
