@@ -156,6 +156,15 @@ pub fn check_counter(python: &Path, image: &Path) -> Result {
     Ok(())
 }
 
+/// p256-sign's constant-time test (issue #18): `tools/m33trace.py` runs the
+/// `p256_ct` image and requires, per operation (public key, signature), the same
+/// instruction count, executed blocks and data addresses for all of its 16 edge and
+/// random keys and no division, and finds each of the image's deliberate leaks.
+pub fn check_constant_time(python: &Path, image: &Path) -> Result {
+    let script = crate::root().join("tools/m33trace.py");
+    crate::run(Command::new(python).arg(&script).arg(image))
+}
+
 /// `cargo xtask bench [host] [IMAGE...]`: `host` runs the host benchmarks; image
 /// names pick emulated-target images; nothing runs everything.
 pub fn run(only: &[String]) -> Result {
@@ -266,6 +275,10 @@ fn target(only: &[String]) -> Result {
         println!("== {name}");
         if name == "counter" {
             check_counter(&python, image)?;
+            continue;
+        }
+        if name == "p256_ct" {
+            check_constant_time(&python, image)?;
             continue;
         }
         let counted = count_twice(&python, image)?;

@@ -63,6 +63,10 @@ pub fn test_all() -> Result {
     let (_, counter) = images.iter().find(|(n, _)| n == "counter").ok_or("no counter image")?;
     crate::bench::check_counter(&python, counter)?;
 
+    step("constant time: p256-sign's traces on Unicorn's Cortex-M33 (tools/m33trace.py)");
+    let (_, traced) = images.iter().find(|(n, _)| n == "p256_ct").ok_or("no p256_ct image")?;
+    crate::bench::check_constant_time(&python, traced)?;
+
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }

@@ -140,15 +140,20 @@ fn main() -> u32 {
         let Ok(key) = SecretKey::from_bytes(&secret) else { return 1 };
         let public = bench::measure(name(&mut buf, "public-key", label), || public_key(black_box(&key)));
         black_box(&public);
-        let signature =
-            bench::measure(name(&mut buf, "sign", label), || sign_prehash(black_box(&key), black_box(&digest)));
+        let signature = bench::measure(name(&mut buf, "sign", label), || {
+            sign_prehash(black_box(&key), black_box(&digest))
+        });
         if black_box(signature).is_err() {
             return 2;
         }
         black_box(bench::measure(name(&mut buf, "leak-count", label), || leak_count(black_box(&secret))));
         black_box(bench::measure(name(&mut buf, "leak-blocks", label), || leak_blocks(black_box(&secret))));
-        black_box(bench::measure(name(&mut buf, "leak-addresses", label), || leak_addresses(black_box(&secret))));
-        black_box(bench::measure(name(&mut buf, "leak-division", label), || leak_division(black_box(&secret))));
+        black_box(bench::measure(name(&mut buf, "leak-addresses", label), || {
+            leak_addresses(black_box(&secret))
+        }));
+        black_box(bench::measure(name(&mut buf, "leak-division", label), || {
+            leak_division(black_box(&secret))
+        }));
     }
     0
 }
