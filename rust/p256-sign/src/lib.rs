@@ -53,6 +53,27 @@
 //! refused, an RFC 6979 candidate is rejected (probability 2^-32), `r` or `s` is
 //! zero. The M33's multiplier takes the same time for all operands.
 //!
+//! # Guards (issue #18; `docs/benchmarks.md` has the figures)
+//!
+//! Both run in the test command (`cargo xtask test`):
+//!
+//! - **Differential test** (`tests::ecdsa`): 100,000 seeded (key, digest) pairs and
+//!   21 edge keys (1, 2, n-1, (n ± 1)/2, 2^255, the comb's exceptional scalar and
+//!   its complement, patterned words, ..) by 7 edge digests: public keys and
+//!   signatures byte for byte RustCrypto `p256` 0.13's, and RustCrypto's verifier
+//!   accepts ours (one seeded case in 16, every edge case). About 30 s on two cores
+//!   (this crate and RustCrypto's at `opt-level = 3` in the dev profile).
+//! - **Constant-time test** on the emulated M33 (`tools/m33trace.py` on the image
+//!   `m33-bench/src/bin/p256_ct.rs`; `cargo xtask bench p256_ct`): a public key and
+//!   a signature for each of 16 edge, patterned and random keys; per operation the
+//!   instruction count (661,940 and 766,449), the sequence of executed blocks and
+//!   the sequence of data addresses read and written must be the same for every
+//!   key, and no division (variable time on the M33) may run. The image's four
+//!   deliberate leaks (extra work, a balanced branch, a secret-indexed read and a
+//!   division, each on a key bit) must each be found by its own check; a comb
+//!   lookup that read only its entry, and the even-scalar negation as a branch,
+//!   were found too when put in by hand.
+//!
 //! # Secrets in memory
 //!
 //! A [`SecretKey`] is zeroised when dropped (its bytes, `d` and `d R`). Each
