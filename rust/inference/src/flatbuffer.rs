@@ -18,6 +18,9 @@
 use core::num::NonZeroU32;
 
 /// A structural defect: an offset, length, index or vtable outside the buffer.
+// Reachable only through its `From` into `Error`, which `?` uses inside the crate: no
+// user can make one.
+#[allow(unnameable_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bad;
 
@@ -127,6 +130,7 @@ impl Table {
         Ok(self.u32_or(buf, id, default as u32)? as i32)
     }
 
+    #[allow(dead_code)] // only FULLY_CONNECTED and MEAN read a boolean option
     pub fn bool_or(self, buf: Buf<'_>, id: usize, default: bool) -> Fb<bool> {
         Ok(self.u8_or(buf, id, u8::from(default))? != 0)
     }

@@ -41,8 +41,10 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
         }
     }
 
-    /// Plans the arena for `model` and prepares every operator, in place. After an
-    /// error the interpreter holds no operator (invoke then computes nothing).
+    /// Plans the arena for `model` and prepares every operator, in place. The arena
+    /// must hold [`Model::arena_bytes`] (else [`Error::ArenaTooSmall`] says how many
+    /// bytes, that same figure). After an error the interpreter holds no operator
+    /// (invoke then computes nothing).
     pub fn init(&mut self, model: Model<'m>) -> Result<()> {
         let result = self.plan_and_prepare(model);
         if result.is_err() {
@@ -58,20 +60,25 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
             return Err(Error::TooLarge(why!("operators")));
         }
         self.model = model;
-        let activations = crate::planner::plan::<T>(&self.model, &mut self.slots)?;
-        if activations > self.arena.len() {
-            return Err(Error::ArenaTooSmall { needed: activations });
-        }
-        self.activations = activations;
-        let (_, rest) = self.arena.split_at_mut(activations);
+        // Stored now, not kept live across the loop (the setup's stack peak is below).
+        self.activations = crate::planner::plan::<T>(&self.model, &mut self.slots)?;
+        // Operators are prepared even when the plan alone does not fit (their data
+        // then goes nowhere), so that a refusal gives the whole size needed.
+        let (_, rest) = self.arena.split_at_mut(self.activations.min(self.arena.len()));
         let mut persist = Persist::new(rest);
         for (i, slot) in self.ops.iter_mut().enumerate() {
             *slot = match i < n_ops {
-                true => Some(kernels::prepare(&self.model, &self.model.operator(i)?, &mut persist)?),
+                true => Some(kernels::prepare(&self.model, &self.model.operator_info(i)?, &mut persist)?),
                 false => None,
             };
         }
-        self.persistent = persist.used;
+        let persistent = persist.used;
+        // Saturating: a sum past the address space is refused as too large for any arena.
+        let needed = self.activations.saturating_add(persistent);
+        if needed > self.arena.len() {
+            return Err(Error::ArenaTooSmall { needed });
+        }
+        self.persistent = persistent;
         Ok(())
     }
 
@@ -105,26 +112,46 @@ impl<'m, 'a, const T: usize, const O: usize> Interpreter<'m, 'a, T, O> {
 
     /// Graph input `i`'s description (type, shape, quantization).
     pub fn input_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        self.model.tensor(self.graph_index(self.model.inputs(), i)?)
+        self.model.tensor(self.graph_index(self.model.input_list(), i)?)
     }
 
     pub fn output_info(&self, i: usize) -> Result<TensorInfo<'m>> {
-        self.model.tensor(self.graph_index(self.model.outputs(), i)?)
+        self.model.tensor(self.graph_index(self.model.output_list(), i)?)
     }
 
-    /// Graph input `i`'s bytes, to fill before [`Interpreter::invoke`].
+    /// Graph input `i`'s bytes, to fill before every [`Interpreter::invoke`] (which may
+    /// overwrite them).
     pub fn input(&mut self, i: usize) -> Result<&mut [u8]> {
-        let slot = self.graph_slot(self.model.inputs(), i)?;
+        let slot = self.graph_slot(self.model.input_list(), i)?;
         self.arena.get_mut(slot.offset..slot.offset + slot.len).ok_or(Error::BadTensor)
     }
 
     /// Graph output `i`'s bytes after [`Interpreter::invoke`].
     pub fn output(&self, i: usize) -> Result<&[u8]> {
-        let slot = self.graph_slot(self.model.outputs(), i)?;
+        let slot = self.graph_slot(self.model.output_list(), i)?;
         self.arena.get(slot.offset..slot.offset + slot.len).ok_or(Error::BadTensor)
     }
 
-    /// Runs every operator in order.
+    /// Runs every operator in order; the outputs are then in [`Interpreter::output`].
+    ///
+    /// It may overwrite the inputs: tensors share arena bytes once their lives no
+    /// longer overlap (as in TFLM), and a graph input lives only until the last
+    /// operator that reads it. Fill every input again before the next `invoke`.
+    ///
+    /// ```
+    /// use inference::{Interpreter, Model};
+    /// # let bytes = include_bytes!("../testdata/sine_int8.tflite");
+    /// let model = Model::load(bytes)?;
+    /// let mut arena = [0u8; 256];
+    /// let mut interp = Interpreter::<16, 4>::new(model, &mut arena)?;
+    /// for x in [-100i8, 0, 100] {
+    ///     interp.input(0)?[0] = x as u8; // every time: invoke may have used its bytes
+    ///     interp.invoke()?;
+    ///     let y = interp.output(0)?[0] as i8;
+    ///     # let _ = y;
+    /// }
+    /// # Ok::<(), inference::Error>(())
+    /// ```
     pub fn invoke(&mut self) -> Result<()> {
         let (activations, rest) =
             self.arena.split_at_mut_checked(self.activations).ok_or(Error::BadTensor)?;

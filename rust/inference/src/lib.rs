@@ -12,7 +12,40 @@
 //! The operators linked into an image are chosen with cargo features (`op-*`), as
 //! TFLM's op resolver chooses them; a model that needs another one is refused at load
 //! with the operator's name.
+//!
+//! The arena is the caller's: [`Model::arena_bytes`] says exactly how large it must be
+//! before anything is planned, and an arena too small is refused with that same
+//! figure. Every error's `Display` says what to do.
+//!
+//! ```
+//! use inference::{DType, Interpreter, Model};
+//!
+//! // The sine model of this project's sample (int8, three FULLY_CONNECTED).
+//! let bytes: &[u8] = include_bytes!("../testdata/sine_int8.tflite");
+//! let model = Model::load(bytes)?;
+//! // Interpreter<T, O> holds at most T tensors and O operators, without a heap.
+//! const T: usize = 16;
+//! let needed = model.arena_bytes::<T>()?;
+//! let mut arena = [0u8; 1024];
+//! let mut interp = Interpreter::<T, 8>::new(model, &mut arena[..needed])?;
+//!
+//! // Quantize x as the input tensor says, run, dequantize y.
+//! let (input, output) = (interp.input_info(0)?, interp.output_info(0)?);
+//! assert_eq!((input.dtype, output.dtype), (DType::I8, DType::I8));
+//! let x = core::f32::consts::FRAC_PI_2;
+//! let q = (x / input.scale).round() as i32 + input.zero_point;
+//! interp.input(0)?[0] = q.clamp(-128, 127) as i8 as u8;
+//! interp.invoke()?;
+//! let y = (interp.output(0)?[0] as i8 as i32 - output.zero_point) as f32 * output.scale;
+//! assert!((y - 1.0).abs() < 0.1, "sin(pi/2) = {y}");
+//!
+//! // One byte less is refused, with the size to give.
+//! let err = Interpreter::<T, 8>::new(model, &mut arena[..needed - 1]).err();
+//! assert_eq!(err, Some(inference::Error::ArenaTooSmall { needed }));
+//! # Ok::<(), inference::Error>(())
+//! ```
 #![no_std]
+#![warn(unnameable_types)]
 // Without any operator (the non-secure side links this crate for the schema's names
 // only) the kernels' shared helpers have no caller (`operators`: build.rs).
 #![cfg_attr(not(operators), allow(dead_code, unused_variables, unused_mut))]
@@ -28,6 +61,7 @@ macro_rules! why {
     }};
 }
 
+mod error;
 mod flatbuffer;
 mod interpreter;
 mod kernels;
@@ -37,69 +71,9 @@ mod scale;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod view;
 
+pub use error::{Error, Result, Why};
 pub use interpreter::Interpreter;
-pub use schema::{DType, Model, OpCode, TensorInfo};
-
-/// Why an operation failed, in words: a static text. One pointer wide, so that an
-/// [`Error`] is 8 bytes and a `Result<(), Error>` comes back in two registers. A
-/// build with the `terse-errors` feature (a benchmark image, whose flash is
-/// measured) keeps no text: `Why` is then empty and its text "" (tests, partitions
-/// and the fuzzer keep the texts).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Why(#[cfg(not(feature = "terse-errors"))] &'static &'static str);
-
-impl Why {
-    #[doc(hidden)]
-    #[cfg(not(feature = "terse-errors"))]
-    pub const fn from_static(text: &'static &'static str) -> Self {
-        Why(text)
-    }
-
-    #[doc(hidden)]
-    #[cfg(feature = "terse-errors")]
-    pub const TERSE: Why = Why();
-
-    pub fn text(self) -> &'static str {
-        #[cfg(not(feature = "terse-errors"))]
-        return self.0;
-        #[cfg(feature = "terse-errors")]
-        ""
-    }
-}
-
-impl core::fmt::Debug for Why {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Debug::fmt(self.text(), f)
-    }
-}
-
-impl core::fmt::Display for Why {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.text())
-    }
-}
-
-/// Errors of loading, planning and running a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Error {
-    /// The flatbuffer is not a well-formed TFLite model; says what was wrong.
-    Malformed(Why),
-    /// An operator this build does not include (or does not know), by name.
-    UnsupportedOperator(OpCode),
-    /// An operator version this engine does not implement.
-    UnsupportedVersion(OpCode, i32),
-    /// A tensor type this engine does not handle.
-    UnsupportedType(u8),
-    /// An operator's inputs, outputs or options break its constraints.
-    InvalidOperator(OpCode, Why),
-    /// The model has more tensors or operators than the interpreter was sized for.
-    TooLarge(Why),
-    /// The arena is smaller than the plan needs.
-    ArenaTooSmall { needed: usize },
-    /// A tensor index or size given by the caller does not match the model.
-    BadTensor,
-}
-
-pub type Result<T> = core::result::Result<T, Error>;
+pub use schema::{DType, Dims, Model, OpCode, TensorInfo, MAX_DIMS};
+pub use view::{Operator, TensorIndices};

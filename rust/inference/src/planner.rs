@@ -35,12 +35,12 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     // that the bookkeeping above is written once.
     for step in 0..ops + 2 {
         let (lists, at) = match step {
-            0 => ([model.inputs(), Vector::EMPTY], 0),
+            0 => ([model.input_list(), Vector::EMPTY], 0),
             s if s <= ops => {
-                let op = model.operator(s - 1)?;
+                let op = model.operator_info(s - 1)?;
                 ([op.inputs, op.outputs], s - 1)
             }
-            _ => ([model.outputs(), Vector::EMPTY], ops),
+            _ => ([model.output_list(), Vector::EMPTY], ops),
         };
         for v in lists {
             for i in 0..v.len() {
@@ -103,4 +103,35 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         total = total.max(offset + len);
     }
     Ok(total.next_multiple_of(ALIGN))
+}
+
+impl Model<'_> {
+    /// The arena bytes [`Interpreter::init`](crate::Interpreter::init) needs for this
+    /// model, exactly: its planned tensors and its operators' prepared data. An arena
+    /// of this size is accepted, one byte less is refused with
+    /// [`Error::ArenaTooSmall`] naming this figure.
+    ///
+    /// `T` is the tensor bound of the [`Interpreter`](crate::Interpreter) that will run
+    /// the model (at least [`Model::tensor_count`], else [`Error::TooLarge`]): the
+    /// planner's tables, about 21 bytes a tensor, live on the stack meanwhile.
+    ///
+    /// ```
+    /// use inference::{Interpreter, Model};
+    /// # let bytes = include_bytes!("../testdata/sine_int8.tflite");
+    /// let model = Model::load(bytes)?;
+    /// let needed = model.arena_bytes::<16>()?;
+    /// let mut arena = [0u8; 256];
+    /// let interp = Interpreter::<16, 4>::new(model, &mut arena[..needed])?;
+    /// assert_eq!(interp.arena_used(), needed);
+    /// # Ok::<(), inference::Error>(())
+    /// ```
+    pub fn arena_bytes<const T: usize>(&self) -> Result<usize> {
+        let mut slots = [Slot::default(); T];
+        let activations = plan::<T>(self, &mut slots)?;
+        let mut persist = crate::kernels::Persist::counting();
+        for i in 0..self.operator_count() {
+            crate::kernels::prepare(self, &self.operator_info(i)?, &mut persist)?;
+        }
+        activations.checked_add(persist.used).ok_or(Error::TooLarge(why!("arena bytes")))
+    }
 }

@@ -244,7 +244,9 @@ pub struct OperatorInfo {
     pub version: i32,
     pub inputs: Vector,
     pub outputs: Vector,
+    #[allow(dead_code)] // operators without options (RELU, RESHAPE, ...) never read them
     pub options: Option<Table>,
+    #[allow(dead_code)]
     pub options_type: u8,
 }
 
@@ -300,7 +302,7 @@ impl<'a> Model<'a> {
         for i in 0..model.tensors().len() {
             model.is_constant(i)?;
         }
-        for v in [model.inputs(), model.outputs()] {
+        for v in [model.input_list(), model.output_list()] {
             for i in 0..v.len() {
                 let t = v.i32(buf, i)?;
                 if t < 0 || t as usize >= model.tensors().len() {
@@ -312,7 +314,7 @@ impl<'a> Model<'a> {
             }
         }
         for i in 0..model.operators().len() {
-            let op = model.operator(i)?;
+            let op = model.operator_info(i)?;
             let n = model.tensors().len() as i32;
             for j in 0..op.inputs.len() {
                 // -1: an optional input left out.
@@ -355,12 +357,29 @@ impl<'a> Model<'a> {
         Buf(self.buf)
     }
 
-    pub fn inputs(&self) -> Vector {
+    pub(crate) fn input_list(&self) -> Vector {
         self.inputs
     }
 
-    pub fn outputs(&self) -> Vector {
+    pub(crate) fn output_list(&self) -> Vector {
         self.outputs
+    }
+
+    /// The graph's input tensors, as indices for [`Model::tensor`] (in the order
+    /// [`crate::Interpreter::input`] numbers them).
+    pub fn inputs(&self) -> crate::TensorIndices<'a> {
+        crate::TensorIndices::new(self.buf(), self.inputs)
+    }
+
+    /// The graph's output tensors, as [`Model::inputs`] gives the inputs.
+    pub fn outputs(&self) -> crate::TensorIndices<'a> {
+        crate::TensorIndices::new(self.buf(), self.outputs)
+    }
+
+    /// Operator `i` (below [`Model::operator_count`]), in execution order: its code,
+    /// version and tensors.
+    pub fn operator(&self, i: usize) -> Result<crate::Operator<'a>> {
+        Ok(crate::Operator::new(self.buf(), self.operator_info(i)?))
     }
 
     fn buffers(&self) -> Vector {
@@ -480,7 +499,7 @@ impl<'a> Model<'a> {
     }
 
     /// Operator `i` with its code resolved.
-    pub fn operator(&self, i: usize) -> Result<OperatorInfo> {
+    pub(crate) fn operator_info(&self, i: usize) -> Result<OperatorInfo> {
         let buf = self.buf();
         let op = self.operators().table(buf, i)?;
         let index = op.u32_or(buf, 0, 0)? as usize;

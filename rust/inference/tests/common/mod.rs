@@ -3,7 +3,7 @@
 //! on our engine, and compares: int8 bit for bit, float32 within 1e-6.
 #![allow(dead_code)] // each test file uses part of it
 
-use inference::{Interpreter, Model};
+use inference::{Error, Interpreter, Model};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -84,11 +84,30 @@ fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
     Oracle { inputs: tensors, outputs, cases }
 }
 
+/// `Model::arena_bytes` is exact: `init` succeeds with that many bytes and uses them
+/// all, and refuses one byte less (and none at all) with `ArenaTooSmall` naming it.
+pub fn exact_arena(name: &str, model: Model<'_>) -> usize {
+    let needed = model.arena_bytes::<256>().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut arena = vec![0u8; needed];
+    let used =
+        Interpreter::<256, 64>::new(model, &mut arena).unwrap_or_else(|e| panic!("{name}: {e}")).arena_used();
+    assert_eq!(used, needed, "{name}");
+    let want = Some(Error::ArenaTooSmall { needed });
+    if let Some(less) = needed.checked_sub(1) {
+        assert_eq!(Interpreter::<256, 64>::new(model, &mut arena[..less]).err(), want, "{name}");
+    }
+    if needed > 0 {
+        assert_eq!(Interpreter::<256, 64>::new(model, &mut []).err(), want, "{name}");
+    }
+    needed
+}
+
 /// Runs every case on our engine and compares.
 pub fn check(model_path: &str, low: f32, high: f32) {
     let path = root().join(model_path);
     let bytes = std::fs::read(&path).unwrap();
     let model = Model::load(&bytes).unwrap_or_else(|e| panic!("{model_path}: {e:?}"));
+    exact_arena(model_path, model);
     let mut arena = vec![0u8; 256 * 1024];
     let mut interp = Interpreter::<128, 64>::new(model, &mut arena).unwrap();
     let oracle = oracle(&path, 7, low, high);

@@ -160,7 +160,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             let info = &mut loaded.info;
             for i in 0..m.operator_count() {
                 let Ok(op) = m.operator(i) else { continue };
-                let code = op.code.builtin_code().unwrap_or(0xff);
+                let code = op.code().builtin_code().unwrap_or(0xff);
                 let known = &info.operators[..usize::from(info.operator_count)];
                 if !known.contains(&code) && usize::from(info.operator_count) < api::MAX_OPERATORS {
                     info.operators[usize::from(info.operator_count)] = code;
