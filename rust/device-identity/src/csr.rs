@@ -1,25 +1,33 @@
 //! PKCS#10 certification requests (RFC 2986) for the device's keys:
 //! subject `O=<org>,CN=<uuid>,OU=<key label>`, the key's P-256 public key, no
-//! attributes, signed with ecdsa-with-SHA256 by the same key. DER out.
+//! attributes, signed with ecdsa-with-SHA256 by the same key. DER out, written by
+//! RustCrypto's `der` (derived encoders, no heap).
 
-use crate::der::{self, tlv_len, Writer};
+use der::asn1::{BitStringRef, ObjectIdentifier, UintRef, Utf8StringRef};
+use der::{
+    DecodeValue, Encode, EncodeValue, ErrorKind, FixedTag, Header, Length, Reader, Sequence, Tag, TagNumber,
+    Writer,
+};
+
 use crate::keys::{DeviceIdentity, KeyId};
 use crate::{Error, Result};
 
 /// id-at-organizationName, id-at-commonName, id-at-organizationalUnitName.
-const OID_O: &[u8] = &[0x55, 0x04, 0x0A];
-const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-const OID_OU: &[u8] = &[0x55, 0x04, 0x0B];
+const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
+const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+const OID_OU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.11");
 /// id-ecPublicKey and prime256v1.
-const OID_EC_PUBLIC_KEY: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// ecdsa-with-SHA256 (RFC 5758: no parameters).
-const OID_ECDSA_SHA256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
+const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
 /// The longest organisation name accepted (X.520 ub-organization-name).
 pub const ORG_MAX: usize = 64;
 /// Room enough for any request this module builds.
 pub const CSR_MAX: usize = 512;
+/// Bytes of an ECDSA-Sig-Value with two 32-byte integers: 2 + 2 × (2 + 33).
+const ECDSA_SIG_MAX: usize = 72;
 
 /// Organisation names are printable ASCII, so the subject reads the same everywhere.
 fn check_org(org: &str) -> Result<()> {
@@ -29,79 +37,184 @@ fn check_org(org: &str) -> Result<()> {
     Ok(())
 }
 
-fn rdn_len(oid: &[u8], value: &[u8]) -> usize {
-    tlv_len(tlv_len(tlv_len(oid.len()) + tlv_len(value.len())))
+/// A short output buffer is the caller's to fix; any other refusal means a field.
+fn der_error(e: der::Error) -> Error {
+    match e.kind() {
+        ErrorKind::Overlength | ErrorKind::Overflow => Error::BufferTooSmall,
+        _ => Error::InvalidField,
+    }
 }
 
-fn write_rdn(w: &mut Writer<'_>, oid: &[u8], value: &[u8]) -> Result<()> {
-    let attr = tlv_len(oid.len()) + tlv_len(value.len());
-    w.header(der::SET, tlv_len(attr))?;
-    w.header(der::SEQUENCE, attr)?;
-    w.tlv(der::OID, oid)?;
-    w.tlv(der::UTF8_STRING, value)
+/// AttributeTypeAndValue (RFC 5280) with a UTF8String value.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct AttributeTypeAndValue<'a> {
+    oid: ObjectIdentifier,
+    value: Utf8StringRef<'a>,
 }
 
-/// Bytes of the SubjectPublicKeyInfo of a P-256 key (91).
-pub const SPKI_LEN: usize =
-    tlv_len(tlv_len(tlv_len(OID_EC_PUBLIC_KEY.len()) + tlv_len(OID_P256.len())) + tlv_len(1 + 65));
+/// A RelativeDistinguishedName of one attribute: a SET OF with one element needs no
+/// sorting, so it is written as its element inside a SET header.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+struct Rdn<'a>(AttributeTypeAndValue<'a>);
 
-/// Writes the SubjectPublicKeyInfo of a SEC1 uncompressed P-256 point.
-pub fn write_spki(w: &mut Writer<'_>, point: &[u8; 65]) -> Result<()> {
-    let alg = tlv_len(OID_EC_PUBLIC_KEY.len()) + tlv_len(OID_P256.len());
-    w.header(der::SEQUENCE, tlv_len(alg) + tlv_len(1 + point.len()))?;
-    w.header(der::SEQUENCE, alg)?;
-    w.tlv(der::OID, OID_EC_PUBLIC_KEY)?;
-    w.tlv(der::OID, OID_P256)?;
-    w.header(der::BIT_STRING, 1 + point.len())?;
-    w.put(&[0])?;
-    w.put(point)
+impl FixedTag for Rdn<'_> {
+    const TAG: Tag = Tag::Set;
 }
 
-/// Writes the CertificationRequestInfo: the bytes that are signed.
-fn write_request_info(
-    w: &mut Writer<'_>,
-    org: &[u8],
-    uuid: &[u8],
-    ou: &[u8],
-    point: &[u8; 65],
-) -> Result<()> {
-    let subject = rdn_len(OID_O, org) + rdn_len(OID_CN, uuid) + rdn_len(OID_OU, ou);
-    let info = tlv_len(1) + tlv_len(subject) + SPKI_LEN + tlv_len(0);
-    w.header(der::SEQUENCE, info)?;
-    w.tlv(der::INTEGER, &[0])?; // version 1 (0)
-    w.header(der::SEQUENCE, subject)?;
-    write_rdn(w, OID_O, org)?;
-    write_rdn(w, OID_CN, uuid)?;
-    write_rdn(w, OID_OU, ou)?;
-    write_spki(w, point)?;
-    w.tlv(der::CONTEXT_0, &[]) // no attributes
+impl EncodeValue for Rdn<'_> {
+    fn value_len(&self) -> der::Result<Length> {
+        self.0.encoded_len()
+    }
+
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        self.0.encode(writer)
+    }
+}
+
+impl<'a> DecodeValue<'a> for Rdn<'a> {
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        reader.read_nested(header.length, |r| r.decode().map(Rdn))
+    }
+}
+
+/// The subject `O, CN, OU`: a SEQUENCE OF three RDNs, in that order.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct Name<'a> {
+    organization: Rdn<'a>,
+    common_name: Rdn<'a>,
+    organizational_unit: Rdn<'a>,
+}
+
+/// AlgorithmIdentifier of an EC public key with its named curve.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct EcAlgorithm {
+    algorithm: ObjectIdentifier,
+    curve: ObjectIdentifier,
+}
+
+/// AlgorithmIdentifier without parameters (ecdsa-with-SHA256).
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct SignatureAlgorithm {
+    algorithm: ObjectIdentifier,
+}
+
+/// SubjectPublicKeyInfo of a SEC1 uncompressed P-256 point.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct SubjectPublicKeyInfo<'a> {
+    algorithm: EcAlgorithm,
+    subject_public_key: BitStringRef<'a>,
+}
+
+/// The request's attributes, `[0] IMPLICIT SET OF Attribute`: always empty here.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+struct NoAttributes;
+
+impl FixedTag for NoAttributes {
+    const TAG: Tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N0 };
+}
+
+impl EncodeValue for NoAttributes {
+    fn value_len(&self) -> der::Result<Length> {
+        Ok(Length::ZERO)
+    }
+
+    fn encode_value(&self, _: &mut impl Writer) -> der::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> DecodeValue<'a> for NoAttributes {
+    fn decode_value<R: Reader<'a>>(_: &mut R, header: Header) -> der::Result<Self> {
+        match header.length.is_zero() {
+            true => Ok(NoAttributes),
+            false => Err(Tag::ContextSpecific { constructed: true, number: TagNumber::N0 }.length_error()),
+        }
+    }
+}
+
+/// CertificationRequestInfo: the bytes that are signed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct CertificationRequestInfo<'a> {
+    version: u8,
+    subject: Name<'a>,
+    subject_pk_info: SubjectPublicKeyInfo<'a>,
+    attributes: NoAttributes,
+}
+
+/// ECDSA-Sig-Value (RFC 5480): r and s as unsigned INTEGERs.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// A value already encoded as DER, written as it is (the signed request info, so it is
+/// neither encoded twice nor kept on the stack as a structure while the request is
+/// written).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+struct Encoded<'a>(&'a [u8]);
+
+impl Encode for Encoded<'_> {
+    fn encoded_len(&self) -> der::Result<Length> {
+        Length::try_from(self.0.len())
+    }
+
+    fn encode(&self, writer: &mut impl Writer) -> der::Result<()> {
+        writer.write(self.0)
+    }
+}
+
+impl<'a> der::Decode<'a> for Encoded<'a> {
+    fn decode<R: Reader<'a>>(reader: &mut R) -> der::Result<Self> {
+        reader.tlv_bytes().map(Encoded)
+    }
+}
+
+/// CertificationRequest, with the request info already encoded and signed.
+#[derive(Clone, Copy, Debug, Eq, PartialEq, Sequence)]
+struct CertificationRequest<'a> {
+    info: Encoded<'a>,
+    signature_algorithm: SignatureAlgorithm,
+    signature: BitStringRef<'a>,
+}
+
+fn rdn(oid: ObjectIdentifier, value: &str) -> Result<Rdn<'_>> {
+    Ok(Rdn(AttributeTypeAndValue { oid, value: Utf8StringRef::new(value).map_err(der_error)? }))
 }
 
 /// Builds and signs the request for key `id`; returns its length in `out`.
 pub fn build(identity: &DeviceIdentity, id: KeyId, org: &str, out: &mut [u8]) -> Result<usize> {
     check_org(org)?;
     let uuid = identity.uuid().to_text();
+    let uuid = core::str::from_utf8(&uuid).map_err(|_| Error::InvalidField)?;
+    let info = CertificationRequestInfo {
+        version: 0, // version 1
+        subject: Name {
+            organization: rdn(OID_O, org)?,
+            common_name: rdn(OID_CN, uuid)?,
+            organizational_unit: rdn(OID_OU, id.label())?,
+        },
+        subject_pk_info: SubjectPublicKeyInfo {
+            algorithm: EcAlgorithm { algorithm: OID_EC_PUBLIC_KEY, curve: OID_P256 },
+            subject_public_key: BitStringRef::from_bytes(identity.public_key(id)).map_err(der_error)?,
+        },
+        attributes: NoAttributes,
+    };
     let mut info_buf = [0u8; CSR_MAX];
-    let mut info = Writer::new(&mut info_buf);
-    write_request_info(&mut info, org.as_bytes(), &uuid, id.label().as_bytes(), identity.public_key(id))?;
-    let signature = identity.sign(id, info.written())?;
+    let info = info.encode_to_slice(&mut info_buf).map_err(der_error)?;
+    let signature = identity.sign(id, info)?;
 
-    let (mut r, mut s) = ([0u8; 33], [0u8; 33]);
-    let r_len = der::unsigned_integer(signature[..32].try_into().map_err(|_| Error::Signature)?, &mut r);
-    let s_len = der::unsigned_integer(signature[32..].try_into().map_err(|_| Error::Signature)?, &mut s);
-    let ecdsa_sig = tlv_len(r_len) + tlv_len(s_len);
-    let sig_alg = tlv_len(OID_ECDSA_SHA256.len());
-    let body = info.len() + tlv_len(sig_alg) + tlv_len(1 + tlv_len(ecdsa_sig));
-
-    let mut w = Writer::new(out);
-    w.header(der::SEQUENCE, body)?;
-    w.put(info.written())?;
-    w.header(der::SEQUENCE, sig_alg)?;
-    w.tlv(der::OID, OID_ECDSA_SHA256)?;
-    w.header(der::BIT_STRING, 1 + tlv_len(ecdsa_sig))?;
-    w.put(&[0])?;
-    w.header(der::SEQUENCE, ecdsa_sig)?;
-    w.tlv(der::INTEGER, &r[..r_len])?;
-    w.tlv(der::INTEGER, &s[..s_len])?;
-    Ok(w.len())
+    let (r, s) = signature.split_at(32);
+    let sig_value = EcdsaSigValue {
+        r: UintRef::new(r).map_err(|_| Error::Signature)?,
+        s: UintRef::new(s).map_err(|_| Error::Signature)?,
+    };
+    let mut sig_buf = [0u8; ECDSA_SIG_MAX];
+    let request = CertificationRequest {
+        info: Encoded(info),
+        signature_algorithm: SignatureAlgorithm { algorithm: OID_ECDSA_SHA256 },
+        signature: BitStringRef::from_bytes(sig_value.encode_to_slice(&mut sig_buf).map_err(der_error)?)
+            .map_err(der_error)?,
+    };
+    Ok(request.encode_to_slice(out).map_err(der_error)?.len())
 }

@@ -11,7 +11,6 @@
 #![no_std]
 
 pub mod csr;
-mod der;
 mod derivation;
 mod keys;
 #[cfg(any(test, feature = "test-vectors"))]

@@ -127,3 +127,39 @@ fn csr_fields_and_buffers_are_checked() {
     assert!(csr::build(&id, KeyId::ClientTls, &"x".repeat(64), &mut out).is_ok());
     assert_eq!(csr::build(&id, KeyId::ClientTls, "Linaro", &mut out[..100]), Err(Error::BufferTooSmall));
 }
+
+/// SHA-256 of whole requests, from the hand-written DER writer this crate used before
+/// `der` (RFC 6979 signatures are deterministic, so the same key gives the same bytes):
+/// the three keys of the test identity, an organisation of one to 64 characters (the
+/// longest makes the subject's and the info's lengths take two bytes), and r or s
+/// with and without the zero byte a high top bit needs (the lengths differ by it).
+const CSR_KNOWN_ANSWERS: [(&str, KeyId, usize, &str); 9] = [
+    ("Linaro", KeyId::ClientTls, 284, "a9af8462fe32d542adb8d4ff7f3224665731b3a53a304e45b03cd035ac4cd334"),
+    ("Linaro", KeyId::CoseSign, 283, "3e3945064a0b25271b28645e0d672963d7266da35b10705c6374be22d382b4e8"),
+    ("Linaro", KeyId::CoseEncrypt, 286, "6e34185d1e6b465b339fd0158c2addf445c21d7ab6bdd2355d9a9b7d80622686"),
+    ("x", KeyId::ClientTls, 278, "99a977c7803f71a153d6b3327edc365cebe9aabcbddb4e825a6ab143ad3f8a21"),
+    ("x", KeyId::CoseSign, 276, "c55822abe4219afce1332ab03d385145b542d618e9e1a15ba98eb188030b6036"),
+    ("x", KeyId::CoseEncrypt, 279, "aed14b5f93a64628d4da672aedf9913a6628e4aa6ad35bec437fd99da339c9ad"),
+    (ORG_64, KeyId::ClientTls, 342, "eeddefabb0e1e4f77084576adceb5973f6f2133557a002df9f6bda12c5806590"),
+    (ORG_64, KeyId::CoseSign, 341, "3f41a9c8fe873beb63c4fece51203ab790e8081f7e15e0ed6abc77f97309b876"),
+    (ORG_64, KeyId::CoseEncrypt, 343, "beb389e5a374965ab3230757efd8c068d37ddde3e5d406b2dc7d316bce171416"),
+];
+const ORG_64: &str = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
+
+#[test]
+fn csrs_are_the_known_bytes() {
+    assert_eq!(ORG_64.len(), csr::ORG_MAX);
+    let id = identity("");
+    let mut out = [0u8; csr::CSR_MAX];
+    for (org, key, len, digest) in CSR_KNOWN_ANSWERS {
+        let n = csr::build(&id, key, org, &mut out).unwrap();
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_mut(2).zip(Sha256::digest(&out[..n])) {
+            pair.copy_from_slice(&[
+                b"0123456789abcdef"[usize::from(byte >> 4)],
+                b"0123456789abcdef"[usize::from(byte & 15)],
+            ]);
+        }
+        assert_eq!((n, core::str::from_utf8(&hex).unwrap()), (len, digest), "{org} {key:?}");
+    }
+}
