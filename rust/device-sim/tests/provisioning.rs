@@ -9,41 +9,11 @@
 
 mod common;
 
-use common::mqtt::bootstrap_ca;
-use common::{device_sim, scratch, Guard};
-use std::io::{BufRead, BufReader};
+use common::mqtt::{bootstrap_ca, init_ca, serve_ca};
+use common::{device_sim, scratch};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-/// `bootstrap-ca init --dir DIR`.
-fn init(dir: &Path) {
-    let out = bootstrap_ca().arg("init").arg("--dir").arg(dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// `bootstrap-ca serve` on a free loopback port: the server and its port.
-fn serve(dir: &Path) -> (Guard, u16) {
-    let mut child = Guard(
-        bootstrap_ca()
-            .arg("serve")
-            .arg("--dir")
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("bootstrap-ca: listening on https://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("bootstrap-ca said {line:?}"));
-    (child, port)
-}
 
 /// Runs the device on `state` with the credentials in `creds` against `port`.
 fn device(state: &Path, creds: &Path, port: u16, script: &str) -> (Output, String) {
@@ -93,8 +63,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn keys_ca_provisions_both_keys_and_the_record_survives_a_restart() {
     let dir = scratch("provision");
     let ca = dir.join("ca");
-    init(&ca);
-    let (_server, port) = serve(&ca);
+    init_ca(&ca, None);
+    let (_server, port) = serve_ca(&ca);
     let state = dir.join("state");
     let (out, text) = device(&state, &ca, port, "keys ca 5001; keys ca 5002; keys cert 5001; keys status");
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -135,8 +105,8 @@ fn keys_ca_provisions_both_keys_and_the_record_survives_a_restart() {
 fn failures_are_named() {
     let dir = scratch("provision-fail");
     let (ca, other) = (dir.join("ca"), dir.join("other"));
-    init(&ca);
-    init(&other);
+    init_ca(&ca, None);
+    init_ca(&other, None);
     let state = dir.join("state");
 
     // Nothing listens: unreachable, retried, then given up.
@@ -150,7 +120,7 @@ fn failures_are_named() {
 
     // The server's certificate is another CA's (of the same name: its signature
     // does not verify): TLS fails, named.
-    let (server, port) = serve(&other);
+    let (server, port) = serve_ca(&other);
     let (_, text) = device(&state, &ca, port, "keys ca 5001");
     assert!(
         text.contains(
@@ -161,7 +131,7 @@ fn failures_are_named() {
     drop(server);
 
     // The device's bootstrap credential is another CA's: the server refuses it.
-    let (_server, port) = serve(&ca);
+    let (_server, port) = serve_ca(&ca);
     let mixed = dir.join("mixed");
     std::fs::create_dir_all(&mixed).unwrap();
     std::fs::copy(ca.join("ca.crt.pem"), mixed.join("ca.crt.pem")).unwrap();

@@ -41,14 +41,24 @@ pub fn counter(text: &str, label: &str) -> u64 {
 
 /// A CA whose hub is `localhost:hub_port`, serving on a free port: (server, port).
 pub fn ca(dir: &Path, hub_port: u16) -> (Guard, u16) {
-    let out = bootstrap_ca()
-        .arg("init")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--hub-host", "localhost", "--hub-port", &hub_port.to_string()])
-        .output()
-        .unwrap();
+    init_ca(dir, Some(hub_port));
+    serve_ca(dir)
+}
+
+/// `bootstrap-ca init` in `dir`, with the hub on `localhost:hub_port` (the CA's default
+/// hub without one).
+pub fn init_ca(dir: &Path, hub_port: Option<u16>) {
+    let mut init = bootstrap_ca();
+    init.arg("init").arg("--dir").arg(dir);
+    if let Some(port) = hub_port {
+        init.args(["--hub-host", "localhost", "--hub-port", &port.to_string()]);
+    }
+    let out = init.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `bootstrap-ca serve` for `dir` on a free loopback port: (server, port).
+pub fn serve_ca(dir: &Path) -> (Guard, u16) {
     let mut child = Guard(
         bootstrap_ca()
             .arg("serve")
