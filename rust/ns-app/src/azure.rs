@@ -8,6 +8,7 @@
 //! runs it in a thread of its own (with its own secure-world connection) behind the
 //! [`Azure`] hook, which the shell commands call.
 
+use crate::keys::failed;
 use crate::mqtt::session::{self, Action, Session, Slot, Stats};
 use crate::mqtt::{Names, Text, HOST_MAX};
 use crate::provision::record::{Record, RECORD_MAX};
@@ -238,11 +239,6 @@ pub fn run(
     progress.session = session.stats();
     link.report(&progress);
     progress
-}
-
-fn failed(what: &str, status: Status, out: &mut dyn Write) -> Failed {
-    let _ = writeln!(out, "Error: {what}: {status}");
-    Failed
 }
 
 fn no_network(out: &mut dyn Write) -> Failed {

@@ -4,6 +4,7 @@
 //! [`crate::provision`] is the protocol; this module drives it with the home's
 //! [`Https`] and the secure world (the CSR, the public key, Protected Storage).
 
+use crate::keys::{failed, parse_key_id};
 use crate::provision::record::{self, Record, RECORD_MAX};
 use crate::provision::{x509, Action, Input, Policy, Provisioning, Server, TransportError, REQUEST_MAX};
 use crate::shell::{Context, Failed};
@@ -42,16 +43,6 @@ pub trait Https {
     fn now(&self) -> Option<u64>;
 }
 
-fn failed(what: &str, status: Status, out: &mut dyn Write) -> Failed {
-    let _ = writeln!(out, "Error: {what}: {status}");
-    Failed
-}
-
-/// The key id argument of `keys ca`/`keys cert`.
-fn key_id(text: &str, out: &mut dyn Write) -> Result<u32, Failed> {
-    crate::keys::parse_key_id(text, out)
-}
-
 /// The stored record of `id`, read into `buf`; `None` if there is none.
 pub(crate) fn read_record<'b>(
     ctx: &mut Context<'_>,
@@ -80,7 +71,7 @@ pub(crate) fn provisioned(ctx: &mut Context<'_>, id: u32, point: &[u8]) -> bool 
 
 /// `keys cert <keyid>`: the stored certificate as PEM, with the hub it is for.
 pub fn cert(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
-    let id = key_id(args.first().copied().unwrap_or(""), out)?;
+    let id = parse_key_id(args.first().copied().unwrap_or(""), out)?;
     let mut buf = [0u8; RECORD_MAX];
     let bytes = match read_record(ctx, id, &mut buf) {
         Ok(Some(bytes)) => bytes,
@@ -112,7 +103,7 @@ pub fn cert(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result
 
 /// `keys ca <keyid>`: a certificate for 0x5001 or 0x5002 from the bootstrap CA.
 pub fn ca(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
-    let id = key_id(args.first().copied().unwrap_or(""), out)?;
+    let id = parse_key_id(args.first().copied().unwrap_or(""), out)?;
     if !matches!(id, api::KEY_CLIENT_TLS | api::KEY_COSE_SIGN) {
         let _ = writeln!(
             out,

@@ -26,7 +26,8 @@ impl Write for NoOutput {
     }
 }
 
-fn failed(what: &str, status: Status, out: &mut dyn Write) -> Failed {
+/// Prints `Error: <what>: <status>`; the command has failed.
+pub(crate) fn failed(what: &str, status: Status, out: &mut dyn Write) -> Failed {
     let _ = writeln!(out, "Error: {what}: {status}");
     Failed
 }
