@@ -17,7 +17,7 @@ use crate::system::{tool, Layout, System};
 use crate::Result;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const DIR: &str = "target/bench-fleet";
@@ -40,18 +40,7 @@ pub fn run(args: &[String]) -> Result {
         _ => return Err("usage: cargo xtask bench fleet [DEVICES]".into()),
     };
     let root = crate::root();
-    crate::toolchain::ensure_packages(&crate::toolchain::DEMO_PACKAGES.iter().collect::<Vec<_>>())?;
-    crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
-        "build",
-        "--quiet",
-        "--release",
-        "--package",
-        "device-sim",
-        "--package",
-        "cloud",
-        "--package",
-        "bootstrap-ca",
-    ]))?;
+    LAYOUT.build(&root)?;
     let _ = std::fs::remove_dir_all(root.join(DIR));
     std::fs::create_dir_all(root.join(DIR)).map_err(|e| e.to_string())?;
     println!("load average before: {}", loadavg());

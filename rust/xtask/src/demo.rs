@@ -32,17 +32,7 @@ pub fn run(args: &[String]) -> Result {
         _ => return Err("usage: cargo xtask demo [--interactive]".into()),
     };
     let root = crate::root();
-    crate::toolchain::ensure_packages(&crate::toolchain::DEMO_PACKAGES.iter().collect::<Vec<_>>())?;
-    crate::run(Command::new(env!("CARGO")).current_dir(&root).args([
-        "build",
-        "--quiet",
-        "--package",
-        "device-sim",
-        "--package",
-        "cloud",
-        "--package",
-        "bootstrap-ca",
-    ]))?;
+    connected::LAYOUT.build(&root)?;
     // Relative to the root, so the boot log shows no machine-specific path.
     let state = std::path::Path::new("target/demo-state");
     // A new device every time, so the session shows a first boot.

@@ -26,6 +26,20 @@ pub struct Layout {
     pub ca_flags: &'static [&'static str],
 }
 
+impl Layout {
+    /// Installs what the system runs besides Rust (openssl, mosquitto) and builds its
+    /// three binaries into `bin`.
+    pub fn build(&self, root: &Path) -> Result {
+        crate::toolchain::ensure_packages(&crate::toolchain::DEMO_PACKAGES.iter().collect::<Vec<_>>())?;
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo.current_dir(root).args(["build", "--quiet"]);
+        if self.bin == "target/release" {
+            cargo.arg("--release");
+        }
+        crate::run(cargo.args(["--package", "device-sim", "--package", "cloud", "--package", "bootstrap-ca"]))
+    }
+}
+
 /// The CA, the broker and the cloud listener, stopped when dropped.
 pub struct System {
     ca: Child,

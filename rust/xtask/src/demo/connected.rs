@@ -11,7 +11,8 @@ use std::time::Duration;
 
 /// The CA's state.
 pub const CA_DIR: &str = "target/demo-state/ca";
-const LAYOUT: Layout = Layout { dir: "target/demo-state", bin: "target/debug", echo: true, ca_flags: &[] };
+pub const LAYOUT: Layout =
+    Layout { dir: "target/demo-state", bin: "target/debug", echo: true, ca_flags: &[] };
 
 /// The host services, each command shown as it starts.
 pub fn start(root: &Path) -> Result<System> {
