@@ -13,6 +13,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::cert::{random_serial, Ca, Usage, BACKDATE_SECS};
 use crate::csr::{self, CheckedCsr, Policy};
 use crate::error::{Error, Refusal, Result};
+use crate::service::is_uuid_form;
 use crate::store::{IssueRequest, Issued, RateLimit, Settings, Signed};
 use crate::wire::{self, Format};
 use crate::writer::StoreHandle;
@@ -265,7 +266,7 @@ async fn cs(app: &App, format: Format, serial: &str) -> Result<Reply> {
 }
 
 async fn ds(app: &App, format: Format, uuid: &str) -> Result<Reply> {
-    if !is_uuid(uuid) {
+    if !is_uuid_form(uuid) {
         return Err(Error::refused(Refusal::BadBody, format!("\"{uuid}\" is not a UUID")));
     }
     let uuid = uuid.to_ascii_lowercase();
@@ -289,16 +290,6 @@ fn parse_serial(text: &str) -> Result<u128> {
     wire::parse_serial(text).ok_or_else(|| {
         Error::refused(Refusal::BadBody, format!("\"{text}\" is not a serial (decimal, or hex with 0x)"))
     })
-}
-
-/// A hyphenated UUID of any version, in either case.
-fn is_uuid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 impl App {
