@@ -202,6 +202,10 @@ pub fn run(
             Action::Close => link.close(),
             Action::Stopped => break,
             Action::Wait { until_ms } => {
+                let mut deadline = until_ms.min(now + CONTROL_MS);
+                if !stopping {
+                    deadline = deadline.min(next_result);
+                }
                 let mut broken = None;
                 while let Some(n) = session.transmit(now, &mut tx) {
                     if let Err(why) = link.send(&tx[..n]) {
@@ -213,10 +217,6 @@ pub fn run(
                     link.close();
                     session.closed(link.now_ms(), why);
                 } else if session.is_open() {
-                    let mut deadline = until_ms.min(now + CONTROL_MS);
-                    if !stopping {
-                        deadline = deadline.min(next_result);
-                    }
                     match link.receive(&mut rx, deadline) {
                         Ok(n) => session.receive(link.now_ms(), &rx[..n]),
                         Err(why) => {
@@ -225,10 +225,6 @@ pub fn run(
                         }
                     }
                 } else {
-                    let mut deadline = until_ms.min(now + CONTROL_MS);
-                    if !stopping {
-                        deadline = deadline.min(next_result);
-                    }
                     link.sleep_until(deadline);
                 }
             }
