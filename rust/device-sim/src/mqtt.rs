@@ -11,6 +11,7 @@
 
 use crate::client::SocketClient;
 use ns_app::azure::{Azure, Control, Link, Progress, Report, Start, Summary};
+use ns_app::mqtt::codec::{Packet, QoS};
 use ns_app::mqtt::session::Slot;
 use ns_app::provision::Detail;
 use rustls::pki_types::pem::PemObject;
@@ -457,27 +458,33 @@ pub fn ecdsa_der(rs: &[u8; 64]) -> Vec<u8> {
 /// The payload of `packet` if it is one PUBLISH at QoS 1 of a result (its topic ends
 /// `/messages/events/`, docs/mqtt.md), as the session encodes it.
 fn result_payload(packet: &[u8]) -> Option<&[u8]> {
-    if packet.first()? & 0xf6 != 0x32 {
-        return None;
-    }
-    let (mut len, mut at) = (0usize, 1);
-    for shift in [0, 7, 14, 21] {
-        let byte = *packet.get(at)?;
-        len |= usize::from(byte & 0x7f) << shift;
-        at += 1;
-        if byte & 0x80 == 0 {
-            break;
+    match Packet::decode(packet).ok()? {
+        Packet::Publish(p) if p.qos == QoS::AtLeastOnce && p.topic.ends_with("/messages/events/") => {
+            Some(p.payload)
         }
+        _ => None,
     }
-    let body = packet.get(at..at + len)?;
-    let topic_len = usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]));
-    let topic = body.get(2..2 + topic_len)?;
-    topic.ends_with(b"/messages/events/").then(|| body.get(2 + topic_len + 2..)).flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ns_app::mqtt::codec::Publish;
+
+    #[test]
+    fn only_qos1_result_publishes_are_traced() {
+        let packet = |qos, topic| {
+            let publish =
+                Publish { dup: false, qos, retain: false, topic, packet_id: Some(7), payload: b"result" };
+            let mut buf = [0u8; 64];
+            let n = Packet::Publish(publish).encode(&mut buf).unwrap();
+            buf[..n].to_vec()
+        };
+        let result = packet(QoS::AtLeastOnce, "devices/d/messages/events/");
+        assert_eq!(result_payload(&result), Some(&b"result"[..]));
+        assert_eq!(result_payload(&packet(QoS::AtLeastOnce, "devices/d/messages/devicebound/")), None);
+        assert_eq!(result_payload(&result[..result.len() - 1]), None);
+    }
 
     #[test]
     fn signatures_are_der_with_shortest_integers() {
