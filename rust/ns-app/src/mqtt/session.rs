@@ -664,12 +664,9 @@ impl<'a> Session<'a> {
                 self.stats.connected = true;
                 self.stats.connections += 1;
                 self.attempts = 0;
-                self.cert_pending = true;
-                self.sub_pending = true;
-                if self.stopping {
-                    self.cert_pending = false;
-                    self.sub_pending = false;
-                }
+                // A stopping session sends neither the certificate nor the subscription.
+                self.cert_pending = !self.stopping;
+                self.sub_pending = !self.stopping;
             }
             (State::AwaitConnAck { .. }, Packet::ConnAck { code, .. }) => {
                 self.fail(now, Reason::Refused(code))
