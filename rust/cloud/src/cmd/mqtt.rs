@@ -39,13 +39,13 @@ impl Broker {
             .filter(|(h, _)| !h.is_empty())
             .ok_or_else(|| usage("--broker must be HOST:PORT", text_usage))?;
         let ca_path = opts.require("--ca", text_usage)?;
-        let ca_pem = read(ca_path)?;
-        let ca = Ca::from_pem(&text(ca_path)?)?;
+        let ca_pem = text(ca_path)?;
+        let ca = Ca::from_pem(&ca_pem)?;
         let cert_path = opts.require("--cert", text_usage)?;
         let key_path = opts.require("--key", text_usage)?;
         let bad = |what: String| Failure::Usage(what);
         let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&ca_pem) {
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             let cert = cert.map_err(|e| bad(format!("{ca_path}: {e}")))?;
             roots.add(cert).map_err(|e| bad(format!("{ca_path}: {e}")))?;
         }
