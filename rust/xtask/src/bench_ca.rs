@@ -139,15 +139,7 @@ fn ours(root: &Path, work: &Path) -> Result<Server> {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("bootstrap-ca: {e}"))?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
-    }
-    let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok());
-    let Some(port) = port else {
-        let _ = child.kill();
-        return Err(format!("bootstrap-ca did not say where it listens: {line:?}"));
-    };
+    let (port, _) = crate::system::announced_port(&mut child, "bootstrap-ca")?;
     println!("ours: bootstrap-ca (release) on 127.0.0.1:{port}, per-device and per-address limits opened");
     Ok(Server { name: "bootstrap-ca", child, port, certdir })
 }
@@ -164,7 +156,7 @@ fn liteboot_server(root: &Path, clone: &Path) -> Result<Server> {
         )?;
     }
     let port = 1443;
-    let child = Command::new(clone.join("liteboot"))
+    let mut child = Command::new(clone.join("liteboot"))
         .current_dir(&clone)
         .args(["server", "start", "-p", &port.to_string(), "--hostname=localhost"])
         .stdout(Stdio::null())
@@ -174,6 +166,8 @@ fn liteboot_server(root: &Path, clone: &Path) -> Result<Server> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
             return Err("liteboot did not listen on 127.0.0.1:1443 within 20 s".into());
         }
         std::thread::sleep(Duration::from_millis(50));
