@@ -65,7 +65,9 @@ pub fn subject_ous(der: &[u8]) -> Vec<String> {
     ous
 }
 
-fn write_new(path: &Path, contents: &str, mode: u32) -> Result<()> {
+/// Creates `path` with `contents` and `mode`, synced; refuses (`Error::Exists`) to
+/// replace a file.
+pub(crate) fn write_new(path: &Path, contents: &str, mode: u32) -> Result<()> {
     let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Error::Exists(path.into())

@@ -3,9 +3,6 @@
 //! broker with the CN `cloud-consumer`. Recorded in the database and the audit trail as
 //! device certificates are, under the CN instead of a UUID and the OU as key label.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use device_identity::KeyId;
@@ -91,17 +88,6 @@ fn check_ou(ou: &str, bootstrap_ou: &str) -> Result<()> {
     Ok(())
 }
 
-fn create_key_file(path: &Path, pem: &str) -> Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Exists(path.into())
-        } else {
-            Error::Io(path.into(), e)
-        }
-    })?;
-    file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| Error::Io(path.into(), e))
-}
-
 /// Issues a service credential with the CA of `ca_dir`: a new P-256 key, a certificate
 /// `O=<org>, OU=<ou>, CN=<cn>` with clientAuth, recorded (superseding an earlier one of
 /// the same CN and OU, refused if that CN was revoked), and the two files written (the
@@ -123,7 +109,7 @@ pub fn issue(ca_dir: &Path, request: &Request<'_>) -> Result<Written> {
     let (key_pem, spki) = cert::new_key()?;
     // The key file first (created, never replaced): a certificate is recorded only for
     // a key that is on disk.
-    create_key_file(&key_path, &key_pem)?;
+    files::write_new(&key_path, &key_pem, 0o600)?;
     let subject = cert::name(&[(OID_O, &settings.org), (OID_OU, request.ou), (OID_CN, request.cn)])?;
     let point = spki.subject_public_key.raw_bytes().to_vec();
     let validity = u64::from(request.days) * 86_400;
@@ -148,15 +134,7 @@ pub fn issue(ca_dir: &Path, request: &Request<'_>) -> Result<Written> {
             return Err(e);
         }
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&cert_path)
-        .map_err(|e| Error::Io(cert_path.clone(), e))?;
-    file.write_all(cert::pem(&issued.der)?.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::Io(cert_path.clone(), e))?;
+    files::write_new(&cert_path, &cert::pem(&issued.der)?, 0o644)?;
     Ok(Written { serial: issued.serial, cert: cert_path, key: key_path, superseded: issued.superseded })
 }
 
