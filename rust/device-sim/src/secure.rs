@@ -9,7 +9,8 @@
 use crate::partition_platform::{EmulatedPartitionPlatform, SharedService};
 use crate::spm::{Connection, Spm};
 use crate::transport::{read_frame_with_deadline, write_frame, FRAME_DEADLINE};
-use psa::Status;
+use psa::frame::Response;
+use psa::{Status, MAX_IOVEC};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,10 +57,12 @@ impl Drop for Slot {
 
 /// Answers a client past the bound with one response and closes its connection.
 fn refuse(mut stream: UnixStream) {
+    let busy = Response { status: Status::ERROR_CONNECTION_BUSY.0, outputs: [&[]; MAX_IOVEC], n_out: 0 };
     let mut response = [0u8; 8];
-    response[..4].copy_from_slice(&Status::ERROR_CONNECTION_BUSY.0.to_le_bytes());
     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-    let _ = write_frame(&mut stream, &response);
+    if let Ok(n) = busy.encode(&mut response) {
+        let _ = write_frame(&mut stream, &response[..n]);
+    }
     // Closing a socket with unread bytes resets the peer, which would then lose the
     // answer: take what the client has sent so far (without waiting for more).
     if stream.set_nonblocking(true).is_ok() {
