@@ -10,10 +10,10 @@ use rumqttc::{AsyncClient, ClientError, ConnectReturnCode, Event, Packet, Publis
 use std::collections::VecDeque;
 use tokio::signal::unix::{signal, SignalKind};
 
-use cloud::{time, Consumer, RecipientKey};
+use cloud::{time, Consumer};
 
 use super::mqtt::{print, Broker, EVENTS};
-use super::{open_store, text, Failure, Opts};
+use super::{open_store, recipient_key, runtime, Failure, Opts};
 
 pub const USAGE: &str = "usage: cloud listen --broker HOST:PORT --ca CA.pem --cert CERT.pem --key KEY.pem
                     [--db FILE] [--recipient-key PEM] [--client-id ID]
@@ -47,16 +47,11 @@ pub fn run(argv: impl Iterator<Item = String>) -> Result<(), Failure> {
         USAGE,
     )?;
     let broker = Broker::from_opts(&opts, USAGE)?;
-    let recipient =
-        opts.get("--recipient-key").map(|path| RecipientKey::from_pem(&text(path)?).map_err(Failure::from));
-    let recipient = recipient.transpose()?;
+    let recipient = recipient_key(&opts)?;
     let store = open_store(&opts)?;
     let id = opts.get("--client-id").unwrap_or("cloud-consumer").to_owned();
     let consumer = Consumer::new(store, broker.ca.clone(), recipient);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime()?;
     runtime.block_on(listen(broker, id, consumer))
 }
 

@@ -125,3 +125,16 @@ pub fn open_store(opts: &Opts) -> Result<cloud::Store, Failure> {
     let path = opts.get("--db").unwrap_or("cloud.db");
     cloud::Store::open(std::path::Path::new(path)).map_err(|e| Failure::Failed(format!("store {path}: {e}")))
 }
+
+/// The recipient key named by `--recipient-key`, if given.
+pub fn recipient_key(opts: &Opts) -> Result<Option<cloud::RecipientKey>, Failure> {
+    opts.get("--recipient-key").map(|path| Ok(cloud::RecipientKey::from_pem(&text(path)?)?)).transpose()
+}
+
+/// The single-threaded runtime a command's sockets run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Failed(format!("cannot start the runtime: {e}")))
+}

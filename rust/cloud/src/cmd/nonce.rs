@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use rand_core::{OsRng, RngCore};
 use rumqttc::{AsyncClient, ConnectReturnCode, Event, Packet, QoS};
 
-use cloud::{time, Consumer, Outcome, RecipientKey};
+use cloud::{time, Consumer, Outcome};
 
 use super::mqtt::{print, Broker};
-use super::{open_store, text, usage, Failure, Opts};
+use super::{open_store, recipient_key, runtime, usage, Failure, Opts};
 
 pub const USAGE: &str = "usage: cloud nonce --broker HOST:PORT --ca CA.pem --cert CERT.pem --key KEY.pem
                    --device UUID [--db FILE] [--recipient-key PEM] [--nonce HEX] [--timeout SECONDS]
@@ -60,14 +60,9 @@ pub fn run(argv: impl Iterator<Item = String>) -> Result<(), Failure> {
         return Err(usage("--nonce must be 8 to 64 bytes", USAGE));
     }
     let timeout = Duration::from_secs(opts.number("--timeout", 30u64, USAGE)?);
-    let recipient =
-        opts.get("--recipient-key").map(|path| RecipientKey::from_pem(&text(path)?).map_err(Failure::from));
-    let recipient = recipient.transpose()?;
+    let recipient = recipient_key(&opts)?;
     let consumer = Consumer::new(open_store(&opts)?, broker.ca.clone(), recipient);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime()?;
     let ask = Ask { device, nonce, timeout };
     runtime.block_on(ask.run(broker, consumer))
 }

@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use cloud::{time, ResultQuery, Store};
 
-use super::{open_store, usage, Failure, Opts};
+use super::{open_store, runtime, usage, Failure, Opts};
 
 pub const USAGE: &str = "usage: cloud serve [--db FILE] [--listen 127.0.0.1:8080]
 Serves the page of the store on a loopback address: the devices (last seen, results,
@@ -49,10 +49,7 @@ pub fn run(argv: impl Iterator<Item = String>) -> Result<(), Failure> {
         return Err(usage("--listen must be a loopback address: the page has no authentication", USAGE));
     }
     let store = Arc::new(Mutex::new(open_store(&opts)?));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Failed(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime()?;
     runtime.block_on(serve(address, store))
 }
 
