@@ -12,7 +12,7 @@ use crate::keys::failed;
 use crate::mqtt::session::{self, Action, Session, Slot, Stats};
 use crate::mqtt::{Names, Text, HOST_MAX};
 use crate::provision::record::{Record, RECORD_MAX};
-use crate::provision::{x509, Detail};
+use crate::provision::Detail;
 use crate::shell::{Context, Failed};
 use core::fmt::Write;
 use psa::Status;
@@ -339,9 +339,7 @@ fn certified<'b>(
             return Err(Failed);
         }
     };
-    let current =
-        x509::Certificate::parse(record.certificate).ok().and_then(|c| c.p256_key()) == Some(&point[..]);
-    if !current {
+    if !crate::bootstrap::carries(&record, &point) {
         let _ = writeln!(
             out,
             "Error: the certificate of key 0x{key:x} is not for the key the device has now: `keys ca {key:x}` again"

@@ -63,10 +63,12 @@ pub(crate) fn read_record<'b>(
 pub(crate) fn provisioned(ctx: &mut Context<'_>, id: u32, point: &[u8]) -> bool {
     let mut buf = [0u8; RECORD_MAX];
     let Ok(Some(bytes)) = read_record(ctx, id, &mut buf) else { return false };
-    Record::decode(bytes, id)
-        .ok()
-        .and_then(|r| x509::Certificate::parse(r.certificate).ok())
-        .is_some_and(|c| c.p256_key() == Some(point))
+    Record::decode(bytes, id).is_ok_and(|r| carries(&r, point))
+}
+
+/// Whether the certificate of `record` carries `point`, the key the secure world has.
+pub(crate) fn carries(record: &Record<'_>, point: &[u8]) -> bool {
+    x509::Certificate::parse(record.certificate).ok().and_then(|c| c.p256_key()) == Some(point)
 }
 
 /// `keys cert <keyid>`: the stored certificate as PEM, with the hub it is for.
