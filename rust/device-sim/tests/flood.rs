@@ -156,7 +156,9 @@ fn clients_past_the_bound_are_told_busy_until_a_slot_frees() {
     // each is known to be served once it has had an answer (the probe that found the
     // socket may still hold a slot for a moment).
     let mut held = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
     while held.len() < MAX_CONNECTIONS {
+        assert!(Instant::now() < deadline, "only {} of {MAX_CONNECTIONS} clients were served", held.len());
         let mut s = UnixStream::connect(&socket).unwrap();
         let framework_version = [12, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut answer = [0u8; 12];
