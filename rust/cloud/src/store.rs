@@ -220,11 +220,7 @@ impl Store {
             _ => Registered::New,
         };
         let now = to_i64(now_ms);
-        tx.execute(
-            "INSERT INTO devices (uuid, first_seen, last_seen) VALUES (?1, ?2, ?2)
-             ON CONFLICT (uuid) DO UPDATE SET last_seen = excluded.last_seen",
-            params![cert.device, now],
-        )?;
+        Self::seen(&tx, &cert.device, now)?;
         if registered != Registered::Unchanged {
             tx.execute(
                 "UPDATE devices SET cert_der = ?2, key_sec1 = ?3, kid = ?4, not_before = ?5, not_after = ?6,
@@ -258,6 +254,16 @@ impl Store {
         let key =
             p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| Error::Key("a stored key is not P-256"))?;
         Ok(Some((DeviceKey::registered(key, COSE_SIGN_KEY_ID)?, to_u64(not_after))))
+    }
+
+    /// Records contact with `uuid` at `now` (milliseconds), adding the device if new.
+    fn seen(conn: &Connection, uuid: &str, now: i64) -> Result<()> {
+        conn.execute(
+            "INSERT INTO devices (uuid, first_seen, last_seen) VALUES (?1, ?2, ?2)
+             ON CONFLICT (uuid) DO UPDATE SET last_seen = excluded.last_seen",
+            params![uuid, now],
+        )?;
+        Ok(())
     }
 
     /// The highest counter accepted from `uuid` (stored or imported), if any.
@@ -302,11 +308,7 @@ impl Store {
         }
         check_counter(result.counter, Self::last_counter(&tx, &result.device)?)?;
         let now = to_i64(now_ms);
-        tx.execute(
-            "INSERT INTO devices (uuid, first_seen, last_seen) VALUES (?1, ?2, ?2)
-             ON CONFLICT (uuid) DO UPDATE SET last_seen = excluded.last_seen",
-            params![result.device, now],
-        )?;
+        Self::seen(&tx, &result.device, now)?;
         let values = serde_json::to_string(&result.values).map_err(|_| Error::Input("values"))?;
         let inputs = serde_json::to_string(&result.inputs).map_err(|_| Error::Input("inputs"))?;
         tx.execute(
