@@ -9,6 +9,7 @@ use der::{Decode, Encode, EncodeValue, Length, Tag, Tagged, Writer};
 use device_identity::KeyId;
 use p256::ecdsa::signature::{Keypair, Signer};
 use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::zeroize::Zeroizing;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use p256::SecretKey;
 use rand_core::{OsRng, RngCore};
@@ -131,7 +132,7 @@ impl CaSigner {
         let rng = SystemRandom::new();
         let pair = EcdsaKeyPair::from_private_key_and_public_key(
             &ECDSA_P256_SHA256_ASN1_SIGNING,
-            &secret.to_bytes(),
+            &Zeroizing::new(secret.to_bytes()),
             point.as_bytes(),
             &rng,
         )
@@ -237,9 +238,9 @@ impl Ca {
         AlgorithmIdentifierOwned { oid: OID_ECDSA_SHA256, parameters: None }
     }
 
-    pub fn key_pem(&self) -> Result<String> {
-        let pem = self.secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
-        Ok(pem.to_string())
+    /// The CA key's PKCS#8 PEM, wiped from memory when dropped.
+    pub fn key_pem(&self) -> Result<Zeroizing<String>> {
+        self.secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))
     }
 
     /// Signs a certificate for `public_key`. Validity: from `now - BACKDATE_SECS` to
@@ -313,12 +314,13 @@ fn spki_of(key: &VerifyingKey) -> Result<SubjectPublicKeyInfoOwned> {
     Ok(SubjectPublicKeyInfoOwned::from_der(der.as_bytes())?)
 }
 
-/// A new P-256 key pair: the PKCS#8 PEM of the private key and the public key.
-pub fn new_key() -> Result<(String, SubjectPublicKeyInfoOwned)> {
+/// A new P-256 key pair: the PKCS#8 PEM of the private key (wiped from memory when
+/// dropped) and the public key.
+pub fn new_key() -> Result<(Zeroizing<String>, SubjectPublicKeyInfoOwned)> {
     let secret = SecretKey::random(&mut OsRng);
     let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
     let spki = spki_of(SigningKey::from(&secret).verifying_key())?;
-    Ok((pem.to_string(), spki))
+    Ok((pem, spki))
 }
 
 /// PEM of a DER certificate.

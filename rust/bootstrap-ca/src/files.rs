@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use der::{Decode, Tag, Tagged};
 use device_identity::KeyId;
+use p256::elliptic_curve::zeroize::Zeroizing;
 use x509_cert::Certificate;
 
 use crate::cert::{self, Ca, Usage};
@@ -47,8 +48,8 @@ pub fn load_ca(dir: &Path) -> Result<Ca> {
     let key_path = dir.join(CA_KEY);
     check_key_mode(&key_path)?;
     let cert_path = dir.join(CA_CERT);
-    Ca::from_pem(&read_text(&cert_path)?, &read_text(&key_path)?)
-        .map_err(|what| Error::BadFile(key_path, what))
+    let key_pem = Zeroizing::new(read_text(&key_path)?);
+    Ca::from_pem(&read_text(&cert_path)?, &key_pem).map_err(|what| Error::BadFile(key_path, what))
 }
 
 /// The OUs of a DER certificate's subject (empty if it does not parse).
