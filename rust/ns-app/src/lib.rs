@@ -12,6 +12,7 @@ pub mod bootstrap;
 mod csr_subject;
 mod infer;
 mod info;
+mod jitter;
 mod keys;
 pub mod mqtt;
 mod pem;

@@ -27,6 +27,7 @@ pub mod record;
 pub mod reply;
 pub mod x509;
 
+use crate::jitter::Jitter;
 use core::fmt;
 use http::{HttpError, Reader};
 use reply::{CborError, Issued, HOST_MAX};
@@ -309,8 +310,8 @@ enum State {
 pub struct Provisioning<'a> {
     input: Input<'a>,
     policy: Policy,
-    /// splitmix64: the jitter's randomness, from the home's seed.
-    rng: u64,
+    /// The jitter's randomness, from the home's seed.
+    rng: Jitter,
     state: State,
     /// Failed attempts of the current request.
     failures: u32,
@@ -329,7 +330,7 @@ impl<'a> Provisioning<'a> {
         Provisioning {
             input,
             policy,
-            rng: seed,
+            rng: Jitter::new(seed),
             state: State::Send(Request::Hub),
             failures: 0,
             error: None,
@@ -341,20 +342,9 @@ impl<'a> Provisioning<'a> {
         }
     }
 
-    fn random(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// The wait after the `n`th failure of a request (n >= 1).
     fn backoff(&mut self, n: u32) -> u32 {
-        let doubled = u64::from(self.policy.base_ms) << (n - 1).min(31);
-        let window = doubled.min(u64::from(self.policy.cap_ms));
-        let half = window / 2;
-        (half + self.random() % (window - half + 1)) as u32
+        self.rng.backoff_ms(self.policy.base_ms, self.policy.cap_ms, n)
     }
 
     /// The next thing to do; requests are written into `request` (at least

@@ -26,6 +26,7 @@
 
 use super::codec::{self, DecodeError, Packet, Publish, QoS};
 use super::Names;
+use crate::jitter::Jitter;
 use crate::provision::Detail;
 use core::fmt;
 use secure_api::inference::{NONCE_MAX, RESULT_MAX};
@@ -223,7 +224,7 @@ pub struct Session<'a> {
     stop_at: u64,
     /// Failures since the last accepted CONNACK.
     attempts: u32,
-    rng: u64,
+    rng: Jitter,
     next_id: u16,
     // Per connection.
     connect_pending: bool,
@@ -258,7 +259,7 @@ impl<'a> Session<'a> {
             stopping: false,
             stop_at: 0,
             attempts: 0,
-            rng: seed,
+            rng: Jitter::new(seed),
             next_id: 0,
             connect_pending: false,
             cert_pending: false,
@@ -343,20 +344,9 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn random(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// The wait before the `n`-th attempt after a failure (n >= 1).
     pub fn backoff_ms(&mut self, n: u32) -> u32 {
-        let doubled = u64::from(self.config.backoff_base_ms) << (n.max(1) - 1).min(31);
-        let window = doubled.min(u64::from(self.config.backoff_cap_ms));
-        let half = window / 2;
-        (half + self.random() % (window - half + 1)) as u32
+        self.rng.backoff_ms(self.config.backoff_base_ms, self.config.backoff_cap_ms, n)
     }
 
     /// A connection failed or ended: close it, and retry after the backoff.
