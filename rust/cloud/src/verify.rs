@@ -5,6 +5,7 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use hkdf::Hkdf;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::Signature;
+use p256::elliptic_curve::zeroize::Zeroizing;
 use p256::PublicKey;
 use serde::Serialize;
 use sha2::Sha256;
@@ -133,11 +134,12 @@ fn decrypt(bytes: &[u8], recipient: &RecipientKey) -> Result<Vec<u8>> {
     }
     let ephemeral = PublicKey::from_sec1_bytes(&e.ephemeral).map_err(|_| Error::BadEphemeralKey)?;
     let shared = p256::ecdh::diffie_hellman(recipient.secret.to_nonzero_scalar(), ephemeral.as_affine());
-    let mut cek = [0u8; KEY_LEN];
+    // The content key is wiped when dropped, as the shared secret is (SharedSecret).
+    let mut cek = Zeroizing::new([0u8; KEY_LEN]);
     Hkdf::<Sha256>::new(None, shared.raw_secret_bytes())
-        .expand(&e.kdf_context()?, &mut cek)
+        .expand(&e.kdf_context()?, cek.as_mut())
         .map_err(|_| Error::Decrypt)?;
-    let cipher = Aes256Gcm::new(&cek.into());
+    let cipher = Aes256Gcm::new(cek.as_ref().into());
     cipher
         .decrypt(Nonce::from_slice(&e.iv), Payload { msg: e.ciphertext(), aad: &e.enc_structure() })
         .map_err(|_| Error::Decrypt)
