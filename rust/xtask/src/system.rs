@@ -30,7 +30,7 @@ impl Layout {
     /// Installs what the system runs besides Rust (openssl, mosquitto) and builds its
     /// three binaries into `bin`.
     pub fn build(&self, root: &Path) -> Result {
-        crate::toolchain::ensure_packages(&crate::toolchain::DEMO_PACKAGES.iter().collect::<Vec<_>>())?;
+        crate::toolchain::ensure_packages(crate::toolchain::DEMO_PACKAGES)?;
         let mut cargo = Command::new(env!("CARGO"));
         cargo.current_dir(root).args(["build", "--quiet"]);
         if self.bin == "target/release" {

@@ -97,9 +97,9 @@ pub const DEMO_PACKAGES: &[(&str, &str)] =
 /// the target toolchain.
 pub fn ensure() -> Result<TargetCargo> {
     let rustup = rustup_has_target();
-    let mut needed: Vec<&(&str, &str)> = PACKAGES.iter().collect();
+    let mut needed = PACKAGES.to_vec();
     if !rustup {
-        needed.extend(DEBIAN_RUST);
+        needed.extend_from_slice(DEBIAN_RUST);
     }
     ensure_packages(&needed)?;
     Ok(if rustup {
@@ -111,7 +111,7 @@ pub fn ensure() -> Result<TargetCargo> {
 
 /// Installs the Debian packages of `needed` (package, a file that shows it is there)
 /// that are missing, as root, or says exactly what to install.
-pub fn ensure_packages(needed: &[&(&str, &str)]) -> Result {
+pub fn ensure_packages(needed: &[(&str, &str)]) -> Result {
     let missing: Vec<&str> =
         needed.iter().filter(|(_, probe)| !Path::new(probe).exists()).map(|(p, _)| *p).collect();
     if !missing.is_empty() {
