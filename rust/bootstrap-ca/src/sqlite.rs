@@ -397,28 +397,21 @@ impl Store for SqliteStore {
              WHERE uuid = ?1 AND status = 'valid'",
             params![uuid, at],
         )?;
-        for (s, label) in &revoked {
-            let reason = format!("device revoked by the operator (revoke {serial})");
+        // One line per certificate revoked, or one for the device if none was valid.
+        let lines: Vec<(u128, Option<&str>)> = if revoked.is_empty() {
+            vec![(serial, None)]
+        } else {
+            revoked.iter().map(|(s, label)| (*s, Some(label.as_str()))).collect()
+        };
+        let reason = format!("device revoked by the operator (revoke {serial})");
+        for (s, label) in lines {
             let a = Audit {
                 at,
                 client: actor,
                 event: "revoked",
                 uuid: Some(&uuid),
-                label: Some(label),
-                serial: Some(*s),
-                reason: Some(&reason),
-            };
-            audit(&tx, a)?;
-        }
-        if revoked.is_empty() {
-            let reason = format!("device revoked by the operator (revoke {serial})");
-            let a = Audit {
-                at,
-                client: actor,
-                event: "revoked",
-                uuid: Some(&uuid),
-                label: None,
-                serial: Some(serial),
+                label,
+                serial: Some(s),
                 reason: Some(&reason),
             };
             audit(&tx, a)?;
