@@ -166,13 +166,13 @@ pub fn check_constant_time(python: &Path, image: &Path) -> Result {
 }
 
 /// `cargo xtask bench [host] [IMAGE...]`: `host` runs the host benchmarks; image
-/// names pick emulated-target images; nothing runs everything.
+/// names pick emulated-target images; nothing runs everything. `bench ca` and
+/// `bench fleet` are the connected system's benchmarks (`bench_ca`, `bench_fleet`).
 pub fn run(only: &[String]) -> Result {
-    if only.first().is_some_and(|o| o == "ca") {
-        return crate::bench_ca::run(&only[1..]);
-    }
-    if only.first().is_some_and(|o| o == "fleet") {
-        return crate::bench_fleet::run(&only[1..]);
+    match only.split_first() {
+        Some((first, rest)) if first == "ca" => return crate::bench_ca::run(rest),
+        Some((first, rest)) if first == "fleet" => return crate::bench_fleet::run(rest),
+        _ => {}
     }
     let images: Vec<String> = only.iter().filter(|o| *o != "host").cloned().collect();
     if only.is_empty() || images.len() < only.len() {
