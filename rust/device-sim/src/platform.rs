@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 pub const HUK_LEN: usize = 32;
 
@@ -120,8 +121,9 @@ pub fn parse_huk(hex: &str) -> Result<[u8; HUK_LEN], PlatformError> {
     Ok(huk)
 }
 
-fn encode_huk_record(huk: &[u8; HUK_LEN], provisioning: Provisioning) -> Vec<u8> {
-    let mut record = Vec::with_capacity(HUK_RECORD);
+/// The record holds the HUK: it is wiped when dropped.
+fn encode_huk_record(huk: &[u8; HUK_LEN], provisioning: Provisioning) -> Zeroizing<Vec<u8>> {
+    let mut record = Zeroizing::new(Vec::with_capacity(HUK_RECORD));
     record.extend_from_slice(HUK_MAGIC);
     record.extend_from_slice(&[1, matches!(provisioning, Provisioning::Given) as u8, 0, 0]);
     record.extend_from_slice(huk);
@@ -186,7 +188,8 @@ impl Platform {
         let path = state.join("huk.bin");
         let keys =
             |value: &[u8; HUK_LEN]| (StorageKey::derive(value, "its"), StorageKey::derive(value, "ps"));
-        let (value, provisioning, its, ps, huk_origin) = match fs::read(&path) {
+        // The file's bytes hold the HUK: wiped once decoded.
+        let (value, provisioning, its, ps, huk_origin) = match fs::read(&path).map(Zeroizing::new) {
             Ok(stored) => {
                 let (stored, provisioning) =
                     decode_huk_record(&stored).map_err(|why| PlatformError::HukDamaged(path.clone(), why))?;
