@@ -16,7 +16,7 @@ use p256::PublicKey;
 use x509_cert::der::asn1::AnyRef;
 use x509_cert::der::oid::db::{rfc4519, rfc5280};
 use x509_cert::der::oid::ObjectIdentifier;
-use x509_cert::der::{Decode, DecodePem, Encode, Reader, SliceReader, Tag, Tagged};
+use x509_cert::der::{Decode, DecodePem, Encode, Reader, SliceReader};
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::Certificate;
 
@@ -151,7 +151,9 @@ pub fn check_cose_cert(ca: &Ca, der: &[u8], uuid: &str, now: u64) -> Result<Cose
         return Err(CertError::Expired { not_after }.into());
     }
 
-    let cn = single_cn(&cert);
+    // The subject's CN if it has exactly one, as text.
+    let cn = purpose::single_attribute(&tbs.subject, rfc4519::CN).and_then(purpose::directory_string);
+    let cn = cn.map(String::from);
     if cn.as_deref() != Some(uuid) {
         return Err(CertError::SubjectCn { found: cn, topic: uuid.into() }.into());
     }
@@ -184,19 +186,6 @@ pub fn check_cose_cert(ca: &Ca, der: &[u8], uuid: &str, now: u64) -> Result<Cose
 fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
     let outer = AnyRef::from_der(der).ok()?;
     SliceReader::new(outer.value()).ok()?.tlv_bytes().ok()
-}
-
-/// The subject's CN if it has exactly one, as text.
-fn single_cn(cert: &Certificate) -> Option<String> {
-    let subject = &cert.tbs_certificate.subject;
-    let mut cns = subject.0.iter().flat_map(|rdn| rdn.0.iter()).filter(|atv| atv.oid == rfc4519::CN);
-    let (Some(cn), None) = (cns.next(), cns.next()) else {
-        return None;
-    };
-    match cn.value.tag() {
-        Tag::Utf8String | Tag::PrintableString => core::str::from_utf8(cn.value.value()).ok().map(Into::into),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

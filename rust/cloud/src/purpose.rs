@@ -17,9 +17,12 @@
 //! the verifier adds is that a key stated, or certified, as anything else is refused.
 
 use device_identity::KeyId;
+use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::der::oid::db::{rfc4519, rfc5280};
+use x509_cert::der::oid::ObjectIdentifier;
 use x509_cert::der::{Decode, Tag, Tagged};
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::name::Name;
 use x509_cert::Certificate;
 
 use crate::{Error, Result};
@@ -83,18 +86,13 @@ pub fn parse_key_id(text: &str) -> Option<u32> {
 /// allows TLS; digitalSignature if it has a key usage.
 pub fn check_certificate(cert: &Certificate) -> Result<()> {
     let tbs = &cert.tbs_certificate;
-    let mut units = tbs.subject.0.iter().flat_map(|rdn| rdn.0.iter()).filter(|atv| atv.oid == rfc4519::OU);
-    let (Some(unit), None) = (units.next(), units.next()) else {
+    let Some(unit) = single_attribute(&tbs.subject, rfc4519::OU) else {
         return Err(Error::KeyPurpose(
             "the certificate's subject must have one OU, the key's label (\"Device COSE SIGN\" for 0x5002)",
         ));
     };
-    // A DirectoryString: UTF8String as the device's CSRs write it, or PrintableString.
-    let label = match unit.value.tag() {
-        Tag::Utf8String | Tag::PrintableString => core::str::from_utf8(unit.value.value()).ok(),
-        _ => None,
-    }
-    .ok_or(Error::Key("the certificate's OU is not a UTF8String or PrintableString"))?;
+    let label = directory_string(unit)
+        .ok_or(Error::Key("the certificate's OU is not a UTF8String or PrintableString"))?;
     match KeyId::ALL.into_iter().find(|id| id.label() == label) {
         Some(id) => check_key_id(id as u32)?,
         None => {
@@ -125,4 +123,21 @@ pub fn check_certificate(cert: &Certificate) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The attribute `oid` of `name`, if `name` has exactly one.
+pub(crate) fn single_attribute(name: &Name, oid: ObjectIdentifier) -> Option<&AttributeTypeAndValue> {
+    let mut found = name.0.iter().flat_map(|rdn| rdn.0.iter()).filter(|atv| atv.oid == oid);
+    match (found.next(), found.next()) {
+        (Some(atv), None) => Some(atv),
+        _ => None,
+    }
+}
+
+/// A DirectoryString's text: UTF8String as the device's CSRs write it, or PrintableString.
+pub(crate) fn directory_string(atv: &AttributeTypeAndValue) -> Option<&str> {
+    match atv.value.tag() {
+        Tag::Utf8String | Tag::PrintableString => core::str::from_utf8(atv.value.value()).ok(),
+        _ => None,
+    }
 }
