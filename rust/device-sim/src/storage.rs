@@ -200,14 +200,18 @@ struct Counter {
 }
 
 impl FileStorage {
-    /// Opens an area that first boot created: its counters must be there and authentic.
-    pub fn open(dir: &Path, key: StorageKey) -> Result<Self> {
-        let storage = FileStorage {
+    fn new(dir: &Path, key: StorageKey) -> Self {
+        FileStorage {
             dir: dir.to_path_buf(),
             key,
             #[cfg(test)]
             crash_after_object: std::cell::Cell::new(false),
-        };
+        }
+    }
+
+    /// Opens an area that first boot created: its counters must be there and authentic.
+    pub fn open(dir: &Path, key: StorageKey) -> Result<Self> {
+        let storage = FileStorage::new(dir, key);
         if !dir.is_dir() {
             return Err(storage.corrupt(dir.to_path_buf(), "missing (deleted after first boot)"));
         }
@@ -220,12 +224,7 @@ impl FileStorage {
     /// anything else means the area belongs to another HUK and is refused.
     pub fn create(dir: &Path, key: StorageKey) -> Result<Self> {
         fs::create_dir_all(dir)?;
-        let storage = FileStorage {
-            dir: dir.to_path_buf(),
-            key,
-            #[cfg(test)]
-            crash_after_object: std::cell::Cell::new(false),
-        };
+        let storage = FileStorage::new(dir, key);
         if storage.counters_path().exists() {
             let counters = storage.counters()?;
             if !counters.is_empty() || storage.has_objects()? {
