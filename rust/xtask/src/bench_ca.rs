@@ -29,8 +29,7 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::system::stop(&mut self.child);
     }
 }
 
@@ -166,8 +165,7 @@ fn liteboot_server(root: &Path, clone: &Path) -> Result<Server> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::system::stop(&mut child);
             return Err("liteboot did not listen on 127.0.0.1:1443 within 20 s".into());
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -59,11 +59,16 @@ pub struct System {
 impl Drop for System {
     fn drop(&mut self) {
         for child in [&mut self.listener, &mut self.ca] {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(child);
         }
         self.broker.stop();
     }
+}
+
+/// Kills `child` and reaps it.
+pub fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Milliseconds since the epoch.
@@ -88,7 +93,7 @@ pub fn announced_port(child: &mut Child, what: &str) -> Result<(u16, String)> {
     match port {
         Some(port) => Ok((port, line)),
         None => {
-            let _ = child.kill();
+            stop(child);
             Err(format!("{what} did not say where it listens: {line:?}"))
         }
     }
@@ -142,7 +147,7 @@ impl System {
         let broker = match Broker::start(&root.join(&broker_dir), &root.join(&ca_dir), hub_port) {
             Ok(b) => b,
             Err(e) => {
-                let _ = ca.kill();
+                stop(&mut ca);
                 return Err(e);
             }
         };
@@ -165,7 +170,10 @@ impl System {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start cloud listen: {e}"))?;
+            .map_err(|e| {
+                stop(&mut ca);
+                format!("cannot start cloud listen: {e}")
+            })?;
         let listener_lines = Arc::new(Mutex::new(Vec::new()));
         for out in [
             listener.stdout.take().map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),

@@ -3,7 +3,7 @@
 //! and the device publishing through them. Every path is relative to the root, so that
 //! the transcript shows no machine-specific path.
 
-use crate::system::{announced_port, tool, Layout, System, RECIPIENT_KEY};
+use crate::system::{announced_port, stop, tool, Layout, System, RECIPIENT_KEY};
 use crate::Result;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -81,8 +81,7 @@ pub fn publishing(root: &Path, sim: &impl Fn() -> Command, system: &mut System) 
         .spawn()
         .map_err(|e| format!("cloud serve: {e}"))?;
     let announced = announced_port(&mut serve, "cloud serve");
-    let _ = serve.kill();
-    let _ = serve.wait();
+    stop(&mut serve);
     let (port, _) = announced?;
     println!("cloud: serving http://127.0.0.1:8080/   (this run checked it on port {port}, then stopped it)");
     Ok(())
