@@ -334,7 +334,8 @@ fn connections_over_the_per_address_cap_are_closed() {
     third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = third.write_all(b"\x16\x03\x01");
     let mut buf = [0u8; 8];
-    assert_eq!(std::io::Read::read(&mut third, &mut buf).unwrap_or(0), 0, "closed at once");
+    let read = std::io::Read::read(&mut third, &mut buf);
+    assert!(matches!(&read, Ok(0)) || matches!(&read, Err(e) if !timed_out(e)), "closed at once: {read:?}");
     held.clear();
     std::thread::sleep(Duration::from_millis(200));
     server.assert_serving();

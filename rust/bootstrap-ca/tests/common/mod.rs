@@ -235,16 +235,23 @@ impl Conn {
         Ok(Reply { status, headers, body })
     }
 
-    /// Reads until the server closes (EOF, reset or TLS alert).
+    /// Reads until the server closes (EOF, reset or TLS alert): false if the read
+    /// timeout passes first.
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 1024];
         loop {
             match self.stream.read(&mut buf) {
-                Ok(0) | Err(_) => return true,
+                Ok(0) => return true,
+                Err(e) => return !timed_out(&e),
                 Ok(_) => {}
             }
         }
     }
+}
+
+/// A read that gave up on its timeout (the peer did not close, nor send).
+pub fn timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
 /// A lowercase version-4 UUID.
