@@ -65,19 +65,25 @@ impl Bootstrap {
     }
 
     fn connect(&self, server: Server<'_>) -> Result<TcpStream, TransportError> {
-        let unreachable = |e: &dyn std::fmt::Display| TransportError::new(TransportKind::Unreachable, e);
-        // `[::1]` as a host is an IPv6 literal.
-        let host = server.host.trim_start_matches('[').trim_end_matches(']');
-        let addresses = (host, server.port).to_socket_addrs().map_err(|e| unreachable(&e))?;
-        let mut last = None;
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-                Ok(socket) => return Ok(socket),
-                Err(e) => last = Some(format!("{address}: {e}")),
-            }
-        }
-        Err(unreachable(&last.unwrap_or_else(|| format!("{host}: no address"))))
+        connect(server.host, server.port).map_err(|e| TransportError::new(TransportKind::Unreachable, &e))
     }
+}
+
+/// TCP to the first of `host`'s addresses (`[IPv6]` too) that answers within
+/// [`CONNECT_TIMEOUT`]; the error names the last address tried. The broker's link
+/// (`mqtt`) connects this way too.
+pub fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+    // `[::1]` as a host is an IPv6 literal.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses = (host, port).to_socket_addrs().map_err(|e| e.to_string())?;
+    let mut last = format!("{host}: no address");
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
+            Ok(socket) => return Ok(socket),
+            Err(e) => last = format!("{address}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 /// The kind of an I/O error on a TLS connection: a TLS error (alert, certificate)

@@ -21,15 +21,13 @@ use rustls::{SignatureAlgorithm, SignatureScheme};
 use secure_api::identity as id;
 use sha2::Digest;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Per address tried.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// For the handshake and each write.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -255,21 +253,6 @@ fn detail(what: &str, e: &dyn std::fmt::Display) -> Detail {
     Detail::from_text(&format!("{what}: {e}"))
 }
 
-impl BrokerLink {
-    fn connect(host: &str, port: u16) -> Result<TcpStream, Detail> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses = (host, port).to_socket_addrs().map_err(|e| detail("broker unreachable", &e))?;
-        let mut last = format!("{host}: no address");
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-                Ok(socket) => return Ok(socket),
-                Err(e) => last = format!("{address}: {e}"),
-            }
-        }
-        Err(detail("broker unreachable", &last))
-    }
-}
-
 impl Link for BrokerLink {
     fn now_ms(&mut self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
@@ -287,7 +270,7 @@ impl Link for BrokerLink {
         self.close();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(bare.to_owned()).map_err(|e| detail("broker name", &e))?;
-        let mut socket = Self::connect(host, port)?;
+        let mut socket = crate::https::connect(host, port).map_err(|e| detail("broker unreachable", &e))?;
         let _ = socket.set_nodelay(true);
         let timeouts = socket
             .set_read_timeout(Some(IO_TIMEOUT))
