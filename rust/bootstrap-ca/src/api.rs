@@ -10,11 +10,11 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::cert::{random_serial, Ca, Usage, BACKDATE_SECS};
+use crate::cert::{Ca, Usage};
 use crate::csr::{self, CheckedCsr, Policy};
 use crate::error::{Error, Refusal, Result};
 use crate::service::is_uuid_form;
-use crate::store::{IssueRequest, Issued, RateLimit, Settings, Signed};
+use crate::store::{IssueRequest, Issued, RateLimit, Settings};
 use crate::wire::{self, Format};
 use crate::writer::StoreHandle;
 
@@ -236,21 +236,13 @@ async fn issue(app: &Arc<App>, checked: CheckedCsr, client: SocketAddr) -> Resul
                 now,
             };
             store.issue(&request, app2.limits.rate, &mut || {
-                let serial = random_serial();
-                let der = app2.ca.issue(
+                app2.ca.sign_new(
                     Usage::Device(checked.key),
-                    checked.subject.clone(),
-                    checked.public_key.clone(),
-                    serial,
-                    now as u64,
+                    &checked.subject,
+                    &checked.public_key,
+                    now,
                     validity,
-                )?;
-                Ok(Signed {
-                    serial,
-                    der,
-                    not_before: now.saturating_sub(BACKDATE_SECS as i64),
-                    not_after: now.saturating_add(validity as i64),
-                })
+                )
             })
         })
         .await?

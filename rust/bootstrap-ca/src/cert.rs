@@ -35,6 +35,7 @@ use x509_cert::Certificate;
 
 use crate::csr::{OID_CN, OID_O};
 use crate::error::{Error, Result};
+use crate::store::Signed;
 
 const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
@@ -298,6 +299,27 @@ impl Ca {
         add(&mut builder, Ext(aki, false))?;
         let cert = builder.build::<DerSignature>().map_err(build_error)?;
         Ok(cert.to_der()?)
+    }
+
+    /// Signs a certificate with a fresh serial, valid from `now - BACKDATE_SECS` to `now +
+    /// validity_secs`: what [`crate::store::Store::issue`]'s signing closure returns.
+    pub fn sign_new(
+        &self,
+        usage: Usage,
+        subject: &Name,
+        public_key: &SubjectPublicKeyInfoOwned,
+        now: i64,
+        validity_secs: u64,
+    ) -> Result<Signed> {
+        let serial = random_serial();
+        let der =
+            self.issue(usage, subject.clone(), public_key.clone(), serial, now.max(0) as u64, validity_secs)?;
+        Ok(Signed {
+            serial,
+            der,
+            not_before: now.saturating_sub(BACKDATE_SECS as i64),
+            not_after: now.saturating_add(validity_secs as i64),
+        })
     }
 }
 

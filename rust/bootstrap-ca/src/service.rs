@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use device_identity::KeyId;
 
-use crate::cert::{self, Usage, BACKDATE_SECS};
+use crate::cert::{self, Usage};
 use crate::csr::{OID_CN, OID_O, OID_OU};
 use crate::error::{Error, Refusal, Result};
 use crate::files;
 use crate::sqlite::SqliteStore;
-use crate::store::{IssueRequest, RateLimit, Signed, Store};
+use crate::store::{IssueRequest, RateLimit, Store};
 
 /// The OU of a service credential unless `--ou` says otherwise.
 pub const DEFAULT_OU: &str = "Service";
@@ -117,15 +117,7 @@ pub fn issue(ca_dir: &Path, request: &Request<'_>) -> Result<Written> {
     let issue_request =
         IssueRequest { uuid: request.cn, label: request.ou, public_key: &point, client: ACTOR, now };
     let issued = store.issue(&issue_request, RateLimit { max: 0, window_secs: 1 }, &mut || {
-        let serial = cert::random_serial();
-        let der =
-            ca.issue(Usage::Service, subject.clone(), spki.clone(), serial, now.max(0) as u64, validity)?;
-        Ok(Signed {
-            serial,
-            der,
-            not_before: now.saturating_sub(BACKDATE_SECS as i64),
-            not_after: now.saturating_add(validity as i64),
-        })
+        ca.sign_new(Usage::Service, &subject, &spki, now, validity)
     });
     let issued = match issued {
         Ok(issued) => issued,
