@@ -217,7 +217,7 @@ fn check_subject(subject: &Name, policy: &Policy) -> Result<(String, KeyId)> {
                 format!("the subject's OU is empty: it must be one of {}", labels()),
             )
         }
-        [ou] => match KeyId::ALL.into_iter().find(|k| k.label() == ou) {
+        [ou] => match key_of_label(ou) {
             Some(k) => k,
             None => {
                 return refuse(
@@ -234,6 +234,11 @@ fn check_subject(subject: &Name, policy: &Policy) -> Result<(String, KeyId)> {
         }
     };
     Ok((uuid, key))
+}
+
+/// The device key whose label (its certificates' OU) is `ou`, if any.
+pub fn key_of_label(ou: &str) -> Option<KeyId> {
+    KeyId::ALL.into_iter().find(|k| k.label() == ou)
 }
 
 /// `xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx`, lowercase hex, V one of 8, 9, a, b

@@ -6,12 +6,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use der::{Decode, Tag, Tagged};
-use device_identity::KeyId;
 use p256::elliptic_curve::zeroize::Zeroizing;
 use x509_cert::Certificate;
 
 use crate::cert::{self, Ca, Usage};
-use crate::csr::{OID_CN, OID_O, OID_OU};
+use crate::csr::{self, OID_CN, OID_O, OID_OU};
 use crate::error::{Error, Result};
 use crate::sqlite::SqliteStore;
 use crate::store::Settings;
@@ -106,7 +105,7 @@ pub fn check_settings(s: &Settings) -> Result<()> {
     if !printable(&s.bootstrap_ou) {
         return Err(Error::Usage("--bootstrap-ou must be 1 to 64 printable ASCII characters".into()));
     }
-    if KeyId::ALL.iter().any(|k| k.label() == s.bootstrap_ou) {
+    if csr::key_of_label(&s.bootstrap_ou).is_some() {
         return Err(Error::Usage("--bootstrap-ou must differ from every device key label".into()));
     }
     if s.hub_host.is_empty() || s.hub_host.len() > 253 || !s.hub_host.bytes().all(|b| b.is_ascii_graphic()) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bootstrap_ca::api::{now_unix, Limits};
 use bootstrap_ca::sqlite::SqliteStore;
 use bootstrap_ca::store::{RateLimit, Settings, Store};
-use bootstrap_ca::{cert, crl, files, server, service, wire, Error, Result};
+use bootstrap_ca::{cert, crl, csr, files, server, service, wire, Error, Result};
 use clap::{Parser, Subcommand};
 
 const EXIT_CODES: &str = "Exit codes: 0 done, 1 failed (the reason on stderr), 2 usage.";
@@ -248,7 +248,8 @@ fn run(command: Command) -> Result<()> {
             let record = record.ok_or_else(|| {
                 Error::refused(bootstrap_ca::Refusal::NotFound, format!("no certificate with serial {text}"))
             })?;
-            let kind = if is_device(&record.label) { "device" } else { "service credential" };
+            let kind =
+                if csr::key_of_label(&record.label).is_some() { "device" } else { "service credential" };
             println!(
                 "bootstrap-ca: revoked {kind} {} and its valid certificates ({} \"{}\" included)",
                 record.uuid, record.serial, record.label
@@ -310,11 +311,6 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Whether a key label is a device key's (else the OU of a service credential).
-fn is_device(label: &str) -> bool {
-    device_identity::KeyId::ALL.iter().any(|k| k.label() == label)
 }
 
 fn main() -> ExitCode {

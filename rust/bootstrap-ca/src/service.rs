@@ -5,10 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use device_identity::KeyId;
-
 use crate::cert::{self, Usage};
-use crate::csr::{OID_CN, OID_O, OID_OU};
+use crate::csr::{self, OID_CN, OID_O, OID_OU};
 use crate::error::{Error, Refusal, Result};
 use crate::files;
 use crate::sqlite::SqliteStore;
@@ -82,7 +80,7 @@ fn check_ou(ou: &str, bootstrap_ou: &str) -> Result<()> {
     if ou.is_empty() || ou.len() > 64 || !ou.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Err(Error::Usage("--ou must be 1 to 64 printable ASCII characters".into()));
     }
-    if KeyId::ALL.iter().any(|k| k.label() == ou) {
+    if csr::key_of_label(ou).is_some() {
         return Err(Error::Usage(format!("--ou \"{ou}\" is a device key label")));
     }
     Ok(())
@@ -132,6 +130,8 @@ pub fn issue(ca_dir: &Path, request: &Request<'_>) -> Result<Written> {
 
 #[cfg(test)]
 mod tests {
+    use device_identity::KeyId;
+
     use super::*;
 
     #[test]
