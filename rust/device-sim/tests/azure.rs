@@ -9,10 +9,9 @@
 
 mod common;
 
-use common::mqtt::{ca, client_credential, counter, publish, service_credential, subscriber, Device};
-use common::{scratch, Guard};
-use device_sim::broker::{free_port, Broker};
-use std::path::{Path, PathBuf};
+use common::mqtt::{client_credential, counter, publish, subscriber, Device, World};
+use common::Guard;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -83,28 +82,9 @@ fn children(pid: u32) -> Vec<u32> {
     text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
-struct World {
-    dir: PathBuf,
-    ca: PathBuf,
-    _ca_server: Guard,
-    ca_port: u16,
-    broker: Broker,
-    cloud: (PathBuf, PathBuf),
-}
-
-fn world(name: &str) -> World {
-    let dir = scratch(name);
-    let ca_dir = dir.join("ca");
-    let port = free_port().unwrap();
-    let (server, ca_port) = ca(&ca_dir, port);
-    let broker = Broker::start(&dir.join("broker"), &ca_dir, port).unwrap();
-    let cloud = service_credential(&ca_dir, &dir, "cloud-consumer");
-    World { dir, ca: ca_dir, _ca_server: server, ca_port, broker, cloud }
-}
-
 #[test]
 fn results_reach_a_second_client_signed_with_one_tls_signature_and_no_key_in_the_ns_process() {
-    let w = world("azure");
+    let w = World::start("azure", false);
     let sub_out = w.dir.join("sub.txt");
     let mut sub = subscriber(&w.ca, &w.cloud, w.broker.port, "cloud-test", &sub_out);
     std::thread::sleep(Duration::from_millis(300));
@@ -206,7 +186,7 @@ fn results_reach_a_second_client_signed_with_one_tls_signature_and_no_key_in_the
 
 #[test]
 fn a_broker_restart_loses_nothing_below_the_queue_bound_and_counts_the_overflow() {
-    let mut w = world("azure-restart");
+    let mut w = World::start("azure-restart", false);
     let sub_a = w.dir.join("sub-a.txt");
     let sub_b = w.dir.join("sub-b.txt");
     let mut sub = subscriber(&w.ca, &w.cloud, w.broker.port, "cloud-restart", &sub_a);

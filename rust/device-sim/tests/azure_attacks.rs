@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::mqtt::{bootstrap_ca, ca, client_credential, service_credential, tls_args, Device};
-use common::{scratch, Guard};
-use device_sim::broker::{free_port, Broker};
+use common::mqtt::{bca, client_credential, make_crl, service_credential, tls_args, Device, World};
+use common::Guard;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,40 +20,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A device's CN and key label: what a device certificate of the CA carries.
 const DEVICE_OU: &str = "Device Client TLS";
-
-struct World {
-    dir: PathBuf,
-    ca: PathBuf,
-    ca_port: u16,
-    _ca_server: Guard,
-    crl: PathBuf,
-    broker: Broker,
-    cloud: (PathBuf, PathBuf),
-}
-
-/// A CA serving on loopback, its CRL (nothing revoked yet), mosquitto with that CRL,
-/// and the cloud consumer's credential.
-fn world(name: &str) -> World {
-    let dir = scratch(name);
-    let ca_dir = dir.join("ca");
-    let port = free_port().unwrap();
-    let (server, ca_port) = ca(&ca_dir, port);
-    let crl = dir.join("crl.pem");
-    make_crl(&ca_dir, &crl);
-    let broker = Broker::start_with_crl(&dir.join("broker"), &ca_dir, port, Some(&crl)).unwrap();
-    let cloud = service_credential(&ca_dir, &dir, "cloud-consumer");
-    World { dir, ca: ca_dir, ca_port, _ca_server: server, crl, broker, cloud }
-}
-
-fn bca(args: &[&str]) -> String {
-    let out = bootstrap_ca().args(args).output().unwrap();
-    assert!(out.status.success(), "bootstrap-ca {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn make_crl(ca: &Path, out: &Path) -> String {
-    bca(&["crl", "--dir", ca.to_str().unwrap(), "--out", out.to_str().unwrap()])
-}
 
 /// `mosquitto_pub -d` with `cred`, one QoS 1 message to `topic`: (acknowledged, what
 /// it printed).
@@ -238,7 +203,7 @@ fn status_until(dev: &mut Device, needle: &str, within: Duration) -> String {
 
 #[test]
 fn a_revoked_device_certificate_is_refused_in_tls_once_the_broker_has_the_new_crl() {
-    let w = world("attack-revoked");
+    let w = World::start("attack-revoked", true);
     let mut dev = Device::start(&w.dir.join("state"), &w.ca, w.ca_port, &["--azure-period", "1"]);
     dev.send("keys ca 5001");
     dev.send("keys ca 5002");
@@ -281,7 +246,7 @@ fn a_revoked_device_certificate_is_refused_in_tls_once_the_broker_has_the_new_cr
 
 #[test]
 fn an_expired_device_certificate_is_refused_in_tls() {
-    let w = world("attack-expired");
+    let w = World::start("attack-expired", true);
     let uuid = "5c1d1a3e-0f6b-4a4e-9d3c-7e2b8a6f4d10";
     // Valid for two minutes, ended a minute ago (inside the CA's own validity, which
     // began five minutes before init).
@@ -296,7 +261,7 @@ fn an_expired_device_certificate_is_refused_in_tls() {
 
 #[test]
 fn certificates_of_another_ca_are_refused_in_tls() {
-    let w = world("attack-other-ca");
+    let w = World::start("attack-other-ca", true);
     // Another CA, initialised as ours is (the same organisation, so the same issuer
     // name), with a cloud-consumer credential and a device certificate of its own.
     let other = w.dir.join("other-ca");

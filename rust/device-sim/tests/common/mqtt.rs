@@ -9,7 +9,8 @@ use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use super::{device_sim, Guard};
+use super::{device_sim, scratch, Guard};
+use device_sim::broker::{free_port, Broker};
 
 /// A workspace binary beside `device-sim` (`cargo test --workspace` builds them all),
 /// built first if missing (`cargo test -p device-sim` alone).
@@ -78,6 +79,51 @@ pub fn serve_ca(dir: &Path) -> (Guard, u16) {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("bootstrap-ca said {line:?}"));
     (child, port)
+}
+
+/// A test's world in a new scratch directory: a CA serving on loopback, mosquitto for
+/// its hub (with the CA's CRL when asked) and the cloud consumer's credential.
+pub struct World {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub ca_port: u16,
+    pub _ca_server: Guard,
+    /// Where the CA's CRL is written (`bootstrap-ca crl`), when the broker has one.
+    pub crl: PathBuf,
+    pub broker: Broker,
+    pub cloud: (PathBuf, PathBuf),
+}
+
+impl World {
+    /// With `crl`, the CA's CRL (nothing revoked yet) is made first and given to the
+    /// broker (`Broker::start_with_crl`).
+    pub fn start(name: &str, crl: bool) -> World {
+        let dir = scratch(name);
+        let ca_dir = dir.join("ca");
+        let port = free_port().unwrap();
+        let (server, ca_port) = ca(&ca_dir, port);
+        let crl_path = dir.join("crl.pem");
+        if crl {
+            make_crl(&ca_dir, &crl_path);
+        }
+        let broker =
+            Broker::start_with_crl(&dir.join("broker"), &ca_dir, port, crl.then_some(crl_path.as_path()))
+                .unwrap();
+        let cloud = service_credential(&ca_dir, &dir, "cloud-consumer");
+        World { dir, ca: ca_dir, ca_port, _ca_server: server, crl: crl_path, broker, cloud }
+    }
+}
+
+/// `bootstrap-ca` with `args`, which must succeed: what it printed.
+pub fn bca(args: &[&str]) -> String {
+    let out = bootstrap_ca().args(args).output().unwrap();
+    assert!(out.status.success(), "bootstrap-ca {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `bootstrap-ca crl` of the CA in `ca` into `out`: what it printed.
+pub fn make_crl(ca: &Path, out: &Path) -> String {
+    bca(&["crl", "--dir", ca.to_str().unwrap(), "--out", out.to_str().unwrap()])
 }
 
 /// A service's client credential from `bootstrap-ca credential --cn cn` (clientAuth,
