@@ -96,9 +96,13 @@ pub fn replace(path: &Path, contents: &str, mode: u32) -> Result<()> {
     })
 }
 
+/// 1 to 64 printable ASCII characters: what an O or OU of this CA may be.
+pub(crate) fn printable(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 /// Checks `init`'s settings (usage errors).
 pub fn check_settings(s: &Settings) -> Result<()> {
-    let printable = |v: &str| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| (0x20..0x7f).contains(&b));
     if !printable(&s.org) {
         return Err(Error::Usage("--org must be 1 to 64 printable ASCII characters".into()));
     }

@@ -77,7 +77,7 @@ fn check_ou(ou: &str, bootstrap_ou: &str) -> Result<()> {
             format!("the OU \"{ou}\" is this CA's bootstrap OU: a service credential must never be a bootstrap credential"),
         ));
     }
-    if ou.is_empty() || ou.len() > 64 || !ou.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if !files::printable(ou) {
         return Err(Error::Usage("--ou must be 1 to 64 printable ASCII characters".into()));
     }
     if csr::key_of_label(ou).is_some() {
