@@ -15,9 +15,8 @@
 
 mod common;
 
-use common::mqtt::{ca, counter, service_credential, workspace_binary, Device};
-use common::{scratch, Guard};
-use device_sim::broker::{free_port, Broker};
+use common::mqtt::{counter, workspace_binary, Device, World};
+use common::Guard;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,12 +32,7 @@ fn cloud() -> Command {
 /// CA, broker and listener; the listener's output goes to `listen-<n>.out/.err`, one
 /// pair per start.
 struct System {
-    dir: PathBuf,
-    ca: PathBuf,
-    _ca_server: Guard,
-    ca_port: u16,
-    broker: Broker,
-    credential: (PathBuf, PathBuf),
+    world: World,
     db: PathBuf,
     listener: Option<Guard>,
     starts: usize,
@@ -46,24 +40,9 @@ struct System {
 
 impl System {
     fn start(name: &str) -> System {
-        let dir = scratch(name);
-        let ca_dir = dir.join("ca");
-        let hub_port = free_port().unwrap();
-        let (ca_server, ca_port) = ca(&ca_dir, hub_port);
-        let credential = service_credential(&ca_dir, &dir, "cloud-consumer");
-        let broker = Broker::start(&dir.join("broker"), &ca_dir, hub_port).unwrap();
-        let db = dir.join("cloud.db");
-        let mut system = System {
-            dir,
-            ca: ca_dir,
-            _ca_server: ca_server,
-            ca_port,
-            broker,
-            credential,
-            db,
-            listener: None,
-            starts: 0,
-        };
+        let world = World::start(name, false);
+        let db = world.dir.join("cloud.db");
+        let mut system = System { world, db, listener: None, starts: 0 };
         system.listen();
         system
     }
@@ -71,16 +50,16 @@ impl System {
     /// `cloud listen`, returned once it has subscribed.
     fn listen(&mut self) {
         self.starts += 1;
-        let out = self.dir.join(format!("listen-{}.out", self.starts));
-        let err = self.dir.join(format!("listen-{}.err", self.starts));
+        let out = self.world.dir.join(format!("listen-{}.out", self.starts));
+        let err = self.world.dir.join(format!("listen-{}.err", self.starts));
         let child = cloud()
             .arg("listen")
-            .args(["--broker", &format!("localhost:{}", self.broker.port), "--ca"])
-            .arg(self.ca.join("ca.crt.pem"))
+            .args(["--broker", &format!("localhost:{}", self.world.broker.port), "--ca"])
+            .arg(self.world.ca.join("ca.crt.pem"))
             .arg("--cert")
-            .arg(&self.credential.0)
+            .arg(&self.world.cloud.0)
             .arg("--key")
-            .arg(&self.credential.1)
+            .arg(&self.world.cloud.1)
             .arg("--db")
             .arg(&self.db)
             .args(["--recipient-key", RECIPIENT_KEY])
@@ -112,7 +91,9 @@ impl System {
     /// Everything the listener's starts printed to stdout (".out") or stderr (".err").
     fn listener_said(&self, ext: &str) -> String {
         (1..=self.starts)
-            .map(|n| std::fs::read_to_string(self.dir.join(format!("listen-{n}{ext}"))).unwrap_or_default())
+            .map(|n| {
+                std::fs::read_to_string(self.world.dir.join(format!("listen-{n}{ext}"))).unwrap_or_default()
+            })
             .collect()
     }
 
@@ -121,7 +102,7 @@ impl System {
     fn device(&self, name: &str, args: &[&str]) -> Device {
         let mut args = args.to_vec();
         args.extend(["--label-extra", name, "--azure-period", "1"]);
-        Device::start(&self.dir.join(name), &self.ca, self.ca_port, &args)
+        Device::start(&self.world.dir.join(name), &self.world.ca, self.world.ca_port, &args)
     }
 
     /// What `cloud results --json` lists: (device, counter, format) per result.
@@ -227,7 +208,7 @@ fn check(system: &System, uuid: &str, status: &str, format: &str) -> (u64, u64, 
 #[test]
 fn results_of_a_sign1_and_an_encrypt0_device_are_verified_and_stored_once() {
     let mut system = System::start("system");
-    let trace = system.dir.join("sign1.trace");
+    let trace = system.world.dir.join("sign1.trace");
     let mut sign1 = system.device("sign1", &["--azure-trace", trace.to_str().unwrap()]);
     let mut encrypt0 = system.device("encrypt0", &["--azure-format", "ENCRYPT0"]);
     let sign1_uuid = provision_and_start(&mut sign1);
@@ -279,9 +260,9 @@ fn a_broker_killed_and_restarted_while_publishing_loses_nothing_and_stores_nothi
     acked(&mut dev, 3);
     // Mid-period: the kill lands at some point between results.
     std::thread::sleep(Duration::from_millis(400));
-    system.broker.kill();
+    system.world.broker.kill();
     std::thread::sleep(Duration::from_secs(2));
-    system.broker.restart().unwrap();
+    system.world.broker.restart().unwrap();
     acked(&mut dev, N + 2);
     let status = stop(dev);
     assert!(counter(&status, "reconnects ") >= 1, "{status}");
