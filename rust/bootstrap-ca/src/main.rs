@@ -266,9 +266,11 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Credential { dir, cn, out_dir, ou, days } => {
-            let request = service::Request { cn: &cn, ou: &ou, days, out_dir: &out_dir, now: now_unix() };
+            let now = now_unix();
+            let request = service::Request { cn: &cn, ou: &ou, days, out_dir: &out_dir, now };
             let written = service::issue(&dir, &request)?;
-            let until = now_unix().saturating_add(i64::from(days) * 86_400);
+            // The certificate's notAfter: from the same clock reading as it.
+            let until = now.saturating_add(i64::from(days) * 86_400);
             println!(
                 "bootstrap-ca: credential CN={cn}, OU={ou}, clientAuth, serial {}, until {}",
                 written.serial,
