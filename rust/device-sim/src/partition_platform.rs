@@ -52,11 +52,10 @@ impl partitions::Platform for EmulatedPartitionPlatform {
     }
 
     fn its_get(&mut self, uid: u64, out: &mut [u8]) -> Result<usize, Status> {
-        let info = self.its.info(uid).map_err(|e| e.logged_status())?;
-        if info.size > out.len() {
-            return Err(Status::ERROR_BUFFER_TOO_SMALL);
-        }
-        self.its.get(uid, 0, out).map_err(|e| e.logged_status())
+        let (info, data) = self.its.read(uid).map_err(|e| e.logged_status())?;
+        let out = out.get_mut(..info.size).ok_or(Status::ERROR_BUFFER_TOO_SMALL)?;
+        out.copy_from_slice(&data);
+        Ok(info.size)
     }
 
     fn its_set(&mut self, uid: u64, data: &[u8]) -> Result<(), Status> {

@@ -48,13 +48,12 @@ impl ProtectedStorage {
                 let mut offset = [0u8; 4];
                 psa::read_exact(msg, 1, &mut offset)?;
                 let offset = u32::from_le_bytes(offset) as usize;
-                let info = self.store.info(uid).map_err(|e| e.logged_status())?;
+                let (info, data) = self.store.read(uid).map_err(|e| e.logged_status())?;
                 if offset > info.size {
                     return Err(Status::ERROR_INVALID_ARGUMENT);
                 }
-                let mut data = vec![0u8; msg.out_size(0).min(info.size - offset)];
-                let n = self.store.get(uid, offset, &mut data).map_err(|e| e.logged_status())?;
-                msg.write(0, &data[..n])
+                let n = msg.out_size(0).min(info.size - offset);
+                msg.write(0, &data[offset..offset + n])
             }
             ps::GET_INFO => {
                 let uid = Self::uid(msg)?;

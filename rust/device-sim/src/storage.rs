@@ -310,18 +310,23 @@ impl FileStorage {
         self.store_counters(&counters)
     }
 
+    /// The object's metadata and data, its files read and authenticated once.
+    pub fn read(&self, uid: u64) -> Result<(ObjectInfo, Vec<u8>)> {
+        let object = self.load(uid, &self.counters()?)?;
+        Ok((ObjectInfo { size: object.data.len(), flags: object.flags }, object.data))
+    }
+
     /// Reads up to `buf.len()` bytes from `offset`; returns the count.
     pub fn get(&self, uid: u64, offset: usize, buf: &mut [u8]) -> Result<usize> {
-        let object = self.load(uid, &self.counters()?)?;
-        let from = offset.min(object.data.len());
-        let n = (object.data.len() - from).min(buf.len());
-        buf[..n].copy_from_slice(&object.data[from..from + n]);
+        let (_, data) = self.read(uid)?;
+        let from = offset.min(data.len());
+        let n = (data.len() - from).min(buf.len());
+        buf[..n].copy_from_slice(&data[from..from + n]);
         Ok(n)
     }
 
     pub fn info(&self, uid: u64) -> Result<ObjectInfo> {
-        let object = self.load(uid, &self.counters()?)?;
-        Ok(ObjectInfo { size: object.data.len(), flags: object.flags })
+        self.read(uid).map(|(info, _)| info)
     }
 
     pub fn remove(&self, uid: u64) -> Result<()> {
