@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{device_sim, scratch, secure_process};
+use common::{device_sim, pem_blocks, scratch, secure_process};
 use device_sim::client::SocketClient;
 use psa::{Client, Status};
 use secure_api::identity as api;
@@ -72,19 +72,6 @@ fn shell(state: &std::path::Path, extra: &str, commands: &str) -> String {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// The text between the first `-----BEGIN <label>-----` and its END line, inclusive.
-fn pem_blocks<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
-    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----\n"));
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(a) = rest.find(&begin) {
-        let b = a + rest[a..].find(&end).unwrap() + end.len();
-        blocks.push(&rest[a..b]);
-        rest = &rest[b..];
-    }
-    blocks
 }
 
 fn openssl(args: &[&str], stdin: &str) -> String {

@@ -10,7 +10,7 @@
 mod common;
 
 use common::mqtt::{bootstrap_ca, init_ca, serve_ca};
-use common::{device_sim, scratch};
+use common::{device_sim, pem_blocks, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -27,19 +27,6 @@ fn device(state: &Path, creds: &Path, port: u16, script: &str) -> (Output, Strin
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     (out, text)
-}
-
-/// The PEM blocks labelled `label` in `text`.
-fn pems(text: &str, label: &str) -> Vec<String> {
-    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----"));
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(&begin) {
-        let stop = rest[start..].find(&end).unwrap() + start + end.len();
-        blocks.push(format!("{}\n", &rest[start..stop]));
-        rest = &rest[stop..];
-    }
-    blocks
 }
 
 fn openssl(args: &[&str], input: Option<&Path>) -> String {
@@ -78,7 +65,7 @@ fn keys_ca_provisions_both_keys_and_the_record_survives_a_restart() {
     assert!(text.contains("| Device Client TLS      | 0x5001   | X.509 certificate |"), "{text}");
     assert!(text.contains("| Device COSE SIGN       | 0x5002   | X.509 certificate |"), "{text}");
     assert!(text.contains("| Device COSE ENCRYPT    | 0x5003   | Key generated     |"), "{text}");
-    let cert_5001 = pems(&text, "CERTIFICATE").remove(0);
+    let cert_5001 = pem_blocks(&text, "CERTIFICATE").remove(0);
 
     // openssl: the chain, the key of `keys public 5001`, the extensions.
     let (out, after) =
@@ -86,9 +73,9 @@ fn keys_ca_provisions_both_keys_and_the_record_survives_a_restart() {
     assert_eq!(out.status.code(), Some(0), "{after}");
     assert!(after.contains("| 0x5001   | X.509 certificate |"), "read back after a restart: {after}");
     assert!(after.contains("| 0x5002   | X.509 certificate |"), "{after}");
-    let certs = pems(&after, "CERTIFICATE");
+    let certs = pem_blocks(&after, "CERTIFICATE");
     assert_eq!(certs[0], cert_5001, "the same certificate after a restart");
-    let public = pems(&after, "PUBLIC KEY").remove(0);
+    let public = pem_blocks(&after, "PUBLIC KEY").remove(0);
     for (i, cert) in certs.iter().enumerate() {
         let path = write(&dir, &format!("cert{i}.pem"), cert);
         let verified = openssl(&["verify", "-CAfile", ca.join("ca.crt.pem").to_str().unwrap()], Some(&path));

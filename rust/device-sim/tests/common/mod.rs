@@ -97,3 +97,17 @@ pub fn infer(
     let reply = c.call(api::SERVICE.handle(), api::INFER, inputs, &mut [&mut out])?;
     Ok(out[..reply.out_len[0]].to_vec())
 }
+
+/// Each PEM block labelled `label` in `text`, from its BEGIN line to its END line
+/// and that line's end.
+pub fn pem_blocks<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
+    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----\n"));
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(a) = rest.find(&begin) {
+        let b = a + rest[a..].find(&end).unwrap() + end.len();
+        blocks.push(&rest[a..b]);
+        rest = &rest[b..];
+    }
+    blocks
+}
