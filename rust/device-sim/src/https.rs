@@ -48,17 +48,8 @@ impl Bootstrap {
         }
         let key =
             PrivateKeyDer::from_pem_slice(&read(dir, BOOTSTRAP_KEY)?).map_err(|e| bad(BOOTSTRAP_KEY, &e))?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(anchor.clone()).map_err(|e| bad(CA_CERT, &e))?;
-        // ring builds with the C compiler alone (aws-lc-rs needs cmake and more);
-        // rustls deprecates it for lacking post-quantum key exchange, which the
-        // bootstrap CA (also ring) does not offer either.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
+        let tls = client_builder(anchor.clone())
+            .map_err(|e| bad(CA_CERT, &e))?
             .with_client_auth_cert(chain, key)
             .map_err(|e| bad(BOOTSTRAP_KEY, &e))?;
         Ok(Bootstrap { tls: Arc::new(tls), anchor: anchor.to_vec() })
@@ -67,6 +58,22 @@ impl Bootstrap {
     fn connect(&self, server: Server<'_>) -> Result<TcpStream, TransportError> {
         connect(server.host, server.port).map_err(|e| TransportError::new(TransportKind::Unreachable, &e))
     }
+}
+
+/// A rustls client on ring that trusts `anchor` alone, its client certificate still
+/// to be given (`keys ca` here, the broker's link in `mqtt`). ring builds with the C
+/// compiler alone (aws-lc-rs needs cmake and more); rustls deprecates it for lacking
+/// post-quantum key exchange, which the bootstrap CA (also ring) does not offer either.
+pub fn client_builder(
+    anchor: CertificateDer<'static>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(anchor)?;
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots))
 }
 
 /// TCP to the first of `host`'s addresses (`[IPv6]` too) that answers within

@@ -115,15 +115,8 @@ impl AzureHome {
             .map_err(|e| Detail::from_text(&format!("cannot reach the secure world: {e}")))?;
         let key = Arc::new(SecureKey { client: Arc::new(Mutex::new(signer)), shared: self.shared.clone() });
         let chain = vec![CertificateDer::from(certificate.to_vec())];
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.anchor.clone()).map_err(|e| Detail::from_text(&format!("the CA certificate: {e}")))?;
-        // ring, as for `keys ca` (https.rs says why).
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Detail::from_text(&e.to_string()))?
-            .with_root_certificates(roots)
+        let mut tls = crate::https::client_builder(self.anchor.clone())
+            .map_err(|e| detail("the CA certificate", &e))?
             .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(CertifiedKey::new(chain, key))));
         // Every handshake a full one: one TLS_SIGN each.
         tls.resumption = rustls::client::Resumption::disabled();
