@@ -288,7 +288,6 @@ impl Link for BrokerLink {
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), Detail> {
         let Some((socket, tls)) = self.conn.as_mut() else { return Err(Detail::from_text("not connected")) };
-        let _ = socket.set_write_timeout(Some(IO_TIMEOUT));
         let mut stream = rustls::Stream::new(tls, socket);
         stream
             .write_all(bytes)
