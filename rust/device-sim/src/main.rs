@@ -5,6 +5,7 @@ use device_sim::platform::{self, Platform};
 use device_sim::secure::SecureConfig;
 use device_sim::shell::{Line, Shell, PROMPT};
 use device_sim::spm::Spm;
+use ns_app::bootstrap::Https;
 use std::io::{IsTerminal, Write};
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
@@ -291,7 +292,7 @@ fn ns_main(opts: Options) -> ExitCode {
     // The credentials are read before the boot: a bad file is a usage error.
     let https = match &opts.bootstrap_creds {
         Some(dir) => match device_sim::https::Bootstrap::from_dir(dir) {
-            Ok(b) => Some(Box::new(b) as Box<dyn ns_app::bootstrap::Https>),
+            Ok(b) => Some(b),
             Err(e) => {
                 eprintln!("device-sim: --bootstrap-creds: {e}");
                 return ExitCode::from(2);
@@ -320,22 +321,15 @@ fn ns_main(opts: Options) -> ExitCode {
         azure_keep_alive_s: opts.azure_keep_alive_s,
         ..ns_app::shell::Config::default()
     });
-    shell.https = https;
-    if let Some(dir) = &opts.bootstrap_creds {
-        match device_sim::mqtt::AzureHome::new(&socket, dir) {
-            Ok(home) => {
-                let home = match &opts.azure_trace {
-                    Some(path) => home.with_trace(path),
-                    None => home,
-                };
-                shell.azure = Some(Box::new(home));
-            }
-            Err(e) => {
-                eprintln!("device-sim: --bootstrap-creds: {e}");
-                let _ = child.kill();
-                return ExitCode::from(2);
-            }
-        }
+    if let Some(bootstrap) = https {
+        // The publisher trusts the CA certificate `keys ca` does.
+        let home = device_sim::mqtt::AzureHome::new(&socket, bootstrap.trust_anchor());
+        let home = match &opts.azure_trace {
+            Some(path) => home.with_trace(path),
+            None => home,
+        };
+        shell.azure = Some(Box::new(home));
+        shell.https = Some(Box::new(bootstrap));
     }
     let ok = if let Some(script) = &opts.commands {
         run_script(&mut shell, &mut client, script.split(';').map(|c| Ok(Line::new(c.as_bytes()))))

@@ -14,7 +14,6 @@ use ns_app::azure::{Azure, Control, Link, Progress, Report, Start, Summary};
 use ns_app::mqtt::codec::{Packet, QoS};
 use ns_app::mqtt::session::Slot;
 use ns_app::provision::Detail;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::sign::{CertifiedKey, Signer, SigningKey, SingleCertAndKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
@@ -76,14 +75,12 @@ pub struct AzureHome {
 }
 
 impl AzureHome {
-    /// The secure process listens on `socket`; `ca_dir` holds `ca.crt.pem`.
-    pub fn new(socket: &Path, ca_dir: &Path) -> Result<Self, String> {
-        let path = ca_dir.join(crate::https::CA_CERT);
-        let pem = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let anchor = CertificateDer::from_pem_slice(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(AzureHome {
+    /// The secure process listens on `socket`; `anchor` is the CA certificate (DER)
+    /// the broker's must chain to.
+    pub fn new(socket: &Path, anchor: &[u8]) -> Self {
+        AzureHome {
             socket: socket.to_owned(),
-            anchor,
+            anchor: CertificateDer::from(anchor.to_vec()),
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     report: None,
@@ -98,7 +95,7 @@ impl AzureHome {
             }),
             worker: Mutex::new(None),
             trace: None,
-        })
+        }
     }
 
     /// Appends `<unix ms> <SHA-256 of the payload, hex>` to `path` for every result
