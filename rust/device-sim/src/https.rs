@@ -76,6 +76,16 @@ pub fn client_builder(
         .with_root_certificates(roots))
 }
 
+/// A seed for the retries' jitter (`keys ca` here, the broker's link in `mqtt`): only
+/// the jitter depends on it, so the time will do if there is no entropy.
+pub fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        return SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    }
+    u64::from_le_bytes(bytes)
+}
+
 /// TCP to the first of `host`'s addresses (`[IPv6]` too) that answers within
 /// [`CONNECT_TIMEOUT`]; the error names the last address tried. The broker's link
 /// (`mqtt`) connects this way too.
@@ -155,13 +165,7 @@ impl Https for Bootstrap {
     }
 
     fn seed(&self) -> u64 {
-        let mut bytes = [0u8; 8];
-        // Only the retries' jitter depends on it: the time will do if there is no
-        // entropy.
-        if getrandom::getrandom(&mut bytes).is_err() {
-            return SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        }
-        u64::from_le_bytes(bytes)
+        seed()
     }
 
     fn now(&self) -> Option<u64> {

@@ -249,11 +249,7 @@ impl Link for BrokerLink {
     }
 
     fn seed(&mut self) -> u64 {
-        let mut bytes = [0u8; 8];
-        if getrandom::getrandom(&mut bytes).is_err() {
-            return self.epoch.elapsed().as_nanos() as u64;
-        }
-        u64::from_le_bytes(bytes)
+        crate::https::seed()
     }
 
     fn open(&mut self, host: &str, port: u16) -> Result<(), Detail> {
