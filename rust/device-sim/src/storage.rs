@@ -316,15 +316,6 @@ impl FileStorage {
         Ok((ObjectInfo { size: object.data.len(), flags: object.flags }, object.data))
     }
 
-    /// Reads up to `buf.len()` bytes from `offset`; returns the count.
-    pub fn get(&self, uid: u64, offset: usize, buf: &mut [u8]) -> Result<usize> {
-        let (_, data) = self.read(uid)?;
-        let from = offset.min(data.len());
-        let n = (data.len() - from).min(buf.len());
-        buf[..n].copy_from_slice(&data[from..from + n]);
-        Ok(n)
-    }
-
     pub fn info(&self, uid: u64) -> Result<ObjectInfo> {
         self.read(uid).map(|(info, _)| info)
     }

@@ -10,10 +10,7 @@ fn area(name: &str) -> (FileStorage, PathBuf) {
 }
 
 fn read(s: &FileStorage, uid: u64) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; MAX_OBJECT];
-    let n = s.get(uid, 0, &mut buf)?;
-    buf.truncate(n);
-    Ok(buf)
+    s.read(uid).map(|(_, data)| data)
 }
 
 fn corrupt_why(r: Result<Vec<u8>>) -> &'static str {
