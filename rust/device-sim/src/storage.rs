@@ -28,7 +28,7 @@ use psa::Status;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// PSA_STORAGE_FLAG_WRITE_ONCE: the object can be neither changed nor removed.
@@ -340,8 +340,9 @@ impl FileStorage {
     fn load(&self, uid: u64, counters: &BTreeMap<u64, Counter>) -> Result<Object> {
         let path = self.object_path(uid);
         let recorded = counters.get(&uid).copied();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let bytes = match read_at_most(&path, HEADER + MAX_OBJECT + TAG) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(self.corrupt(path, "larger than any object")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return match recorded {
                     Some(c) if !c.removed => {
@@ -393,8 +394,9 @@ impl FileStorage {
 
     fn counters(&self) -> Result<BTreeMap<u64, Counter>> {
         let path = self.counters_path();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let bytes = match read_at_most(&path, 8 + 16 * MAX_COUNTERS + TAG) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(self.corrupt(path, "wrong size")),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(self.corrupt(path, "missing (deleted after first boot)"));
             }
@@ -434,6 +436,14 @@ impl FileStorage {
         body.extend_from_slice(&tag);
         Ok(write_atomically(&self.counters_path(), &body)?)
     }
+}
+
+/// The file at `path`, or `None` if it is longer than `max` bytes: a file grown outside
+/// the secure world costs no more memory than the largest one it writes.
+fn read_at_most(path: &Path, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= max).then_some(bytes))
 }
 
 /// A little-endian integer of up to 8 bytes.

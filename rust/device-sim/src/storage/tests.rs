@@ -218,3 +218,11 @@ fn crashes_between_the_two_writes_again_and_again_lose_nothing() {
     s.set(10, b"v6", 0).unwrap();
     assert_eq!(read(&s, 10).unwrap(), b"v6");
 }
+
+#[test]
+fn a_file_grown_past_the_largest_object_is_refused_unread() {
+    let (s, dir) = area("grown");
+    s.set(5, b"five", 0).unwrap();
+    fs::write(dir.join("0000000000000005.obj"), vec![0u8; HEADER + MAX_OBJECT + TAG + 1]).unwrap();
+    assert_eq!(corrupt_why(read(&s, 5)), "larger than any object");
+}
