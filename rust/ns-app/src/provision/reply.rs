@@ -11,6 +11,7 @@
 //! unknown key, the keys a reply needs all present, nothing after the map.
 
 use core::fmt;
+use cose_results::Encoder;
 use minicbor::data::Type;
 use minicbor::Decoder;
 
@@ -60,20 +61,9 @@ impl From<minicbor::decode::Error> for CborError {
     }
 }
 
-/// The bytes of a head carrying `n` (RFC 8949 section 4.2.1, preferred form).
-fn head_len(n: u64) -> usize {
-    match n {
-        0..=23 => 1,
-        24..=0xff => 2,
-        0x100..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
-
 /// Checks that what `d` read since `start` is a head of `n` plus `payload` bytes.
 fn shortest(d: &Decoder<'_>, start: usize, n: u64, payload: usize) -> Result<(), CborError> {
-    if d.position() - start == head_len(n) + payload {
+    if d.position() - start == Encoder::head_len(n) + payload {
         Ok(())
     } else {
         Err(CborError::NotShortest)
@@ -156,7 +146,7 @@ pub(super) fn require(seen: u64, keys: &[u64]) -> Result<(), CborError> {
 
 /// The length of [`encode_request`]'s body for a CSR of `csr_len` bytes.
 pub fn request_len(csr_len: usize) -> usize {
-    1 + head_len(csr_len as u64) + csr_len
+    1 + Encoder::head_len(csr_len as u64) + csr_len
 }
 
 /// The body of `POST /api/v1/cr`: `[bstr csr]`; its length, or `None` if `out` is too
