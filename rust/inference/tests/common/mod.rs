@@ -40,14 +40,19 @@ fn u32_at(b: &[u8], at: &mut usize) -> u32 {
 /// The oracle's file for `model` (seeded inputs in [low, high) for float inputs): its
 /// tensors' descriptions, then every case's inputs and outputs.
 pub fn oracle_file(model: &Path, seed: u32, low: f32, high: f32) -> Vec<u8> {
+    oracle_cases(model, seed, CASES, low, high)
+}
+
+/// [`oracle_file`] with `cases` cases.
+pub fn oracle_cases(model: &Path, seed: u32, cases: usize, low: f32, high: f32) -> Vec<u8> {
     let python = std::env::var("SI_PYTHON")
         .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"));
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{}-{seed}.oracle", model.file_stem().unwrap().to_string_lossy()));
+        .join(format!("{}-{seed}-{cases}.oracle", model.file_stem().unwrap().to_string_lossy()));
     let status = Command::new(python)
         .arg(root().join("tools/tflm_oracle.py"))
         .arg(model)
-        .args(["--seed", &seed.to_string(), "--count", &CASES.to_string()])
+        .args(["--seed", &seed.to_string(), "--count", &cases.to_string()])
         .args(["--low", &low.to_string(), "--high", &high.to_string(), "-o"])
         .arg(&out)
         .status()
@@ -57,8 +62,8 @@ pub fn oracle_file(model: &Path, seed: u32, low: f32, high: f32) -> Vec<u8> {
 }
 
 /// Runs the oracle on `model` (seeded inputs in [low, high) for float inputs).
-fn oracle(model: &Path, seed: u32, low: f32, high: f32) -> Oracle {
-    let b = oracle_file(model, seed, low, high);
+fn oracle(model: &Path, seed: u32, cases: usize, low: f32, high: f32) -> Oracle {
+    let b = oracle_cases(model, seed, cases, low, high);
     assert_eq!(&b[..8], b"TFLMORC1");
     let mut at = 8;
     let (n_in, n_out, n_cases) = (u32_at(&b, &mut at), u32_at(&b, &mut at), u32_at(&b, &mut at));
@@ -104,14 +109,23 @@ pub fn exact_arena(name: &str, model: Model<'_>) -> usize {
 
 /// Runs every case on our engine and compares.
 pub fn check(model_path: &str, low: f32, high: f32) {
+    check_cases(model_path, CASES, low, high);
+}
+
+/// [`check`] on `cases` seeded cases; returns how many different outputs (all output
+/// tensors' bytes together) they gave, so that a caller can tell a test that compares
+/// something from one whose model answers every input alike.
+pub fn check_cases(model_path: &str, cases: usize, low: f32, high: f32) -> usize {
     let path = root().join(model_path);
-    let bytes = std::fs::read(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let model = Model::load(&bytes).unwrap_or_else(|e| panic!("{model_path}: {e:?}"));
     exact_arena(model_path, model);
     let mut arena = vec![0u8; 256 * 1024];
     let mut interp = Interpreter::<128, 64>::new(model, &mut arena).unwrap();
-    let oracle = oracle(&path, 7, low, high);
+    let oracle = oracle(&path, 7, cases, low, high);
+    let mut distinct = std::collections::BTreeSet::new();
     for (n, case) in oracle.cases.iter().enumerate() {
+        distinct.insert(&case[oracle.inputs.len()..]);
         for (i, data) in case[..oracle.inputs.len()].iter().enumerate() {
             interp.input(i).unwrap().copy_from_slice(data);
         }
@@ -131,6 +145,7 @@ pub fn check(model_path: &str, low: f32, high: f32) {
             }
         }
     }
+    distinct.len()
 }
 
 /// Runs `tests/<script>` (a generator of derived models, in the venv's Python) into a
