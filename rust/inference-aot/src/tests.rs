@@ -1,0 +1,50 @@
+use super::*;
+
+fn model(path: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)).unwrap()
+}
+
+#[test]
+fn sine_compiles_to_an_engine_of_three_operators() {
+    let source = generate(&model("models/sine/sine_int8.tflite"), "sine_int8.tflite").unwrap();
+    for op in 0..3 {
+        assert!(source.contains(&format!("fn op{op}(")), "op{op}");
+    }
+    assert!(!source.contains("fn op3("));
+    // 1 -> 16 -> 16 -> 1: the two hidden tensors are alive together in operator 1.
+    assert!(source.contains("pub const ARENA_BYTES: usize = 32;"));
+    assert!(source.contains("pub const INPUT_BYTES: usize = 1;"));
+    // The same model gives the same source.
+    assert_eq!(source, generate(&model("models/sine/sine_int8.tflite"), "sine_int8.tflite").unwrap());
+}
+
+#[test]
+fn an_operator_not_generated_yet_is_refused_by_name() {
+    let err = generate(&model("models/ops/conv_int8.tflite"), "conv_int8.tflite").unwrap_err();
+    match &err {
+        Error::Unsupported { op, .. } => assert_ne!(*op, "FULLY_CONNECTED", "{err}"),
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("the interpreter runs it"), "{err}");
+}
+
+#[test]
+fn a_float_model_is_refused() {
+    let err = generate(&model("models/sine/sine_float.tflite"), "sine_float.tflite").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn a_damaged_model_is_refused_by_the_loader() {
+    let mut bytes = model("models/sine/sine_int8.tflite");
+    bytes.truncate(200);
+    assert!(matches!(generate(&bytes, "cut.tflite"), Err(Error::Model(_))));
+}
+
+#[test]
+fn floats_print_back_to_the_same_bits() {
+    for x in [0.008_092_309f32, 1.0, 3.0e-7, 0.024_573_976, f32::MIN_POSITIVE] {
+        assert_eq!(float(x).parse::<f32>().unwrap().to_bits(), x.to_bits(), "{x}");
+    }
+    assert_eq!(float(2.0), "2.0");
+}
