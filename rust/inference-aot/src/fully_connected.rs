@@ -123,22 +123,80 @@ impl Step for FullyConnected {
     fn emit(&self, n: usize, out: &mut String) -> Result<()> {
         let (d, u) = (self.depth, self.units);
         let (xn, yn) = (self.batches * d, self.batches * u);
-        writeln!(out, "/// Operator {n}'s weights: {u} units of {d}.")?;
-        let rows: Vec<String> = self.weights.chunks_exact(d).map(|r| list(r.iter())).collect();
-        writeln!(out, "static OP{n}_WEIGHTS: [[i8; {d}]; {u}] = [{}];", rows.join(", "))?;
-        writeln!(out, "/// Operator {n}'s bias plus the input offset times each unit's weight sum.")?;
-        writeln!(out, "static OP{n}_BIAS: [i32; {u}] = {};", list(self.folded.iter()))?;
+        // Units in groups of four go through the packed kernel where it applies, the
+        // others one by one.
+        let grouped = if self.packs() { u / 4 * 4 } else { 0 };
+        if grouped > 0 {
+            emit_packed_statics(out, n, d, &self.weights[..grouped * d], &self.folded[..grouped])?;
+        }
+        if grouped < u {
+            let rest = u - grouped;
+            writeln!(out, "/// Operator {n}'s weights, units {grouped} to {}: one row of {d} each.", u - 1)?;
+            let rows: Vec<String> =
+                self.weights[grouped * d..].chunks_exact(d).map(|r| list(r.iter())).collect();
+            writeln!(out, "static OP{n}_WEIGHTS: [[i8; {d}]; {rest}] = [{}];", rows.join(", "))?;
+            writeln!(out, "/// Their bias plus the input offset times each unit's weight sum.")?;
+            writeln!(out, "static OP{n}_BIAS: [i32; {rest}] = {};", list(self.folded[grouped..].iter()))?;
+        }
         writeln!(out)?;
         writeln!(out, "/// Operator {n}: {}.", self.describe())?;
         writeln!(out, "fn op{n}(x: &[i8; {xn}], y: &mut [i8; {yn}]) {{")?;
         writeln!(out, "    for (x, y) in x.as_chunks::<{d}>().0.iter().zip(y.as_chunks_mut::<{u}>().0) {{")?;
-        writeln!(out, "        for ((y, w), b) in y.iter_mut().zip(&OP{n}_WEIGHTS).zip(&OP{n}_BIAS) {{")?;
-        writeln!(out, "            let mut acc = *b;")?;
-        writeln!(out, "            for (w, x) in w.iter().zip(x) {{")?;
-        writeln!(out, "                acc = acc.wrapping_add(i32::from(*w) * i32::from(*x));")?;
-        writeln!(out, "            }}")?;
-        writeln!(out, "            *y = op{n}_requantize(acc);")?;
-        writeln!(out, "        }}\n    }}\n}}\n")?;
+        if grouped > 0 {
+            if grouped < u {
+                writeln!(
+                    out,
+                    "        let (groups, y) = y.split_at_mut_checked({grouped}).unwrap_or_default();"
+                )?;
+                writeln!(out, "        let groups = groups.as_chunks_mut::<4>().0.iter_mut();")?;
+            } else {
+                writeln!(out, "        let groups = y.as_chunks_mut::<4>().0.iter_mut();")?;
+            }
+            writeln!(out, "        for ((y, w), b) in groups.zip(&OP{n}_PACKED).zip(OP{n}_PACKED_BIAS.as_chunks::<4>().0) {{")?;
+            writeln!(out, "            // Two 64-bit sums of two units each (see OP{n}_PACKED).")?;
+            writeln!(out, "            let (mut low, mut high) = (HALF_LANE, HALF_LANE);")?;
+            if d <= UNROLL {
+                for k in 0..d {
+                    writeln!(out, "            let x{k} = i64::from(x[{k}]);")?;
+                    writeln!(out, "            low += x{k} * i64::from(w[{k}][0]);")?;
+                    writeln!(out, "            high += x{k} * i64::from(w[{k}][1]);")?;
+                }
+            } else {
+                writeln!(out, "            for (w, &x) in w.iter().zip(x) {{")?;
+                writeln!(out, "                let x = i64::from(x);")?;
+                writeln!(out, "                low += x * i64::from(w[0]);")?;
+                writeln!(out, "                high += x * i64::from(w[1]);")?;
+                writeln!(out, "            }}")?;
+            }
+            writeln!(out, "            y[0] = op{n}_requantize(b[0].wrapping_add(low as i32 & LANE_MASK));")?;
+            writeln!(out, "            y[1] = op{n}_requantize(b[1].wrapping_add((low >> LANE) as i32));")?;
+            writeln!(
+                out,
+                "            y[2] = op{n}_requantize(b[2].wrapping_add(high as i32 & LANE_MASK));"
+            )?;
+            writeln!(out, "            y[3] = op{n}_requantize(b[3].wrapping_add((high >> LANE) as i32));")?;
+            writeln!(out, "        }}")?;
+        }
+        if grouped < u {
+            writeln!(out, "        for ((y, w), b) in y.iter_mut().zip(&OP{n}_WEIGHTS).zip(&OP{n}_BIAS) {{")?;
+            if d <= UNROLL {
+                let terms: Vec<String> =
+                    (0..d).map(|k| format!("i32::from(w[{k}]) * i32::from(x[{k}])")).collect();
+                writeln!(
+                    out,
+                    "            let acc = b{};",
+                    terms.iter().map(|t| format!("\n                .wrapping_add({t})")).collect::<String>()
+                )?;
+            } else {
+                writeln!(out, "            let mut acc = *b;")?;
+                writeln!(out, "            for (w, x) in w.iter().zip(x) {{")?;
+                writeln!(out, "                acc = acc.wrapping_add(i32::from(*w) * i32::from(*x));")?;
+                writeln!(out, "            }}")?;
+            }
+            writeln!(out, "            *y = op{n}_requantize(acc);")?;
+            writeln!(out, "        }}")?;
+        }
+        writeln!(out, "    }}\n}}\n")?;
         emit_requantize(
             out,
             &format!("op{n}_requantize"),
@@ -148,6 +206,65 @@ impl Step for FullyConnected {
             self.range,
         )
     }
+}
+
+/// Depths up to this are unrolled in the generated code (no loop, constant offsets).
+const UNROLL: usize = 32;
+/// The packed kernel's lane width: a unit's sum sits in the low `LANE` bits of a
+/// 64-bit accumulator, its neighbour's above.
+const LANE: u32 = 23;
+
+impl FullyConnected {
+    /// Whether the packed kernel applies: enough depth and units to gain, and every
+    /// lane-0 unit's sum within its lane for every input (`128 sum |w| < 2^(LANE-1)`).
+    fn packs(&self) -> bool {
+        let d = self.depth;
+        d >= 4
+            && self.units >= 4
+            && self.weights.chunks_exact(d).all(|row| {
+                let bound: i64 = row.iter().map(|&w| i64::from(w).abs() * 128).sum();
+                bound < 1 << (LANE - 1)
+            })
+    }
+}
+
+/// The packed kernel's statics and constants. Two units `a` and `b` share one i32
+/// weight word per input, `w_a + w_b 2^LANE`, and one 64-bit accumulator (Arm's
+/// `smlal`: one multiply-accumulate for two units): starting from `2^(LANE-1)`, it
+/// holds `2^(LANE-1) + S_a + S_b 2^LANE` exactly, and as `|S_a| < 2^(LANE-1)` (checked
+/// here from the weights), `S_b` is the sum shifted right by `LANE` and `S_a` its low
+/// `LANE` bits less `2^(LANE-1)`, which is folded into `a`'s bias.
+fn emit_packed_statics(out: &mut String, n: usize, d: usize, weights: &[i8], folded: &[i32]) -> Result<()> {
+    let groups = folded.len() / 4;
+    writeln!(out, "/// The packed kernel's lane width, and a mask of its low lane.")?;
+    writeln!(out, "const LANE: u32 = {LANE};")?;
+    writeln!(out, "const LANE_MASK: i32 = (1 << LANE) - 1;")?;
+    writeln!(out, "/// The packed accumulators' start: half a lane, so that the low lane stays positive.")?;
+    writeln!(out, "const HALF_LANE: i64 = 1 << (LANE - 1);")?;
+    writeln!(
+        out,
+        "/// Operator {n}'s weights for units 0 to {}, packed: per group of four units and per input,",
+        groups * 4 - 1
+    )?;
+    writeln!(out, "/// `[w0 + w1 << LANE, w2 + w3 << LANE]`.")?;
+    let mut text = Vec::new();
+    for g in 0..groups {
+        let row = |u: usize| &weights[(4 * g + u) * d..(4 * g + u + 1) * d];
+        let words: Vec<String> = (0..d)
+            .map(|k| {
+                let pack = |a: usize, b: usize| (i32::from(row(b)[k]) << LANE) + i32::from(row(a)[k]);
+                format!("[{}, {}]", pack(0, 1), pack(2, 3))
+            })
+            .collect();
+        text.push(format!("[{}]", words.join(", ")));
+    }
+    writeln!(out, "static OP{n}_PACKED: [[[i32; 2]; {d}]; {groups}] = [{}];", text.join(",\n    "))?;
+    writeln!(out, "/// Their bias plus the input offset times each unit's weight sum, less half a lane")?;
+    writeln!(out, "/// for the units in a low lane (0 and 2 of each group).")?;
+    let biased =
+        folded.iter().enumerate().map(|(u, &b)| if u % 2 == 0 { b.wrapping_sub(1 << (LANE - 1)) } else { b });
+    writeln!(out, "static OP{n}_PACKED_BIAS: [i32; {}] = {};", folded.len(), list(biased))?;
+    Ok(())
 }
 
 /// `fn name(acc: i32) -> i8`: TFLM's `MultiplyByQuantizedMultiplier` (the default
