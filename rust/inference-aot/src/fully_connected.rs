@@ -228,7 +228,17 @@ impl FullyConnected {
     }
 }
 
-/// The packed kernel's statics and constants. Two units `a` and `b` share one i32
+/// The packed kernel's constants, once per module (before the operators).
+pub fn emit_packed_constants(out: &mut String) -> Result<()> {
+    writeln!(out, "/// The packed kernel's lane width, and a mask of its low lane.")?;
+    writeln!(out, "#[allow(dead_code)]\nconst LANE: u32 = {LANE};")?;
+    writeln!(out, "#[allow(dead_code)]\nconst LANE_MASK: i32 = (1 << LANE) - 1;")?;
+    writeln!(out, "/// The packed accumulators' start: half a lane, so that the low lane stays positive.")?;
+    writeln!(out, "#[allow(dead_code)]\nconst HALF_LANE: i64 = 1 << (LANE - 1);")?;
+    Ok(())
+}
+
+/// The packed kernel's statics. Two units `a` and `b` share one i32
 /// weight word per input, `w_a + w_b 2^LANE`, and one 64-bit accumulator (Arm's
 /// `smlal`: one multiply-accumulate for two units): starting from `2^(LANE-1)`, it
 /// holds `2^(LANE-1) + S_a + S_b 2^LANE` exactly, and as `|S_a| < 2^(LANE-1)` (checked
@@ -236,11 +246,6 @@ impl FullyConnected {
 /// `LANE` bits less `2^(LANE-1)`, which is folded into `a`'s bias.
 fn emit_packed_statics(out: &mut String, n: usize, d: usize, weights: &[i8], folded: &[i32]) -> Result<()> {
     let groups = folded.len() / 4;
-    writeln!(out, "/// The packed kernel's lane width, and a mask of its low lane.")?;
-    writeln!(out, "const LANE: u32 = {LANE};")?;
-    writeln!(out, "const LANE_MASK: i32 = (1 << LANE) - 1;")?;
-    writeln!(out, "/// The packed accumulators' start: half a lane, so that the low lane stays positive.")?;
-    writeln!(out, "const HALF_LANE: i64 = 1 << (LANE - 1);")?;
     writeln!(
         out,
         "/// Operator {n}'s weights for units 0 to {}, packed: per group of four units and per input,",

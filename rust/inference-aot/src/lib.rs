@@ -252,6 +252,8 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
     }
     writeln!(out, "    }}\n}}\n")?;
     out.push_str(ARENA_HELPERS);
+    writeln!(out)?;
+    fully_connected::emit_packed_constants(&mut out)?;
     for (n, step) in steps.iter().enumerate() {
         writeln!(out)?;
         step.emit(n, &mut out)?;

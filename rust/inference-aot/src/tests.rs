@@ -48,4 +48,3 @@ fn floats_print_back_to_the_same_bits() {
     }
     assert_eq!(float(2.0), "2.0");
 }
-

@@ -1,0 +1,118 @@
+//! Generated engines against TFLM's reference kernels: each model is compiled to
+//! Rust by `generate`, the source built with `rustc` into a small program that runs
+//! the engine on inputs from stdin, and its outputs compared byte for byte with the
+//! `tflite-micro` oracle's (`tools/tflm_oracle.py`) on the same seeded inputs.
+//! Models: the sine model (`aot-models` tests it on every int8 input), and the
+//! MLPerf Tiny anomaly-detection autoencoder (`../shared/models/mlperf-tiny/`,
+//! beside the repository as CI clones it: ten FULLY_CONNECTED, depths 8 to 640).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> String {
+    std::env::var("SI_PYTHON")
+        .unwrap_or_else(|_| panic!("SI_PYTHON is not set: run the tests with `cargo xtask test`"))
+}
+
+/// The program around a generated engine: reads whole inputs from stdin, writes
+/// each output to stdout.
+const MAIN: &str = r#"
+mod engine {
+    include!("engine.rs");
+}
+use std::io::{Read, Write};
+fn main() {
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input).unwrap();
+    let mut engine = engine::Engine::new();
+    let mut out = std::io::stdout().lock();
+    for case in input.chunks_exact(engine::INPUT_BYTES) {
+        for (d, &s) in engine.input().iter_mut().zip(case) {
+            *d = s as i8;
+        }
+        engine.invoke();
+        let bytes: Vec<u8> = engine.output().iter().map(|&b| b as u8).collect();
+        out.write_all(&bytes).unwrap();
+    }
+}
+"#;
+
+/// Compiles `model`'s engine and checks it against TFLM on `cases` seeded inputs.
+fn equals_tflm(model: &str, cases: usize) {
+    let path = root().join(model);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source = inference_aot::generate(&bytes, model).unwrap_or_else(|e| panic!("{model}: {e}"));
+    let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aot-{stem}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("engine.rs"), source).unwrap();
+    std::fs::write(dir.join("main.rs"), MAIN).unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let status = Command::new(rustc)
+        .args(["--edition", "2021", "-C", "opt-level=1", "-o"])
+        .arg(dir.join("engine"))
+        .arg(dir.join("main.rs"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{model}: the generated source does not compile");
+
+    let oracle = dir.join("oracle");
+    let status = Command::new(python())
+        .arg(root().join("tools/tflm_oracle.py"))
+        .arg(&path)
+        .args(["--seed", "7", "--count", &cases.to_string(), "-o"])
+        .arg(&oracle)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{model}: tflm_oracle.py failed");
+    let b = std::fs::read(&oracle).unwrap();
+    assert_eq!(&b[..8], b"TFLMORC1");
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!((u32_at(8), u32_at(12), u32_at(16)), (1, 1, cases));
+    // Two descriptors (int8): dtype, rank, pad, dims, scale, zero point.
+    let mut at = 20;
+    let mut sizes = Vec::new();
+    for _ in 0..2 {
+        let rank = b[at + 1] as usize;
+        sizes.push((0..rank).map(|d| u32_at(at + 4 + 4 * d)).product::<usize>());
+        at += 4 + 4 * rank + 8;
+    }
+    let (n_in, n_out) = (sizes[0], sizes[1]);
+    let records = &b[at..];
+    assert_eq!(records.len(), cases * (n_in + n_out));
+    let inputs: Vec<u8> = records.chunks_exact(n_in + n_out).flat_map(|r| r[..n_in].to_vec()).collect();
+
+    let mut child =
+        Command::new(dir.join("engine")).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&inputs).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), cases * n_out);
+    let mut distinct = std::collections::BTreeSet::new();
+    for (n, (record, got)) in
+        records.chunks_exact(n_in + n_out).zip(out.stdout.chunks_exact(n_out)).enumerate()
+    {
+        let want = &record[n_in..];
+        if let Some(k) = (0..n_out).find(|&k| got[k] != want[k]) {
+            panic!("{model} case {n} output[{k}]: compiled {}, TFLM {}", got[k] as i8, want[k] as i8);
+        }
+        distinct.insert(got.to_vec());
+    }
+    // The cases tell something apart.
+    assert!(distinct.len() >= 4, "{model}: only {} different outputs", distinct.len());
+}
+
+#[test]
+fn sine_equals_tflm() {
+    equals_tflm("models/sine/sine_int8.tflite", 100);
+}
+
+#[test]
+fn anomaly_autoencoder_equals_tflm() {
+    equals_tflm("../shared/models/mlperf-tiny/ad01_int8.tflite", 20);
+}
