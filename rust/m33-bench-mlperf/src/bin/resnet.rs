@@ -1,0 +1,21 @@
+//! MLPerf Tiny's ResNet-8 on the Cortex-M33 with our engine (`cargo xtask bench resnet`):
+//! setup, instructions per inference (twice, the same input), flash and RAM (the
+//! arena is on the stack, so the stack peak includes it).
+#![no_std]
+#![no_main]
+
+use m33_bench_mlperf::resnet::{ARENA, MODEL, OPERATORS, OUTPUT, TENSORS};
+
+fn main() -> u32 {
+    m33_bench_mlperf::run::<TENSORS, OPERATORS, ARENA>(
+        [
+            "resnet: setup (load, validate, plan, prepare)",
+            "resnet: one inference (invoke)",
+            "resnet: invoke (same input)",
+        ],
+        MODEL,
+        &OUTPUT,
+    )
+}
+
+m33_rt::image_main!(main);
