@@ -138,6 +138,9 @@ pub enum Error {
     InvalidSecretKey,
     /// `r` or `s` came out zero (probability about 2^-255); RustCrypto fails too.
     Signature,
+    /// The peer's public key is not `04 || x || y` with `x`, `y` below p and the
+    /// point on the curve.
+    InvalidPublicKey,
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
@@ -191,6 +194,11 @@ impl SecretKey {
     pub fn sign_prehash(&self, digest: &[u8; 32]) -> Result<[u8; 64]> {
         sign_prehash(self, digest)
     }
+
+    /// See [`diffie_hellman`].
+    pub fn diffie_hellman(&self, peer: &[u8; 65]) -> Result<[u8; 32]> {
+        diffie_hellman(self, peer)
+    }
 }
 
 /// Bytes of stack overwritten below the caller's frame after signing: the about
@@ -205,6 +213,9 @@ const KEY_STACK_WIPE: usize = 512;
 
 /// The same after [`public_key`], whose functions use about 2,020 bytes.
 const PUBLIC_KEY_STACK_WIPE: usize = 2176;
+
+/// The same after [`diffie_hellman`], whose functions use about 2,600 bytes.
+const ECDH_STACK_WIPE: usize = 2816;
 
 /// The SEC1 uncompressed public key `04 || x || y` of `key` (`d G`).
 pub fn public_key(key: &SecretKey) -> [u8; 65] {
@@ -261,4 +272,29 @@ fn sign_with_nonce(key: &SecretKey, k: &Limbs, digest: &[u8; 32]) -> Result<[u8;
     out[..32].copy_from_slice(&arith::to_be_bytes(&r));
     out[32..].copy_from_slice(&arith::to_be_bytes(&s));
     Ok(out)
+}
+
+/// The ECDH shared secret of `key` and the peer's SEC1 uncompressed public key
+/// `04 || x || y`: the x coordinate of `d P`, 32 bytes big-endian, as RustCrypto
+/// `p256` 0.13's `ecdh::diffie_hellman` gives it (`raw_secret_bytes`). The peer
+/// point is checked first (`x`, `y` below p, on the curve; SEC1 has no 65-byte
+/// encoding of the point at infinity): [`Error::InvalidPublicKey`] otherwise. The
+/// multiplication is constant time in `d` and in the point (`point::mul`).
+pub fn diffie_hellman(key: &SecretKey, peer: &[u8; 65]) -> Result<[u8; 32]> {
+    let shared = diffie_hellman_below(key, peer);
+    zeroize::zeroize_stack::<ECDH_STACK_WIPE>();
+    shared
+}
+
+/// Whether `peer` is a SEC1 uncompressed point of the curve, as
+/// [`diffie_hellman`] checks it: `Ok` or [`Error::InvalidPublicKey`].
+pub fn check_public_key(peer: &[u8; 65]) -> Result<()> {
+    point::from_uncompressed(peer).map(|_| ()).ok_or(Error::InvalidPublicKey)
+}
+
+/// [`diffie_hellman`] in frames of its own, below the caller's.
+#[inline(never)]
+fn diffie_hellman_below(key: &SecretKey, peer: &[u8; 65]) -> Result<[u8; 32]> {
+    let peer = point::from_uncompressed(peer).ok_or(Error::InvalidPublicKey)?;
+    Ok(point::mul(&key.d, &peer).affine_x().to_be_bytes())
 }

@@ -1,4 +1,6 @@
-//! Fixed-base scalar multiplication `k G` with a precomputed comb table.
+//! Fixed-base scalar multiplication `k G` with a precomputed comb table, and
+//! variable-base `k P` (ECDH) with a 4-bit signed window over a table made at run
+//! time (see [`mul`]).
 //!
 //! The scalar is recoded into 64 signed odd digits of 4 bits,
 //! `k = sum d_i 16^i` with `d_i` in {±1, ±3, .., ±15} (Joye–Tunstall: digit `i` is
@@ -146,4 +148,127 @@ pub fn mul_base(k: &Limbs) -> Jacobian {
     };
     q.y = Fe::select(even, &q.y, &q.y.neg());
     q
+}
+
+/// `2p` for Jacobian `p` (a = -3; `p` finite, and `y != 0` since the group has odd
+/// order): 4 multiplications and 4 squarings (`Z3 = 2 Y Z` costs less here than
+/// `(Y + Z)^2 - Y^2 - Z^2`).
+fn double(p: &Jacobian) -> Jacobian {
+    let delta = p.z.sqr();
+    let gamma = p.y.sqr();
+    let beta4 = p.x.mul(&gamma).double().double(); // 4 X Y^2
+    let t = p.x.sub(&delta).mul(&p.x.add(&delta));
+    let alpha = t.double().add(&t); // 3 (X - Z^2)(X + Z^2)
+    let x3 = alpha.sqr().sub(&beta4.double());
+    let y3 = alpha.mul(&beta4.sub(&x3)).sub(&gamma.sqr().double().double().double());
+    Jacobian { x: x3, y: y3, z: p.y.mul(&p.z).double() }
+}
+
+/// The odd multiples `P, 3P, .., 15P` of the affine point `p` (a point of the
+/// curve, not infinity), in affine coordinates, as [`lookup`] reads them, into
+/// `table`.
+///
+/// `2P` comes out of [`double_affine`] in Jacobian form `(X2, Y2, Z2)`. Instead of
+/// inverting `Z2`, the odd multiples are summed on the isomorphic curve where `2P`
+/// is affine: `(x, y) -> (x Z2^2, y Z2^3)` maps the curve to one with other `a`
+/// and `b`, which the mixed-addition formula does not use, so `P' = (x Z2^2, y Z2^3)`
+/// and `2P' = (X2, Y2)` add there as usual; a Jacobian `(X', Y', Z')` there is
+/// `(X', Y', Z' Z2)` here. The seven results are then made affine with one
+/// inversion (Montgomery's trick), in place. No addition is exceptional:
+/// `j P != ±2P` for odd `j < 15`, the order being a large prime.
+fn odd_multiples(p: &Affine, table: &mut [[Limbs; 2]; 8]) {
+    let twice = double_affine(p);
+    let z2 = twice.z.sqr();
+    let t = Affine { x: twice.x, y: twice.y };
+    let mut q = Jacobian { x: p.x.mul(&z2), y: p.y.mul(&z2.mul(&twice.z)), z: Fe::ONE };
+    table[0] = [p.x.0, p.y.0];
+    // Each multiple's Z here, and the products Z_1 .. Z_i.
+    let (mut z, mut prefix) = ([Fe::ONE; 7], [Fe::ONE; 7]);
+    let mut acc = Fe::ONE;
+    for i in 0..7 {
+        q = add_mixed(&q, &t).0;
+        table[i + 1] = [q.x.0, q.y.0];
+        z[i] = q.z.mul(&twice.z);
+        acc = acc.mul(&z[i]);
+        prefix[i] = acc;
+    }
+    let mut inv = acc.invert();
+    for i in (0..7).rev() {
+        let zinv = if i > 0 { inv.mul(&prefix[i - 1]) } else { inv };
+        inv = inv.mul(&z[i]);
+        let zinv2 = zinv.sqr();
+        let [x, y] = table[i + 1];
+        table[i + 1] = [Fe(x).mul(&zinv2).0, Fe(y).mul(&zinv2.mul(&zinv)).0];
+    }
+}
+
+/// `k P` for a scalar `k` in `[1, n - 1]` (little-endian limbs) and an affine point
+/// `p` of the curve (not infinity), in Jacobian form: ECDH's multiplication.
+///
+/// As in [`mul_base`], an even `k` is replaced by `n - k` and the result negated,
+/// and the odd scalar is recoded into 64 signed odd digits `d_i`. With the table
+/// of `P, 3P, .., 15P` ([`odd_multiples`]), Horner's rule from the top digit gives
+/// `k P` in 252 doublings and 63 mixed additions; each lookup reads all eight
+/// entries, and signs are masked negations.
+///
+/// Exceptional cases: before the addition of digit `i` the sum is `16 m P` with
+/// `m = sum_{j > i} d_j 16^(j - i - 1)`, which is odd and positive (the top digit is
+/// positive and at least 1, every digit odd) and below `16^(63 - i)`. For `i >= 1`,
+/// `0 < 16 m ± d_i < 2^252 + 16 < n`: no addition meets equal or opposite points
+/// and no doubling meets infinity. At `i = 0`, `16 m + d_0 = k`; `16 m = -d_0`
+/// (mod n) would mean `k = 0`, excluded, and `16 m = d_0` (mod n) means
+/// `k = 2 d_0` (mod n), which for an odd `k < n` with a low digit `d_0` is only
+/// `k = n - 2` (`d_0 = -1`; and the even `k = 2`, which becomes it). So the last
+/// addition also doubles the table point and keeps that where `H` is zero, by a
+/// masked select, as [`mul_base`] does.
+pub fn mul(k: &Limbs, p: &Affine) -> Jacobian {
+    let even = arith::mask((k[0] & 1) ^ 1);
+    let k = arith::select(even, k, &scalar::neg(k));
+    let mut table = [[[0u32; 8]; 2]; 8];
+    odd_multiples(p, &mut table);
+
+    // The top digit, (k >> 252) | 1, is positive: it is entry (k >> 253).
+    let top = lookup(&table, bits5(&k, 63) >> 1);
+    let mut q = Jacobian { x: top.x, y: top.y, z: Fe::ONE };
+    for i in (1..63).rev() {
+        q = double(&double(&double(&double(&q))));
+        q = add_mixed(&q, &digit_point(&table, bits5(&k, i) | 1)).0;
+    }
+    q = double(&double(&double(&double(&q))));
+    let p = digit_point(&table, bits5(&k, 0) | 1);
+    let (sum, h) = add_mixed(&q, &p);
+    let doubled = double_affine(&p);
+    let m = arith::mask(h.is_zero());
+    q = Jacobian {
+        x: Fe::select(m, &sum.x, &doubled.x),
+        y: Fe::select(m, &sum.y, &doubled.y),
+        z: Fe::select(m, &sum.z, &doubled.z),
+    };
+    q.y = Fe::select(even, &q.y, &q.y.neg());
+    q
+}
+
+/// `b` of the curve `y^2 = x^3 - 3x + b`, little-endian limbs.
+const B: Fe = Fe([
+    0x27d2_604b,
+    0x3bce_3c3e,
+    0xcc53_b0f6,
+    0x651d_06b0,
+    0x7698_86bc,
+    0xb3eb_bd55,
+    0xaa3a_93e7,
+    0x5ac6_35d8,
+]);
+
+/// The affine point of a SEC1 uncompressed encoding `04 || x || y`, if `x` and `y`
+/// are below p and the point is on the curve (this runs on public data; the point
+/// at infinity has no such encoding).
+pub fn from_uncompressed(sec1: &[u8; 65]) -> Option<Affine> {
+    let (tag, coordinates) = sec1.split_first()?;
+    let (x, y) = coordinates.split_at(32);
+    let x = Fe::from_be_bytes(x.try_into().ok()?)?;
+    let y = Fe::from_be_bytes(y.try_into().ok()?)?;
+    let three = Fe([3, 0, 0, 0, 0, 0, 0, 0]);
+    let rhs = x.sqr().sub(&three).mul(&x).add(&B);
+    (*tag == 0x04 && y.sqr() == rhs).then_some(Affine { x, y })
 }

@@ -196,7 +196,7 @@ fn equals_rustcrypto_on_100000_seeded_keys_and_digests() {
 /// 3, 0xff, 2^128, 2^255, n - 1, n - 2, n - 3, (n - 1) / 2, (n + 1) / 2, the
 /// comb's exceptional scalar `30 * 2^252 - n` and its complement, and patterned
 /// words (below n).
-fn edge_keys() -> Vec<[u8; 32]> {
+pub fn edge_keys() -> Vec<[u8; 32]> {
     let mut high = [0u8; 32];
     high[0] = 0x80; // 2^255
     let mut mid = [0u8; 32];

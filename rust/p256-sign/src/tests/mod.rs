@@ -1,8 +1,9 @@
 //! Host tests: the arithmetic against a big-integer reference (`crypto-bigint`),
 //! the comb table and public keys against RustCrypto `p256`, and signatures against
-//! RFC 6979, NIST and RustCrypto `p256` 0.13.
+//! RFC 6979, NIST and RustCrypto `p256` 0.13, and ECDH against RustCrypto.
 
 mod arith;
+mod ecdh;
 mod ecdsa;
 
 use crate::arith::Limbs;
