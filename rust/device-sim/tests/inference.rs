@@ -108,7 +108,13 @@ fn infer_commands_in_the_shell() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("Model: sine\n  SID:       0x5ec10002\n  Status:    Active"), "{text}");
+    assert!(
+        text.contains(
+            "Model: sine\n  SID:       0x5ec10002\n  Status:    Active\n  Engine:    interpreter\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Model: sine_aot\n  SID:       0x5ec10002\n  Status:    Active\n  Engine:    compiled ahead of time\n"), "{text}");
     assert!(text.contains("Operators: FULLY_CONNECTED"), "{text}");
     assert_eq!(text.matches("CBOR encoded inference value:").count(), 3, "{text}");
     assert!(text.contains("C Mathlib: Sine of 90.00 deg is: 1.000000"), "{text}");
@@ -158,6 +164,50 @@ fn prepared_models_keep_their_own_arena() {
             );
         }
     }
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// `sine_aot` is the int8 sine model compiled ahead of time: the same model (its
+/// hash), every value bit for bit the interpreter's `sine`, and the engine claim
+/// names the engine that computed it.
+#[test]
+fn the_compiled_sine_equals_the_interpreted_one_and_says_so() {
+    let state = scratch("infer-aot");
+    let (mut child, socket) = secure_process(&state);
+    let mut c = SocketClient::connect(&socket).unwrap();
+    let h = api::SERVICE.handle();
+    let mut infos = Vec::new();
+    for index in 0u32..3 {
+        let mut raw = [0u8; api::MODEL_INFO_LEN];
+        c.call(h, api::MODEL_INFO, &[&index.to_le_bytes()], &mut [&mut raw]).unwrap();
+        infos.push(api::ModelInfo::decode(&raw).unwrap());
+    }
+    let find = |label: &str| *infos.iter().find(|i| i.label() == label).unwrap();
+    let (sine, aot) = (find("sine"), find("sine_aot"));
+    assert_eq!((sine.engine, aot.engine), (api::ENGINE_INTERPRETER, api::ENGINE_COMPILED));
+    assert!(aot.active);
+    assert_eq!(aot.sha256, sine.sha256, "the same flatbuffer");
+    assert_eq!(
+        aot.operators[..usize::from(aot.operator_count)],
+        sine.operators[..usize::from(sine.operator_count)]
+    );
+    // The compiled engine's tensors: 16 + 16 between operators, one input, one output.
+    assert_eq!(aot.arena_bytes, 34);
+    let mut distinct = std::collections::BTreeSet::new();
+    for i in 0..=200 {
+        let x = i as f32 * std::f32::consts::TAU / 200.0;
+        let mut claims = |label: &[u8]| infer(&mut c, label, x, api::FORMAT_CBOR).unwrap();
+        let (a, b) = (claims(b"sine"), claims(b"sine_aot"));
+        let (a, b) = (cose_results::Claims::decode(&a).unwrap(), cose_results::Claims::decode(&b).unwrap());
+        let (ya, yb) = (a.values().next().unwrap(), b.values().next().unwrap());
+        assert_eq!(ya.to_bits(), yb.to_bits(), "sin({x}): interpreter {ya}, compiled {yb}");
+        assert_eq!((a.engine, b.engine), ("secure-inference 0.1.0", "secure-inference-aot 0.1.0"));
+        assert_eq!((a.model, b.model), ("sine", "sine_aot"));
+        assert_eq!(a.model_sha256, b.model_sha256);
+        distinct.insert(yb.to_bits());
+    }
+    assert!(distinct.len() > 100, "{} distinct values", distinct.len());
     child.kill().unwrap();
     let _ = child.wait();
 }

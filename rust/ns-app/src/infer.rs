@@ -34,6 +34,7 @@ pub fn model(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resu
             "  Status:    {}",
             if info.active { "Active" } else { "Not active (refused at load)" }
         );
+        let _ = writeln!(out, "  Engine:    {}", info.engine_name());
         let _ = write!(out, "  SHA-256:   ");
         for b in info.sha256 {
             let _ = write!(out, "{b:02x}");

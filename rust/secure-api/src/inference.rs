@@ -63,7 +63,8 @@ pub const RESULT_MAX: usize = 512;
 /// | 16 | label, NUL-padded |
 /// | 1 | status: 0 not loaded (refused at boot), 1 active |
 /// | 1 | number of distinct operators (at most 16) |
-/// | 2 | reserved, 0 |
+/// | 1 | engine: [`ENGINE_INTERPRETER`] or [`ENGINE_COMPILED`] |
+/// | 1 | reserved, 0 |
 /// | 4 | arena bytes in use |
 /// | 4 | input range low (f32) |
 /// | 4 | input range high (f32) |
@@ -74,6 +75,8 @@ pub struct ModelInfo {
     pub label: [u8; LABEL_MAX],
     pub active: bool,
     pub operator_count: u8,
+    /// Which engine serves the model: [`ENGINE_INTERPRETER`] or [`ENGINE_COMPILED`].
+    pub engine: u8,
     pub arena_bytes: u32,
     pub input_low: f32,
     pub input_high: f32,
@@ -83,12 +86,19 @@ pub struct ModelInfo {
 
 pub const MODEL_INFO_LEN: usize = 80;
 
+/// [`ModelInfo::engine`]: the interpreter, which loads the model's flatbuffer and
+/// prepares it at boot.
+pub const ENGINE_INTERPRETER: u8 = 0;
+/// [`ModelInfo::engine`]: the model compiled into Rust ahead of time (no loader).
+pub const ENGINE_COMPILED: u8 = 1;
+
 impl ModelInfo {
     pub fn encode(&self) -> [u8; MODEL_INFO_LEN] {
         let mut out = [0u8; MODEL_INFO_LEN];
         out[..16].copy_from_slice(&self.label);
         out[16] = u8::from(self.active);
         out[17] = self.operator_count;
+        out[18] = self.engine;
         out[20..24].copy_from_slice(&self.arena_bytes.to_le_bytes());
         out[24..28].copy_from_slice(&self.input_low.to_le_bytes());
         out[28..32].copy_from_slice(&self.input_high.to_le_bytes());
@@ -105,13 +115,18 @@ impl ModelInfo {
             label: [0; LABEL_MAX],
             active: b[16] == 1,
             operator_count: b[17],
+            engine: b[18],
             arena_bytes: u32::from_le_bytes(word(20)),
             input_low: f32::from_le_bytes(word(24)),
             input_high: f32::from_le_bytes(word(28)),
             sha256: [0; 32],
             operators: [0; MAX_OPERATORS],
         };
-        if b[16] > 1 || usize::from(info.operator_count) > MAX_OPERATORS || b[18..20] != [0, 0] {
+        if b[16] > 1
+            || usize::from(info.operator_count) > MAX_OPERATORS
+            || b[18] > ENGINE_COMPILED
+            || b[19] != 0
+        {
             return None;
         }
         info.label.copy_from_slice(&b[..16]);
@@ -120,9 +135,62 @@ impl ModelInfo {
         Some(info)
     }
 
+    /// The engine's name, as `infer model` shows it.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            ENGINE_COMPILED => "compiled ahead of time",
+            _ => "interpreter",
+        }
+    }
+
     /// The label as text (up to the first NUL).
     pub fn label(&self) -> &str {
         let end = self.label.iter().position(|&c| c == 0).unwrap_or(LABEL_MAX);
         core::str::from_utf8(&self.label[..end]).unwrap_or("?")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(engine: u8) -> ModelInfo {
+        let mut label = [0; LABEL_MAX];
+        label[..8].copy_from_slice(b"sine_aot");
+        ModelInfo {
+            label,
+            active: true,
+            operator_count: 1,
+            engine,
+            arena_bytes: 34,
+            input_low: 0.0,
+            input_high: 6.25,
+            sha256: [0xce; 32],
+            operators: [9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn model_info_round_trips_with_its_engine() {
+        for engine in [ENGINE_INTERPRETER, ENGINE_COMPILED] {
+            let bytes = info(engine).encode();
+            // The engine's byte, after the label, status and operator count.
+            assert_eq!(bytes[18], engine);
+            assert_eq!(ModelInfo::decode(&bytes), Some(info(engine)));
+        }
+        assert_eq!(info(ENGINE_COMPILED).engine_name(), "compiled ahead of time");
+        assert_eq!(info(ENGINE_INTERPRETER).engine_name(), "interpreter");
+        assert_eq!(info(0).label(), "sine_aot");
+    }
+
+    #[test]
+    fn model_info_with_an_unknown_engine_or_reserved_byte_is_refused() {
+        let good = info(ENGINE_COMPILED).encode();
+        for (at, value) in [(18, 2), (18, 0xff), (19, 1), (16, 2), (17, 17)] {
+            let mut bad = good;
+            bad[at] = value;
+            assert_eq!(ModelInfo::decode(&bad), None, "byte {at} = {value}");
+        }
+        assert_eq!(ModelInfo::decode(&good[..79]), None);
     }
 }

@@ -19,8 +19,10 @@ use results::{Recipient, Signer};
 use secure_api::inference as api;
 use sha2::{Digest, Sha256};
 
-/// The engine as results name it.
+/// The interpreter as results name it (claim -80001).
 pub const ENGINE: &str = concat!("secure-inference ", env!("CARGO_PKG_VERSION"));
+/// The ahead-of-time engine (`aot-models`) as results name it.
+pub const ENGINE_COMPILED: &str = concat!("secure-inference-aot ", env!("CARGO_PKG_VERSION"));
 
 /// The recipient of ENCRYPT0 results as the image was built: the SEC1 point in hex in
 /// `SECURE_INFER_RESULT_RECIPIENT`, else the demo recipient (keys/demo-recipient.pem,
@@ -78,6 +80,39 @@ pub struct ModelSource {
     pub bytes: &'static [u8],
     /// The range of the model's one input value (the sine models: radians).
     pub input_range: (f32, f32),
+    pub engine: Engine,
+}
+
+/// Which engine serves a model.
+#[derive(Clone, Copy)]
+pub enum Engine {
+    /// The interpreter, over the model's flatbuffer, planned and prepared at boot.
+    Interpreter,
+    /// The model compiled into Rust ahead of time (`aot-models`) from the same
+    /// flatbuffer: no loader, no arena to plan.
+    Compiled(Compiled),
+}
+
+/// A model compiled ahead of time with one int8 input and one int8 output.
+#[derive(Clone, Copy)]
+pub struct Compiled {
+    /// The input's and output's scale and zero point.
+    pub input: (f32, i32),
+    pub output: (f32, i32),
+    /// The engine's bytes (arena, input and output), for `infer model`.
+    pub bytes: u32,
+    /// One inference.
+    pub run: fn(i8) -> i8,
+}
+
+/// The sine model compiled ahead of time: its engine lives on the stack of the call
+/// (34 bytes).
+#[cfg(feature = "model-sine")]
+fn sine_compiled(x: i8) -> i8 {
+    let mut engine = aot_models::sine::Engine::new();
+    engine.input()[0] = x;
+    engine.invoke();
+    engine.output()[0]
 }
 
 /// The models of this image, as its features chose them
@@ -88,12 +123,30 @@ pub static MODELS: &[ModelSource] = &[
         label: "sine",
         bytes: include_bytes!("../../../../models/sine/sine_int8.tflite"),
         input_range: (0.0, core::f32::consts::TAU),
+        engine: Engine::Interpreter,
     },
     #[cfg(feature = "model-sine-f32")]
     ModelSource {
         label: "sine_f32",
         bytes: include_bytes!("../../../../models/sine/sine_float.tflite"),
         input_range: (0.0, core::f32::consts::TAU),
+        engine: Engine::Interpreter,
+    },
+    // The same int8 model through the other engine, as the original sample served
+    // sine through TFLM and microTVM.
+    #[cfg(feature = "model-sine")]
+    ModelSource {
+        label: "sine_aot",
+        bytes: include_bytes!("../../../../models/sine/sine_int8.tflite"),
+        input_range: (0.0, core::f32::consts::TAU),
+        engine: Engine::Compiled(Compiled {
+            input: (aot_models::sine::INPUT_SCALE, aot_models::sine::INPUT_ZERO_POINT),
+            output: (aot_models::sine::OUTPUT_SCALE, aot_models::sine::OUTPUT_ZERO_POINT),
+            bytes: (aot_models::sine::ARENA_BYTES
+                + aot_models::sine::INPUT_BYTES
+                + aot_models::sine::OUTPUT_BYTES) as u32,
+            run: sine_compiled,
+        }),
     },
 ];
 
@@ -147,6 +200,10 @@ impl<'a, P: Platform> InferenceService<'a, P> {
                 label: [0; api::LABEL_MAX],
                 active: false,
                 operator_count: 0,
+                engine: match source.engine {
+                    Engine::Interpreter => api::ENGINE_INTERPRETER,
+                    Engine::Compiled(_) => api::ENGINE_COMPILED,
+                },
                 arena_bytes: 0,
                 input_low: source.input_range.0,
                 input_high: source.input_range.1,
@@ -166,6 +223,12 @@ impl<'a, P: Platform> InferenceService<'a, P> {
                     info.operators[usize::from(info.operator_count)] = code;
                     info.operator_count += 1;
                 }
+            }
+            if let Engine::Compiled(compiled) = source.engine {
+                // Nothing to prepare: the model is code.
+                info.arena_bytes = compiled.bytes;
+                info.active = true;
+                continue;
             }
             // Prepared in place over what is left of the arena, which then gives back
             // what its plan does not use to the next model.
@@ -232,7 +295,9 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             .flatten()
             .find(|m| m.source.label.as_bytes() == label)
             .ok_or(Status::ERROR_DOES_NOT_EXIST)?;
-        let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
+        if !loaded.info.active {
+            return Err(Status::ERROR_BAD_STATE);
+        }
         let (low, high) = loaded.source.input_range;
         if !(request.value >= low && request.value <= high) {
             return Err(Status::ERROR_INVALID_ARGUMENT); // NaN fails both comparisons
@@ -242,7 +307,13 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             api::FORMAT_ENCRYPT0 => Some(self.recipient.ok_or(Status::ERROR_NOT_SUPPORTED)?),
             _ => return Err(Status::ERROR_INVALID_ARGUMENT),
         };
-        let output = run(interp, request.value).ok_or(Status::ERROR_GENERIC_ERROR)?;
+        let (output, engine) = match loaded.source.engine {
+            Engine::Interpreter => {
+                let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
+                (run(interp, request.value).ok_or(Status::ERROR_GENERIC_ERROR)?, ENGINE)
+            }
+            Engine::Compiled(compiled) => (run_compiled(&compiled, request.value), ENGINE_COMPILED),
+        };
         let (source, sha256) = (loaded.source, loaded.info.sha256);
         let signer = match self.signer {
             Some(signer) => signer,
@@ -255,7 +326,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
         let claims = Claims {
             values: &value,
             inputs: &input,
-            engine: ENGINE,
+            engine,
             model_sha256: sha256,
             model: source.label,
             counter: self.counter.take(&mut self.platform)?,
@@ -281,6 +352,15 @@ impl<'a, P: Platform> InferenceService<'a, P> {
 fn one_value<const T: usize, const O: usize>(interp: &Interpreter<'_, '_, T, O>) -> bool {
     let ok = |info: inference::Result<inference::TensorInfo<'_>>| info.is_ok_and(|t| t.elements() == 1);
     ok(interp.input_info(0)) && ok(interp.output_info(0)) && interp.input_info(1).is_err()
+}
+
+/// One inference on a compiled model, quantized and dequantized as [`run`] does it.
+fn run_compiled(compiled: &Compiled, x: f32) -> f32 {
+    let (scale, zero_point) = compiled.input;
+    let q = (inference::quant::round_f32(x / scale) as i32).saturating_add(zero_point);
+    let y = (compiled.run)(q.clamp(-128, 127) as i8);
+    let (scale, zero_point) = compiled.output;
+    (i32::from(y) - zero_point) as f32 * scale
 }
 
 /// One inference: quantizes the input as the model's input tensor says, runs, and
