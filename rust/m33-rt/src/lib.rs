@@ -11,6 +11,8 @@
 
 pub mod bench;
 pub mod console;
+#[cfg(feature = "bump-heap")]
+pub mod heap;
 pub mod semihosting;
 #[cfg(feature = "small-mem")]
 mod small_mem;

@@ -26,6 +26,8 @@ pub mod http;
 pub mod record;
 pub mod reply;
 pub mod x509;
+#[cfg(any(test, feature = "x509-reference"))]
+pub mod x509_reference;
 
 use crate::jitter::Jitter;
 use core::fmt;
@@ -516,3 +518,5 @@ impl<'a> Provisioning<'a> {
 pub(crate) mod testpki;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod x509_differential;

@@ -140,6 +140,15 @@ fn name<'a, R: Reader<'a>>(r: &mut R) -> der::Result<&'a [u8]> {
     r.tlv_bytes()
 }
 
+/// A BOOLEAN DEFAULT FALSE that is present: DER leaves a default value out (X.690
+/// section 11.5), so only TRUE may be encoded.
+fn explicit_true<'a, R: Reader<'a>>(r: &mut R) -> der::Result<bool> {
+    match bool::decode(r)? {
+        true => Ok(true),
+        false => Err(Tag::Boolean.value_error()),
+    }
+}
+
 /// (cA, unknown critical extension) from the `[3]` extensions' SEQUENCE OF Extension.
 fn extensions(list: AnyRef<'_>) -> der::Result<(bool, bool)> {
     list.tag().assert_eq(Tag::Sequence)?;
@@ -148,12 +157,12 @@ fn extensions(list: AnyRef<'_>) -> der::Result<(bool, bool)> {
     while !r.is_finished() {
         r.sequence(|x| {
             let oid = ObjectIdentifier::decode(x)?;
-            let critical = if x.peek_tag()? == Tag::Boolean { bool::decode(x)? } else { false };
+            let critical = if x.peek_tag()? == Tag::Boolean { explicit_true(x)? } else { false };
             let value = OctetStringRef::decode(x)?;
             if oid == BASIC_CONSTRAINTS {
                 is_ca = SliceReader::new(value.as_bytes())?.sequence(|b| {
                     let ca = if !b.is_finished() && b.peek_tag()? == Tag::Boolean {
-                        bool::decode(b)?
+                        explicit_true(b)?
                     } else {
                         false
                     };
@@ -198,11 +207,24 @@ impl<'a> Certificate<'a> {
                 let curve = params.and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
                 Ok((oid == EC_PUBLIC_KEY && curve == Some(PRIME256V1)).then(|| key.as_bytes()).flatten())
             })?;
-            let (is_ca, unknown_critical) =
+            // issuerUniqueID [1] and subjectUniqueID [2]: IMPLICIT BIT STRINGs, read and
+            // left. Each optional field is taken only under its own exact tag: der's
+            // `decode_explicit` would skip any lower context-specific field, so that a
+            // malformed one (a constructed [2], say) would hide the extensions behind it.
+            for number in [TagNumber::N1, TagNumber::N2] {
+                if t.peek_tag().ok() == Some(Tag::ContextSpecific { constructed: false, number }) {
+                    ContextSpecific::<BitStringRef<'a>>::decode_implicit(t, number)?;
+                }
+            }
+            let extensions_tag = Tag::ContextSpecific { constructed: true, number: TagNumber::N3 };
+            let (is_ca, unknown_critical) = if t.peek_tag().ok() == Some(extensions_tag) {
                 match ContextSpecific::<AnyRef<'a>>::decode_explicit(t, TagNumber::N3)? {
                     Some(list) => extensions(list.value)?,
                     None => (false, false),
-                };
+                }
+            } else {
+                (false, false)
+            };
             let plain_sha256 = |(oid, params): (ObjectIdentifier, Option<AnyRef<'_>>)| {
                 oid == ECDSA_WITH_SHA256 && params.is_none()
             };
@@ -233,6 +255,21 @@ impl<'a> Certificate<'a> {
     /// The SEC1 point of its key, if it is a P-256 key.
     pub fn p256_key(&self) -> Option<&'a [u8]> {
         self.p256_key
+    }
+
+    /// The issuer Name's DER.
+    pub fn issuer(&self) -> &'a [u8] {
+        self.issuer
+    }
+
+    /// The version field as encoded: 2 for X.509 v3.
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The TBSCertificate TLV: the bytes the CA signed.
+    pub fn tbs(&self) -> &'a [u8] {
+        self.tbs
     }
 }
 
