@@ -14,10 +14,11 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Image packages whose bins build only with their `image` feature (so that a host
 /// build of the workspace skips them), each with its own operator features.
-const IMAGE_FEATURE: &[&str] = &["m33-bench-sine", "m33-bench-conv", "m33-bench-mlperf"];
+const IMAGE_FEATURE: &[&str] = &["m33-bench-sine", "m33-bench-conv", "m33-bench-mlperf", "m33-bench-cert"];
 
 /// Every image package `cargo xtask bench` runs.
-pub const BENCH_PACKAGES: &[&str] = &["m33-bench", "m33-bench-sine", "m33-bench-conv", "m33-bench-mlperf"];
+pub const BENCH_PACKAGES: &[&str] =
+    &["m33-bench", "m33-bench-sine", "m33-bench-conv", "m33-bench-mlperf", "m33-bench-cert"];
 
 /// Builds every bin of `package` for the target; returns the images, by name.
 pub fn build_images(cargo: &TargetCargo, package: &str) -> Result<Vec<(String, PathBuf)>> {
