@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Secret values of p256-sign's signing and public-key derivation, for the RAM scan
+"""Secret values of p256-sign's signing, public-key derivation and ECDH, for the RAM scan
 test (rust/m33-tests/src/bin/sign_leaves_no_secret.rs); its output, formatted by rustfmt, is
 rust/m33-tests/src/sign_leaves_no_secret_cases.rs. Pure Python integers,
-hashlib and hmac; the comb below follows rust/p256-sign/src/point.rs step by step."""
+hashlib and hmac; the comb and the variable-base multiplication below follow
+rust/p256-sign/src/point.rs step by step."""
 import hashlib
 import hmac
 import struct
@@ -233,6 +234,59 @@ def public_case(d):
     return b"\x04" + be(Q[0]) + be(Q[1]), needles
 
 
+def jac_double(q):
+    """point::double (a = -3): the Jacobian representation p256-sign computes."""
+    X, Y, Z = q
+    delta = Z * Z % p
+    gamma = Y * Y % p
+    beta4 = 4 * X * gamma % p
+    alpha = 3 * (X - delta) * (X + delta) % p
+    x3 = (alpha * alpha - 2 * beta4) % p
+    y3 = (alpha * (beta4 - x3) - 8 * gamma * gamma) % p
+    return x3, y3, 2 * Y * Z % p
+
+
+def mul_var(k, P):
+    """point::mul (ECDH): (odd scalar, Jacobian X, Y, Z before and after the last
+    addition) of k P, with the table of P, 3P, .., 15P in affine coordinates."""
+    even = k % 2 == 0
+    kk = n - k if even else k
+    table = [aff_mul(2 * j + 1, P) for j in range(8)]
+    x, y = table[bits5(kk, 63) >> 1]
+    q = (x, y, 1)
+    for i in range(62, -1, -1):
+        for _ in range(4):
+            q = jac_double(q)
+        before = q
+        q, h = add_mixed(q, digit_point(table, bits5(kk, i) | 1))
+        assert h != 0  # the doubling case (k = n - 2 or 2) is not among the cases
+    X, Y, Z = q
+    if even:
+        Y = (-Y) % p
+    assert (X * pow(Z, -2, p) % p, Y * pow(Z, -3, p) % p) == aff_mul(k, P)
+    return kk, before, (X, Y, Z)
+
+
+def ecdh_case(d, peer):
+    dd, before, (X, Y, Z) = mul_var(d, peer)
+    shared = aff_mul(d, peer)[0]
+    needles = key_needles(d) + [
+        ("n - d (limbs)", le(n - d)),
+        ("dP before the last addition, Jacobian X", le(before[0])),
+        ("dP before the last addition, Jacobian Y", le(before[1])),
+        ("dP before the last addition, Jacobian Z", le(before[2])),
+        ("dP Jacobian X", le(X)),
+        ("dP Jacobian Y", le(Y)),
+        ("dP Jacobian -Y", le((-Y) % p)),
+        ("dP Jacobian Z", le(Z)),
+        ("dP Z^-1", le(pow(Z, -1, p))),
+        ("dP Z^-2", le(pow(Z, -2, p))),
+        ("dP Z (signed30)", signed30(Z)),
+        ("dP Z^-1 (signed30)", signed30(pow(Z, -1, p))),
+    ]
+    return be(shared), needles
+
+
 def seeded(label):
     return int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (n - 1) + 1
 
@@ -254,7 +308,7 @@ def emit(name, key, op, expected, needles):
     if expected is None:
         print("        expected: &[],")
     else:
-        parts = [expected[:1].hex(), expected[1:33].hex(), expected[33:].hex()] if len(expected) == 65 else [expected[:32].hex(), expected[32:].hex()]
+        parts = [expected[i:j].hex() for i, j in {65: [(0, 1), (1, 33), (33, 65)], 64: [(0, 32), (32, 64)], 32: [(0, 32)]}[len(expected)]]
         print("        expected: &[" + ", ".join(f'"{x}"' for x in parts) + "],")
     print(f"        needles: &[")
     for nm, v in needles:
@@ -263,7 +317,10 @@ def emit(name, key, op, expected, needles):
     print(f"    }},")
 
 
-print("static CASES: [Case; 6] = [")
+# ECDH's peer: RFC 6979 A.2.5's public key (a public value).
+PEER = aff_mul(RFC_X, G)
+
+print("static CASES: [Case; 7] = [")
 for label, d, digest in cases:
     k, sig, needles = sign_case(d, digest)
     print(f"// {label}: k = {k:064x} ({'even' if k % 2 == 0 else 'odd'})", file=sys.stderr)
@@ -271,4 +328,7 @@ for label, d, digest in cases:
 pub, needles = public_case(cases[2][1])
 emit("public key of seeded key 1", cases[2][1], "Op::PublicKey", pub, needles)
 emit("seeded key 2, made and dropped", cases[3][1], "Op::Make", None, key_needles(cases[3][1]))
+shared, needles = ecdh_case(cases[2][1], PEER)
+peer_hex = "04" + be(PEER[0]).hex() + be(PEER[1]).hex()
+emit("ECDH of seeded key 1 with the RFC 6979 A.2.5 public key", cases[2][1], f'Op::Ecdh("{peer_hex}")', shared, needles)
 print("];")

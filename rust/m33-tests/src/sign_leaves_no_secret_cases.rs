@@ -6,7 +6,7 @@
 use super::{h, Case, Op};
 
 /// The cases; each needle's name says what it is (see `Case::needles`).
-pub static CASES: [Case; 6] = [
+pub static CASES: [Case; 7] = [
     // k (even, so the comb uses n - k; RFC 6979 A.2.5's):
     // a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60
     Case {
@@ -326,6 +326,30 @@ pub static CASES: [Case; 6] = [
             ("d (limbs)", "858c8175a2d5aa0c0a9721bd937608d100f2be5faf4811bf3acc3d0b322789af"),
             ("d (word-swapped)", "322789af3acc3d0baf4811bf00f2be5f937608d10a9721bda2d5aa0c858c8175"),
             ("d R mod n", "95107e81c36829dc6626dce2f0d67620c5cc2849a692a443c6529621b1dbff01"),
+        ],
+    },
+    Case {
+        name: "ECDH of seeded key 1 with the RFC 6979 A.2.5 public key",
+        key: h("fd288c40228e7c9fdd9c455f4e085a43fdbb65a15f40a21a85b86007d1b79c97"),
+        op: Op::Ecdh("0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299"),
+        expected: &["173ce1e20f0d0bc1488308ecb2e53f122703919305faae5600af3eb2f18e843a"],
+        needles: &[
+            ("d (big-endian)", "fd288c40228e7c9fdd9c455f4e085a43fdbb65a15f40a21a85b86007d1b79c97"),
+            ("d (limbs)", "979cb7d10760b8851aa2405fa165bbfd435a084e5f459cdd9f7c8e22408c28fd"),
+            ("d (word-swapped)", "408c28fd9f7c8e225f459cdd435a084ea165bbfd1aa2405f0760b885979cb7d1"),
+            ("d R mod n", "0c765e07dcf6bc1e57bb57917f4a761be3462704b5a7aa726ded0543556c91fb"),
+            ("n - d (limbs)", "ba88ab2abb6a016e6afcd6470c952bbfbba5f7b1a0ba6322618371ddbe73d702"),
+            ("dP before the last addition, Jacobian X", "ad7bc17f27f191ee0dfc4fe0e83c7ad56274ba886dbff25d7ed883ee607ab9df"),
+            ("dP before the last addition, Jacobian Y", "1995148337fd4103f42f01451d0416faa2e1a2daec45e73e100687595e188706"),
+            ("dP before the last addition, Jacobian Z", "f4c1002fffd27a5707a488b775e147eed489511b446d6ee1469227563bf1849e"),
+            ("dP Jacobian X", "d57949a838e41491bbcdbbe3a286f1d082e3216f61184c28a96f0cbfe8837e54"),
+            ("dP Jacobian Y", "b5e1756fbcb4498e9ef8ec5681c994212b2c9450c5fc8e6f350df930ba462b58"),
+            ("dP Jacobian -Y", "4a1e8a90434bb671610713a97f366bded4d36baf3a037190cbf206cf44b9d4a7"),
+            ("dP Jacobian Z", "67fe6755e1e01a1505deccd5cafc4150e4d211a15be1ca00f5df63a8a06fd3c0"),
+            ("dP Z^-1", "c358920dc57b64becafdaa00334d592f010de515de3e328e3d19d030a9f7c1c8"),
+            ("dP Z^-2", "b3b069957b7a69f5279669bda9df595381fc762d3d946d2fbdfab56229ec6253"),
+            ("dP Z (signed30)", "67fe671585836b1451e0cd1cb5327f1050e4d211846e852b0c50ff3d182ae81bd3c00000"),
+            ("dP Z^-1 (signed30)", "c358920d14ef9139abdcaf0ac04c53162f010d255778fb08e3d89301344cea3dc1c80000"),
         ],
     },
 ];

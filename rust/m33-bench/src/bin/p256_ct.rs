@@ -1,8 +1,9 @@
 //! p256-sign's constant-time test image (issue #18), for `tools/m33trace.py`: for
-//! each key below, one public key (`public-key/<key>`) and one signature
-//! (`sign/<key>`, a digest of its own) between `m33_rt::bench` markers. The tracer
-//! records each operation's instruction count, executed blocks and data addresses,
-//! and requires them identical across the keys.
+//! each key below, one public key (`public-key/<key>`), one signature
+//! (`sign/<key>`, a digest of its own) and one ECDH (`ecdh/<key>@<peer>`, with the
+//! peer points below in turn) between `m33_rt::bench` markers. The tracer records
+//! each operation's instruction count, executed blocks and data addresses, and
+//! requires them identical across the keys (and, for ECDH, the peer points).
 //!
 //! It also runs four deliberate leaks on the same keys (`leak-count/<key>`,
 //! `leak-blocks/<key>`, `leak-addresses/<key>`, `leak-division/<key>`), which the
@@ -15,7 +16,7 @@
 
 use core::hint::black_box;
 use m33_rt::bench;
-use p256_sign::{public_key, sign_prehash, SecretKey};
+use p256_sign::{diffie_hellman, public_key, sign_prehash, SecretKey};
 
 /// The keys, most telling first (the test command runs the first few): the issue's
 /// edge scalars, the comb's exceptional scalar and its complement, patterned words,
@@ -39,9 +40,34 @@ const KEYS: [(&str, &str); 16] = [
     ("random-4", "0f56db78ca460b055c500064824bed999a25aaf48ebb519ac201537b85479813"),
 ];
 
+/// ECDH's peer points (SEC1 uncompressed), one per key in turn: G, -G, the point
+/// with x = 0, and RFC 6979 A.2.5's public key.
+const PEERS: [(&str, &str); 4] = [
+    (
+        "G",
+        "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296\
+         4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+    ),
+    (
+        "-G",
+        "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296\
+         b01cbd1c01e58065711814b583f061e9d431cca994cea1313449bf97c840ae0a",
+    ),
+    (
+        "x=0",
+        "040000000000000000000000000000000000000000000000000000000000000000\
+         66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4",
+    ),
+    (
+        "rfc6979",
+        "0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6\
+         7903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299",
+    ),
+];
+
 /// Bytes from hex.
-fn hex(s: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
+fn hex<const L: usize>(s: &str) -> [u8; L] {
+    let mut out = [0u8; L];
     for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks(2)) {
         let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
         *o = (digit(pair[0]) << 4) | digit(pair[1]);
@@ -51,11 +77,17 @@ fn hex(s: &str) -> [u8; 32] {
 
 /// A marker name `<operation>/<key>` in `buf`.
 fn name<'a>(buf: &'a mut [u8; 48], operation: &str, key: &str) -> &'a str {
-    let (op, label) = (operation.as_bytes(), key.as_bytes());
-    let len = (op.len() + 1 + label.len()).min(buf.len());
-    buf[..op.len()].copy_from_slice(op);
-    buf[op.len()] = b'/';
-    buf[op.len() + 1..len].copy_from_slice(&label[..len - op.len() - 1]);
+    name_with(buf, operation, key, "")
+}
+
+/// A marker name `<operation>/<key><suffix>` in `buf`.
+fn name_with<'a>(buf: &'a mut [u8; 48], operation: &str, key: &str, suffix: &str) -> &'a str {
+    let mut len = 0;
+    for part in [operation.as_bytes(), b"/", key.as_bytes(), suffix.as_bytes()] {
+        let n = part.len().min(buf.len() - len);
+        buf[len..len + n].copy_from_slice(&part[..n]);
+        len += n;
+    }
     core::str::from_utf8(&buf[..len]).unwrap_or("?")
 }
 
@@ -128,7 +160,7 @@ fn main() -> u32 {
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
     let mut buf = [0u8; 48];
-    for (label, key_hex) in &KEYS[..keys] {
+    for (i, (label, key_hex)) in KEYS[..keys].iter().enumerate() {
         // The key, its bytes and the digest live in the same stack slots for every
         // key, so their addresses are the same in every trace.
         let secret = black_box(hex(key_hex));
@@ -145,6 +177,20 @@ fn main() -> u32 {
         });
         if black_box(signature).is_err() {
             return 2;
+        }
+        // The peer point, like the key, in the same stack slot for every run.
+        let (peer_label, peer_hex) = PEERS[i % PEERS.len()];
+        let peer: [u8; 65] = black_box(hex(peer_hex));
+        let mut at = [0u8; 16];
+        at[0] = b'@';
+        let n = peer_label.len().min(at.len() - 1);
+        at[1..1 + n].copy_from_slice(&peer_label.as_bytes()[..n]);
+        let suffix = core::str::from_utf8(&at[..1 + n]).unwrap_or("");
+        let shared = bench::measure(name_with(&mut buf, "ecdh", label, suffix), || {
+            diffie_hellman(black_box(&key), black_box(&peer))
+        });
+        if black_box(shared).is_err() {
+            return 3;
         }
         black_box(bench::measure(name(&mut buf, "leak-count", label), || leak_count(black_box(&secret))));
         black_box(bench::measure(name(&mut buf, "leak-blocks", label), || leak_blocks(black_box(&secret))));

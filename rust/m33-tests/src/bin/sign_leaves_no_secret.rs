@@ -1,5 +1,5 @@
 //! p256-sign leaves no secret in RAM (issue #13, defect 5): after a signature, a
-//! public key or the making of a key, once the `SecretKey` is dropped, no run of 8 or
+//! public key, an ECDH or the making of a key, once the `SecretKey` is dropped, no run of 8 or
 //! more bytes of any secret the operation made is left anywhere in RAM (.data, .bss,
 //! the unused RAM between them and the stack, and the whole stack, the dead part
 //! below the test's frame included), and nothing the operation wrote is left in the
@@ -8,7 +8,9 @@
 //! The secrets ("needles", in `sign_leaves_no_secret_cases.rs`) are the nonce k in the
 //! forms the signer keeps it in, k^-1, the comb's projective point `k G` before
 //! normalisation and its Z inverse, the key d in the forms the signer copies, `r d`
-//! and `e + r d`, and the HMAC-DRBG's K and V with their HMAC pads and SHA-256 states.
+//! and `e + r d`, and the HMAC-DRBG's K and V with their HMAC pads and SHA-256 states;
+//! for ECDH (issue #18), d's forms and the Jacobian `d P` before and after the last
+//! addition, with the Z inverse (the shared secret itself is the caller's).
 //! They are hex strings in flash, decoded a byte at a time into registers, so the
 //! search plants nothing it looks for; the keys are `static` (flash) too, so the
 //! `SecretKey` holds the only RAM copy of d until it is dropped. Every aligned RAM
@@ -26,7 +28,8 @@
 //! and V after steps d, e, f and g (K1, V1, K2, V2) and k (the next V); a SHA-256
 //! compression gives the state after `K ^ ipad` and `K ^ opad`; `p256-sign`'s comb
 //! (`point::mul_base`: odd scalar, signed digits, the same mixed-addition formulas)
-//! replayed step by step gives the Jacobian `X, Y, Z`; the rest is arithmetic mod n
+//! replayed step by step gives the Jacobian `X, Y, Z`, and so does ECDH's
+//! variable-base multiplication (`point::mul`); the rest is arithmetic mod n
 //! or p. The signatures and public key they give are the `expected` ones, which each
 //! test checks; "sample"'s and "test"'s k are RFC 6979 A.2.5's. The seeded keys and
 //! digests are SHA-256 of "sign_leaves_no_secret key 1" (mod n - 1, plus 1) and of
@@ -40,7 +43,7 @@
 use core::hint::black_box;
 use core::mem::MaybeUninit;
 use m33_rt::bench::measure;
-use p256_sign::{public_key, sign_prehash, SecretKey};
+use p256_sign::{diffie_hellman, public_key, sign_prehash, SecretKey};
 
 /// The keys, what is done with them, the results and the secrets (data only).
 #[path = "../sign_leaves_no_secret_cases.rs"]
@@ -53,7 +56,7 @@ struct Case {
     /// Big-endian; in flash.
     key: [u8; 32],
     op: Op,
-    /// `r || s`, or `04 || x || y`, as hex parts.
+    /// `r || s`, `04 || x || y`, or the shared x, as hex parts.
     expected: &'static [&'static str],
     /// (name, bytes in hex, in the order they lie in memory). "limbs": eight
     /// little-endian u32 (`arith::Limbs`); "signed30": nine u32 of 30 bits (`inv`);
@@ -66,6 +69,8 @@ enum Op {
     /// Sign this digest.
     Sign([u8; 32]),
     PublicKey,
+    /// ECDH with this peer point (SEC1 uncompressed, hex; public).
+    Ecdh(&'static str),
     /// Nothing: the key is made and dropped.
     Make,
 }
@@ -318,6 +323,14 @@ fn use_key(case: &Case) {
             let public = measure("public key", || public_key(key));
             assert!(equals_hex(&public, case.expected), "{}: public key", case.name);
         }
+        Op::Ecdh(peer_hex) => {
+            let mut peer = [0u8; 65];
+            for (i, b) in peer.iter_mut().enumerate() {
+                *b = hex_byte(peer_hex, i);
+            }
+            let shared = measure("ecdh", || diffie_hellman(key, &peer)).expect("ecdh");
+            assert!(equals_hex(&shared, case.expected), "{}: shared secret", case.name);
+        }
         Op::Make => {}
     }
 }
@@ -356,6 +369,10 @@ fn secret_key_seeded_key_2() {
     check(&CASES[5]);
 }
 
+fn ecdh_seeded_key_1() {
+    check(&CASES[6]);
+}
+
 m33_rt::test_image!(
     sign_rfc6979_sample,
     sign_rfc6979_test,
@@ -363,4 +380,5 @@ m33_rt::test_image!(
     sign_seeded_key_2,
     public_key_seeded_key_1,
     secret_key_seeded_key_2,
+    ecdh_seeded_key_1,
 );
