@@ -157,9 +157,10 @@ pub fn check_counter(python: &Path, image: &Path) -> Result {
 }
 
 /// p256-sign's constant-time test (issue #18): `tools/m33trace.py` runs the
-/// `p256_ct` image and requires, per operation (public key, signature), the same
-/// instruction count, executed blocks and data addresses for all of its 16 edge and
-/// random keys and no division, and finds each of the image's deliberate leaks.
+/// `p256_ct` image and requires, per operation (public key, signature, ECDH), the
+/// same instruction count, executed blocks and data addresses for all of its 16 edge
+/// and random keys (ECDH: with four peer points in turn) and no division, and finds
+/// each of the image's deliberate leaks.
 pub fn check_constant_time(python: &Path, image: &Path) -> Result {
     let script = crate::root().join("tools/m33trace.py");
     crate::run(Command::new(python).arg(&script).arg(image))
