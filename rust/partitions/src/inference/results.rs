@@ -34,14 +34,17 @@ pub struct Signer {
 /// Where ENCRYPT0 results go: a P-256 public key and its thumbprint.
 #[derive(Clone, Copy)]
 pub struct Recipient {
-    key: p256::PublicKey,
+    /// SEC1 uncompressed, a point of the curve (checked once here, and again by
+    /// each ECDH).
+    key: [u8; 65],
     kid: [u8; 32],
 }
 
 impl Recipient {
     /// From an uncompressed SEC1 point; `None` if it is not a point of the curve.
     pub fn from_sec1(sec1: &[u8]) -> Option<Self> {
-        let key = p256::PublicKey::from_sec1_bytes(sec1).ok()?;
+        let key: [u8; 65] = sec1.try_into().ok()?;
+        p256_sign::check_public_key(&key).ok()?;
         let point = Ec2Key::from_sec1(sec1).ok()?;
         Some(Recipient { key, kid: thumbprint(&point) })
     }
@@ -107,7 +110,11 @@ pub fn encrypt0(
     let mut inner = [0u8; SIGN1_MAX];
     let n = sign1(platform, signer, claims, &mut inner)?;
     let (ephemeral, secret, iv) = ephemeral_key_and_iv(platform, claims.counter)?;
-    let shared = p256::ecdh::diffie_hellman(&*secret, recipient.key.as_affine());
+    // The x coordinate of the ephemeral scalar times the recipient's point, by
+    // p256-sign's constant-time variable-base multiplication.
+    let shared =
+        Zeroizing::new(secret.diffie_hellman(&recipient.key).map_err(|_| Status::ERROR_GENERIC_ERROR)?);
+    drop(secret);
     let mut context = [0u8; encrypt::KDF_CONTEXT_LEN];
     let mut aad = [0u8; encrypt::ENC_STRUCTURE_LEN];
     let failed = |_| Status::ERROR_GENERIC_ERROR;
@@ -117,7 +124,7 @@ pub fn encrypt0(
         return Err(Status::ERROR_GENERIC_ERROR);
     };
     let mut cek = Zeroizing::new([0u8; encrypt::KEY_LEN]);
-    let hkdf = Hkdf::<Sha256>::new(None, shared.raw_secret_bytes()); // no salt (RFC 9053 5.1)
+    let hkdf = Hkdf::<Sha256>::new(None, shared.as_ref()); // no salt (RFC 9053 5.1)
     if hkdf.expand(context, cek.as_mut()).is_err() {
         return Err(Status::ERROR_GENERIC_ERROR);
     }
@@ -136,11 +143,12 @@ pub fn encrypt0(
 /// info = "si.v1.encrypt0", 44)` gives the scalar and the IV, so that an RNG that
 /// repeats itself (TF-M's dummy provisioning seeds its DRBG identically on every boot
 /// under QEMU) still never reuses an ephemeral key or an AES-GCM nonce. The public half
-/// comes from `p256-sign`'s fixed-base comb, the secret is RustCrypto's scalar for ECDH.
+/// comes from `p256-sign`'s fixed-base comb; the secret (wiped when dropped) is for
+/// its ECDH.
 fn ephemeral_key_and_iv(
     platform: &mut dyn Platform,
     counter: u64,
-) -> Result<(Ec2Key, Zeroizing<p256::NonZeroScalar>, [u8; encrypt::IV_LEN]), Status> {
+) -> Result<(Ec2Key, p256_sign::SecretKey, [u8; encrypt::IV_LEN]), Status> {
     let mut seed = Zeroizing::new([0u8; 32]);
     let mut okm = Zeroizing::new([0u8; 32 + encrypt::IV_LEN]);
     for _ in 0..SCALAR_ATTEMPTS {
@@ -150,16 +158,13 @@ fn ephemeral_key_and_iv(
             .map_err(|_| Status::ERROR_GENERIC_ERROR)?;
         let mut bytes = Zeroizing::new([0u8; 32]);
         bytes.copy_from_slice(&okm[..32]);
-        let (Ok(comb), Some(scalar)) = (
-            p256_sign::SecretKey::from_bytes(&bytes),
-            Option::<p256::NonZeroScalar>::from(p256::NonZeroScalar::from_repr((*bytes).into())),
-        ) else {
+        let Ok(secret) = p256_sign::SecretKey::from_bytes(&bytes) else {
             continue;
         };
-        let public = Ec2Key::from_sec1(&comb.public_key()).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+        let public = Ec2Key::from_sec1(&secret.public_key()).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
         let mut iv = [0u8; encrypt::IV_LEN];
         iv.copy_from_slice(&okm[32..]);
-        return Ok((public, Zeroizing::new(scalar), iv));
+        return Ok((public, secret, iv));
     }
     Err(Status::ERROR_INSUFFICIENT_ENTROPY)
 }
