@@ -27,7 +27,9 @@ terminal, and otherwise from an interactive prompt (tab completion, history).
   --state DIR      state directory: OTP HUK and trusted storage (default: device-state)
   --huk HEX        program this 32-byte HUK at first boot (default: TF-M's AN521
                    dummy provisioning value)
-  --huk-file FILE  the same, from a 32-byte file
+  --huk-file FILE  the same, from a 32-byte file (--huk puts the HUK in this
+                   process's command line, which other users of the host can read;
+                   the secure process gets it on a pipe either way)
   --label-extra S  HUK_DERIV_LABEL_EXTRA: diversifies the keys of emulated devices
                    that share a HUK (at most 15 characters; default empty)
   --org NAME       organisation in CSR subjects (default: Linaro)
@@ -182,6 +184,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--azure-trace" => opts.azure_trace = Some(value()?.into()),
             "-c" => opts.commands = Some(value()?),
             "--secure-socket" => opts.secure_socket = Some(value()?.into()),
+            // The secure process's own: the HUK arrives on its stdin, not in its command
+            // line, which every user of the host can read (/proc/<pid>/cmdline).
+            "--huk-stdin" => {
+                let mut hex = zeroize::Zeroizing::new(String::new());
+                std::io::stdin().read_line(&mut hex).map_err(|e| format!("--huk-stdin: {e}"))?;
+                opts.huk = Some(platform::parse_huk(&hex).map_err(|_| "--huk-stdin: not a HUK".to_string())?);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -260,10 +269,18 @@ fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, Socke
     cmd.arg("--secure-socket").arg(socket).arg("--state").arg(&opts.state).stdin(Stdio::null());
     cmd.args(["--label-extra", &opts.label_extra, "--org", &opts.org]);
     cmd.arg("--recipient").arg(opts.recipient.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    if let Some(huk) = opts.huk {
-        cmd.arg("--huk").arg(huk.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    if opts.huk.is_some() {
+        cmd.arg("--huk-stdin").stdin(Stdio::piped());
     }
     let mut child = cmd.spawn().map_err(|e| format!("cannot start the secure process: {e}"))?;
+    if let (Some(huk), Some(mut stdin)) = (opts.huk, child.stdin.take()) {
+        let hex = zeroize::Zeroizing::new(huk.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n");
+        // Dropping `stdin` closes the pipe: the secure process reads one line.
+        if let Err(e) = stdin.write_all(hex.as_bytes()) {
+            let _ = child.kill();
+            return Err(format!("cannot give the secure process its HUK: {e}"));
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(client) = SocketClient::connect(socket) {

@@ -286,3 +286,39 @@ fn the_huk_is_one_time_programmable() {
     assert_eq!(record[..8], *b"SHUK\x01\0\0\0", "provisioned with the dummy value");
     assert_eq!(record[8..40], expected, "TF-M's AN521 dummy HUK");
 }
+
+#[test]
+fn the_huk_is_in_no_command_line() {
+    let state = scratch("huk-cmdline");
+    let huk: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+    let hex: String = huk.iter().map(|b| format!("{b:02x}")).collect();
+    let file = state.with_extension("huk");
+    std::fs::write(&file, &huk).unwrap();
+    let mut ns = device_sim()
+        .arg("--state")
+        .arg(&state)
+        .arg("--huk-file")
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(ns.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("*** Booting") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the shell ended before its banner");
+    }
+    let secure = children(ns.id());
+    assert_eq!(secure.len(), 1, "one secure process");
+    for pid in [ns.id(), secure[0]] {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let text = String::from_utf8_lossy(&cmdline).to_lowercase();
+        assert!(!text.contains(&hex), "the HUK is in {pid}'s command line: {text:?}");
+    }
+    drop(ns.stdin.take());
+    assert!(ns.wait().unwrap().success());
+    // The HUK the secure process got is the one given: it is programmed as such.
+    let record = std::fs::read(state.join("huk.bin")).unwrap();
+    assert_eq!(record[8..40], huk[..]);
+}
