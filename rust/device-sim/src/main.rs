@@ -262,6 +262,22 @@ fn secure_main(opts: Options) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// Removes the sockets of earlier device-sim processes that are gone (killed before
+/// they could remove their own): `secure-<pid>.sock` with no process `<pid>`. A live
+/// one's socket stays, whoever it is.
+fn remove_dead_sockets(state: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(state) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("secure-")?.strip_suffix(".sock")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Starts the secure process and waits until it accepts connections.
 fn boot_secure(opts: &Options, socket: &std::path::Path) -> Result<(Child, SocketClient), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -306,6 +322,7 @@ fn ns_main(opts: Options) -> ExitCode {
     // must neither remove the first one's socket nor talk to its secure process (its
     // own secure process refuses the locked directory and the boot fails).
     let socket = opts.state.join(format!("secure-{}.sock", std::process::id()));
+    remove_dead_sockets(&opts.state);
     // The credentials are read before the boot: a bad file is a usage error.
     let https = match &opts.bootstrap_creds {
         Some(dir) => match device_sim::https::Bootstrap::from_dir(dir) {

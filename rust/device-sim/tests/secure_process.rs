@@ -322,3 +322,28 @@ fn the_huk_is_in_no_command_line() {
     let record = std::fs::read(state.join("huk.bin")).unwrap();
     assert_eq!(record[8..40], huk[..]);
 }
+
+#[test]
+fn sockets_of_killed_shells_are_removed_at_the_next_boot() {
+    let state = scratch("stale-sockets");
+    std::fs::create_dir_all(&state).unwrap();
+    // Above the kernel's largest pid: no process has it.
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let dead = state.join(format!("secure-{}.sock", pid_max + 1));
+    let live = state.join(format!("secure-{}.sock", std::process::id()));
+    let other = state.join("secure-notes.sock");
+    for path in [&dead, &live, &other] {
+        std::fs::write(path, b"").unwrap();
+    }
+    let out = device_sim().arg("--state").arg(&state).args(["-c", "info version"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(!dead.exists(), "a dead process's socket is removed");
+    assert!(live.exists() && other.exists(), "a live process's socket, and other files, stay");
+    let left: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sock"))
+        .collect();
+    assert_eq!(left.len(), 2, "the shell removed its own: {left:?}");
+}
