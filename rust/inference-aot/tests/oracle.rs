@@ -2,9 +2,10 @@
 //! Rust by `generate`, the source built with `rustc` into a small program that runs
 //! the engine on inputs from stdin, and its outputs compared byte for byte with the
 //! `tflite-micro` oracle's (`tools/tflm_oracle.py`) on the same seeded inputs.
-//! Models: the sine model (`aot-models` tests it on every int8 input), and the
-//! MLPerf Tiny anomaly-detection autoencoder (`../shared/models/mlperf-tiny/`,
-//! beside the repository as CI clones it: ten FULLY_CONNECTED, depths 8 to 640).
+//! Models: the sine model (`aot-models` tests it on every int8 input), the MLPerf
+//! Tiny anomaly-detection autoencoder (`../shared/models/mlperf-tiny/`, beside the
+//! repository as CI clones it: ten FULLY_CONNECTED, depths 8 to 640), and
+//! `fc_variants.py`'s single FULLY_CONNECTED models, one per path of the kernel.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,10 +43,15 @@ fn main() {
 }
 "#;
 
-/// Compiles `model`'s engine and checks it against TFLM on `cases` seeded inputs.
+/// Compiles `model`'s engine (relative to the workspace root) and checks it
+/// against TFLM on `cases` seeded inputs.
 fn equals_tflm(model: &str, cases: usize) {
-    let path = root().join(model);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    equals_tflm_at(&root().join(model), cases);
+}
+
+fn equals_tflm_at(path: &Path, cases: usize) {
+    let model = &path.display().to_string();
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let source = inference_aot::generate(&bytes, model).unwrap_or_else(|e| panic!("{model}: {e}"));
     let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("aot-{stem}"));
@@ -64,7 +70,7 @@ fn equals_tflm(model: &str, cases: usize) {
     let oracle = dir.join("oracle");
     let status = Command::new(python())
         .arg(root().join("tools/tflm_oracle.py"))
-        .arg(&path)
+        .arg(path)
         .args(["--seed", "7", "--count", &cases.to_string(), "-o"])
         .arg(&oracle)
         .status()
@@ -115,4 +121,34 @@ fn sine_equals_tflm() {
 #[test]
 fn anomaly_autoencoder_equals_tflm() {
     equals_tflm("../shared/models/mlperf-tiny/ad01_int8.tflite", 20);
+}
+
+/// `fc_variants.py`'s models: each path of the generated FULLY_CONNECTED (the
+/// source shows which it took).
+#[test]
+fn fully_connected_variants_equal_tflm() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fc_variants");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fc_variants.py");
+    let out = Command::new(python()).arg(script).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "fc_variants.py: {}", String::from_utf8_lossy(&out.stderr));
+    let models: Vec<PathBuf> = String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect();
+    assert_eq!(models.len(), 5);
+    for model in &models {
+        let name = model.file_stem().unwrap().to_str().unwrap();
+        let source = inference_aot::generate(&std::fs::read(model).unwrap(), name).unwrap();
+        let (packed, single) = (source.contains("_PACKED:"), source.contains("_WEIGHTS:"));
+        let unrolled = source.contains("let x0 = ") || source.contains(".wrapping_add(i32::from(w[0])");
+        let expected = match name {
+            "fc_aot_groups_and_rest" => (true, true, true),
+            "fc_aot_packed_loop" => (true, false, false),
+            "fc_aot_unpackable" => (false, true, false),
+            "fc_aot_left_shift" | "fc_aot_depth1" => (false, true, true),
+            other => panic!("unexpected model {other}"),
+        };
+        assert_eq!((packed, single, unrolled), expected, "{name}: (packed, one by one, unrolled)");
+        if name == "fc_aot_left_shift" {
+            assert!(source.contains("acc.wrapping_mul(4)"), "{name}: a left shift of 2");
+        }
+        equals_tflm_at(model, 50);
+    }
 }
