@@ -91,7 +91,9 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
             channel_multipliers(&in_t, &filter_t, &out_t, 0, persist, (params, PER_CHANNEL), OP)?;
             let input_offset = in_t.zero_point.wrapping_neg();
             let taps = f_h * f_w * filter_depth;
-            for (c, w) in filter.chunks_exact(taps).enumerate() {
+            // A pass over every weight: only when the sums are stored (not at load).
+            let stored = if persist.counting_only() { &[][..] } else { filter };
+            for (c, w) in stored.chunks_exact(taps).enumerate() {
                 let b = bias.map_or(0, |b| i32_at(b, 4 * c));
                 persist.put_i32(
                     params + PER_CHANNEL * c + FOLDED,
@@ -159,7 +161,7 @@ impl Conv<'_> {
                             self.for_each_run(image, w, 1, win, oc / self.per_group, |x, w| {
                                 dot = dot.wrapping_add(dot_i8(w, x));
                                 if !inside {
-                                    wsum = wsum.wrapping_add(sum_i8(w));
+                                    wsum = w.iter().fold(wsum, |acc, &v| acc.wrapping_add(v as i8 as i32));
                                 }
                             })?;
                             let at = PER_CHANNEL * oc;
@@ -236,10 +238,23 @@ impl Conv<'_> {
     }
 }
 
-/// sum(w[i]) over int8 values.
+/// sum(w[i]) over int8 values (in wrapping int32, as the kernels add them), a word
+/// at a time: the bytes offset by 128 (unsigned) summed in two 16-bit lanes of pairs,
+/// 128 words before the lanes could overflow, then the offsets taken off.
 #[inline(always)]
 fn sum_i8(w: &[u8]) -> i32 {
-    w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32))
+    let (words, rest) = w.as_chunks::<4>();
+    let mut total = rest.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
+    for block in words.chunks(128) {
+        let mut lanes = 0u32;
+        for word in block {
+            let v = u32::from_le_bytes(*word) ^ 0x8080_8080;
+            lanes += (v & 0x00ff_00ff) + ((v >> 8) & 0x00ff_00ff);
+        }
+        let unsigned = (lanes & 0xffff) + (lanes >> 16);
+        total = total.wrapping_add(unsigned as i32 - 512 * block.len() as i32);
+    }
+    total
 }
 
 /// `total` plus x[i] w[i] over f32 values, one product at a time in order (as the

@@ -138,7 +138,9 @@ pub fn prepare<'m>(
             // (one `TensorInfo` less on the stack).
             let bias = super::bias(model, op, out_depth, DType::I32, &mut in_t)?;
             let folded = persist.alloc(4 * out_depth)?;
-            for (c, w) in filter.chunks_exact(accum_depth).enumerate() {
+            // A pass over every weight: only when the sums are stored (not at load).
+            let stored = if persist.counting_only() { &[][..] } else { filter };
+            for (c, w) in stored.chunks_exact(accum_depth).enumerate() {
                 let sum = w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
                 let b = bias.map_or(0, |b| super::i32_at(b, 4 * c));
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));

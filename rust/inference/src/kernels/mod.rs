@@ -159,6 +159,13 @@ impl<'a> Persist<'a> {
         Persist { buf: Some(buf), used: 0 }
     }
 
+    /// Whether this only counts (a model's validation at load, or its arena size): then
+    /// what would be stored need not be computed.
+    #[cfg_attr(not(weighted), allow(dead_code))]
+    pub fn counting_only(&self) -> bool {
+        self.buf.is_none()
+    }
+
     /// Reserves `n` bytes, 4-aligned; returns their offset (past the buffer's end when
     /// it is too small: the caller checks `used` against the buffer after preparing).
     // Only the operators with persistent data call it (a single-operator build may have none).
