@@ -12,7 +12,7 @@
 use super::conv_common::{
     channel_multipliers, clamp_f32, dims4, read_options, Axis, Kind, Window, WindowOptions,
 };
-use super::{dot_i8, f32_at, i32_at, requant_at, required, Io, Persist, Slot};
+use super::{dot4_i8, dot_i8, f32_at, i32_at, requant_at, required, Io, Persist, Slot};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
@@ -147,6 +147,11 @@ impl Conv<'_> {
         if input.len() != self.batches * image_len || output.len() != self.batches * out_len || taps == 0 {
             return Err(Error::BadTensor);
         }
+        // A window inside the image, over every input channel and without dilated
+        // columns, is `f_h` runs of bytes: gathered into one patch (unless it is one
+        // run already), all output channels are then dot products with it.
+        let gathers = self.filter_depth == self.in_depth && self.cols.dilation() == 1 && taps <= PATCH;
+        let mut buf = [0u8; PATCH];
         for (b, pixels) in output.chunks_exact_mut(out_len.max(1)).enumerate() {
             let image = input.get(b * image_len..(b + 1) * image_len).ok_or(Error::BadTensor)?;
             for (p, out) in pixels.chunks_exact_mut(out_depth * elem).enumerate() {
@@ -155,6 +160,11 @@ impl Conv<'_> {
                 let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
                 let inside = fy0 == 0 && fy1 == self.rows.filter() && fx0 == 0 && fx1 == self.cols.filter();
                 match self.kind {
+                    Kind::Int8 { output_offset, act_min, act_max, .. } if inside && gathers => {
+                        let patch = self.patch(image, win, &mut buf).ok_or(Error::BadTensor)?;
+                        pixel_i8(patch, filter, params, out, (output_offset, act_min, act_max))
+                            .ok_or(Error::BadTensor)?;
+                    }
                     Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } => {
                         for (oc, (o, w)) in out.iter_mut().zip(filter.chunks_exact(taps)).enumerate() {
                             let (mut dot, mut wsum) = (0i32, 0i32);
@@ -191,6 +201,23 @@ impl Conv<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The int8 bytes of a window inside the image (over every input channel, columns
+    /// not dilated) in the weights' order: a slice of the image when the window is
+    /// one row, else its rows copied into `buf`.
+    #[inline(always)]
+    fn patch<'a>(&self, image: &'a [u8], win: Window, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+        let run = self.cols.filter() * self.in_depth;
+        let at = |fy| (self.rows.at(win.y0, fy) * self.in_w + self.cols.at(win.x0, 0)) * self.in_depth;
+        if self.rows.filter() == 1 {
+            return image.get(at(0)..at(0) + run);
+        }
+        let buf = buf.get_mut(..run * self.rows.filter())?;
+        for (fy, row) in buf.chunks_exact_mut(run.max(1)).enumerate() {
+            row.copy_from_slice(image.get(at(fy)..at(fy) + run)?);
+        }
+        Some(buf)
     }
 
     /// Calls `f(input, weights)` on each run of bytes of one filter's window that lies
@@ -236,6 +263,53 @@ impl Conv<'_> {
         }
         Ok(())
     }
+}
+
+/// Bytes of the largest window [`Conv::patch`] gathers (3 x 3 x 112 channels, say);
+/// a larger one takes the general path.
+const PATCH: usize = 1024;
+
+/// All output channels of one pixel whose window is inside the image, int8: four
+/// channels at a time, each a dot product of their weights with the window's `patch`
+/// (the input offset is in the folded bias), plus the folded bias, requantized, offset
+/// and clamped. `None` for a bad size (never for planned tensors).
+#[inline(never)]
+fn pixel_i8(
+    patch: &[u8],
+    filter: &[u8],
+    params: &[u8],
+    out: &mut [u8],
+    (offset, min, max): (i32, i32, i32),
+) -> Option<()> {
+    let taps = patch.len();
+    if taps == 0 {
+        return None;
+    }
+    let q = |p: &[u8], dot: i32| -> Option<u8> {
+        let (rq, folded) = p.split_first_chunk::<{ Requant::BYTES }>()?;
+        let acc = i32::from_le_bytes(*folded.first_chunk::<4>()?).wrapping_add(dot);
+        // max then min, as TFLM clamps (and no panic path for a bad range).
+        Some(Requant::from_bytes(rq).apply(acc).wrapping_add(offset).max(min).min(max) as i8 as u8)
+    };
+    let mut out4 = out.chunks_exact_mut(4);
+    let mut rows4 = filter.chunks_exact(4 * taps);
+    let mut params4 = params.chunks_exact(4 * PER_CHANNEL);
+    for ((o, w), p) in (&mut out4).zip(&mut rows4).zip(&mut params4) {
+        let (w0, w) = w.split_at_checked(taps)?;
+        let (w1, w) = w.split_at_checked(taps)?;
+        let (w2, w3) = w.split_at_checked(taps)?;
+        let dots = dot4_i8([0; 4], w0, w1, w2, w3, patch);
+        for ((o, dot), p) in o.iter_mut().zip(dots).zip(p.chunks_exact(PER_CHANNEL)) {
+            *o = q(p, dot)?;
+        }
+    }
+    let rows = rows4.remainder().chunks_exact(taps);
+    for ((o, w), p) in
+        out4.into_remainder().iter_mut().zip(rows).zip(params4.remainder().chunks_exact(PER_CHANNEL))
+    {
+        *o = q(p, dot_i8(w, patch))?;
+    }
+    Some(())
 }
 
 /// sum(w[i]) over int8 values (in wrapping int32, as the kernels add them), a word

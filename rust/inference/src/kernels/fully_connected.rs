@@ -4,7 +4,7 @@
 
 #[cfg(feature = "op-fully-connected")]
 use super::f32_at;
-use super::{checked_multiplier, dot_i8, required_into, slot, Io, Persist, Slot};
+use super::{checked_multiplier, dot4_i8, dot_i8, required_into, slot, Io, Persist, Slot};
 use crate::quant::{Activation, Requant};
 use crate::scale::multiplier;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
@@ -267,23 +267,6 @@ fn int8_batch(x: &[u8], filter: &[u8], folded: &[u8], table: &[u8], out: &mut [u
 #[inline(always)]
 fn folded_sum(b: &[u8]) -> Option<i32> {
     Some(i32::from_le_bytes(*b.first_chunk::<4>()?))
-}
-
-/// `s[i] + wi . x` for four rows of int8 values in wrapping int32 (over the shortest
-/// slice): each value of `x` is loaded once for the four rows. Not inlined: alone, the
-/// loop keeps its 13 values in registers and walks the rows with post-incremented loads.
-#[inline(never)]
-fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
-    let v = |b: u8| b as i8 as i32;
-    let [mut s0, mut s1, mut s2, mut s3] = s;
-    for ((((&x, &p), &q), &r), &t) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
-        let x = v(x);
-        s0 = s0.wrapping_add(v(p) * x);
-        s1 = s1.wrapping_add(v(q) * x);
-        s2 = s2.wrapping_add(v(r) * x);
-        s3 = s3.wrapping_add(v(t) * x);
-    }
-    [s0, s1, s2, s3]
 }
 
 /// The output offset and activation bounds, widened once per batch (kept in

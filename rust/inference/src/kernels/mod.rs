@@ -488,6 +488,24 @@ pub fn dot_i8(mut w: &[u8], mut x: &[u8]) -> i32 {
     acc
 }
 
+/// `s[i] + wi . x` for four rows of int8 values in wrapping int32 (over the shortest
+/// slice): each value of `x` is loaded once for the four rows. Not inlined: alone, the
+/// loop keeps its 13 values in registers and walks the rows with post-incremented loads.
+#[inline(never)]
+#[cfg(any(feature = "op-fully-connected-int8", feature = "op-conv-2d"))]
+pub fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
+    let v = |b: u8| b as i8 as i32;
+    let [mut s0, mut s1, mut s2, mut s3] = s;
+    for ((((&x, &p), &q), &r), &t) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+        let x = v(x);
+        s0 = s0.wrapping_add(v(p) * x);
+        s1 = s1.wrapping_add(v(q) * x);
+        s2 = s2.wrapping_add(v(r) * x);
+        s3 = s3.wrapping_add(v(t) * x);
+    }
+    [s0, s1, s2, s3]
+}
+
 /// The one input and one output of an element-wise operator, the input not a
 /// constant (constants stay in the model and get no arena bytes).
 #[cfg(any(feature = "op-quantize", feature = "op-dequantize", feature = "op-relu"))]
