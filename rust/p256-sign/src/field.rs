@@ -62,6 +62,25 @@ impl Fe {
         Fe(reduce(&arith::mul_wide(&self.0, &b.0)))
     }
 
+    /// `c self` for a small `c` (at most 8 here; any `c` below 2^27 works): the
+    /// limbs times `c`, then the top word folded in as in [`reduce`], then one
+    /// masked subtraction of p. Cheaper than the two or three additions it replaces.
+    #[allow(dead_code)] // build.rs compiles this file without the users.
+    pub fn mul_small(&self, c: u32) -> Fe {
+        let mut r = [0u32; 8];
+        let mut carry = 0u32;
+        arith::unroll!(i in [0, 1, 2, 3, 4, 5, 6, 7] {
+            (r[i], carry) = arith::mad(self.0[i], c, carry, 0);
+        });
+        // r + carry 2^256 with 0 <= carry < c: the first fold adds a positive
+        // multiple below 2^251 of 2^224 - 2^192 - 2^96 + 1, which carries out at most
+        // one; after that carry's fold r is small and cannot carry again. r < 2^256 < 2p.
+        let (r, carry) = fold(&r, i64::from(carry));
+        let (r, _) = fold(&r, carry);
+        let (reduced, borrow) = arith::sub(&r, &P);
+        Fe(arith::select(arith::mask(borrow), &reduced, &r))
+    }
+
     pub fn sqr(&self) -> Fe {
         Fe(reduce(&arith::sqr_wide(&self.0)))
     }

@@ -152,15 +152,14 @@ pub fn mul_base(k: &Limbs) -> Jacobian {
 
 /// `2p` for Jacobian `p` (a = -3; `p` finite, and `y != 0` since the group has odd
 /// order): 4 multiplications and 4 squarings (`Z3 = 2 Y Z` costs less here than
-/// `(Y + Z)^2 - Y^2 - Z^2`).
+/// `(Y + Z)^2 - Y^2 - Z^2`); the small multiples by [`Fe::mul_small`].
 fn double(p: &Jacobian) -> Jacobian {
     let delta = p.z.sqr();
     let gamma = p.y.sqr();
-    let beta4 = p.x.mul(&gamma).double().double(); // 4 X Y^2
-    let t = p.x.sub(&delta).mul(&p.x.add(&delta));
-    let alpha = t.double().add(&t); // 3 (X - Z^2)(X + Z^2)
-    let x3 = alpha.sqr().sub(&beta4.double());
-    let y3 = alpha.mul(&beta4.sub(&x3)).sub(&gamma.sqr().double().double().double());
+    let beta = p.x.mul(&gamma); // X Y^2
+    let alpha = p.x.sub(&delta).mul(&p.x.add(&delta)).mul_small(3); // 3 (X - Z^2)(X + Z^2)
+    let x3 = alpha.sqr().sub(&beta.mul_small(8));
+    let y3 = alpha.mul(&beta.mul_small(4).sub(&x3)).sub(&gamma.sqr().mul_small(8));
     Jacobian { x: x3, y: y3, z: p.y.mul(&p.z).double() }
 }
 

@@ -83,6 +83,15 @@ fn field_add_sub_neg_match_reference() {
 }
 
 #[test]
+fn field_mul_small_matches_reference() {
+    for a in samples(&P, 4) {
+        for c in [0u32, 1, 2, 3, 4, 5, 7, 8, 255, (1 << 27) - 1] {
+            assert_eq!(Fe(a).mul_small(c).0, mul_mod(&a, &[c, 0, 0, 0, 0, 0, 0, 0], &P), "{a:x?} * {c}");
+        }
+    }
+}
+
+#[test]
 fn field_invert() {
     assert_eq!(Fe::ZERO.invert(), Fe::ZERO);
     for a in samples(&P, 3).into_iter().filter(|a| arith::is_zero(a) == 0) {
