@@ -234,7 +234,14 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
     let place =
         |t: usize| -> Option<(usize, usize)> { plan.offsets.get(&t).map(|&at| (at, tensors[&t].bytes)) };
     for (n, step) in steps.iter().enumerate() {
-        let (x, y) = (step.reads()[0], step.writes());
+        // One input per operator so far (FULLY_CONNECTED's); an operator of two
+        // computed inputs (ADD) will need a three-way split of the arena here.
+        let (&[x], y) = (step.reads(), step.writes()) else {
+            return Err(Error::Unsupported {
+                op: "model",
+                what: "an operator with other than one computed input",
+            });
+        };
         let call = match (x == input.index, y == output.index, place(x), place(y)) {
             (true, true, _, _) => format!("op{n}(&self.input, &mut self.output);"),
             (true, false, _, Some((at, len))) => format!(
