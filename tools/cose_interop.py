@@ -23,7 +23,7 @@ from pycose.keys.curves import P256
 from pycose.keys.ec2 import EC2Key
 from pycose.messages import CoseMessage, EncMessage, Sign1Message
 
-LABEL_VALUE, LABEL_COUNTER, LABEL_INPUT = -80000, -80004, -80005
+LABEL_VALUE, LABEL_COUNTER, LABEL_INPUT, LABEL_INPUT_SHA256 = -80000, -80004, -80005, -80006
 
 
 def thumbprint_input(x: bytes, y: bytes) -> bytes:
@@ -92,9 +92,16 @@ def check_claims(payload: bytes) -> str:
     first, value = next(iter(claims.items()))
     if first != LABEL_VALUE:
         raise AssertionError("the first claim is not -80000")
-    if LABEL_INPUT not in claims:
-        raise AssertionError("no input claim -80005")
-    values, inputs = float32s(value), float32s(claims[LABEL_INPUT])
+    values = float32s(value)
+    # The input: its values (-80005), or a tensor's SHA-256 (-80006); one of the two.
+    if (LABEL_INPUT in claims) == (LABEL_INPUT_SHA256 in claims):
+        raise AssertionError("not exactly one input claim (-80005 or -80006)")
+    if LABEL_INPUT_SHA256 in claims:
+        digest = claims[LABEL_INPUT_SHA256]
+        if not isinstance(digest, bytes) or len(digest) != 32:
+            raise AssertionError("-80006 is not a 32-byte SHA-256")
+        return f"counter={claims.get(LABEL_COUNTER)} input_sha256={digest.hex()} value={listed(values)}"
+    inputs = float32s(claims[LABEL_INPUT])
     return f"counter={claims.get(LABEL_COUNTER)} input={listed(inputs)} value={listed(values)}"
 
 

@@ -71,7 +71,7 @@ pub enum Outcome {
     /// A certificate checked against the CA and registered as the device's key.
     Registered { device: String, kid: String, registered: Registered },
     /// A result verified and stored.
-    Stored(Verified),
+    Stored(Box<Verified>),
     /// A result whose payload is already stored (QoS 1 redelivery): not stored again.
     Duplicate { device: String, counter: Option<u64> },
     /// Refused, and recorded in the audit table with the reason.
@@ -146,7 +146,7 @@ impl Consumer {
                     return Err(Error::DeviceMismatch { claims: verified.device, topic: device });
                 }
                 match self.store.accept(&verified, payload, "mqtt", now_ms)? {
-                    Accepted::Stored => Ok(Outcome::Stored(verified)),
+                    Accepted::Stored => Ok(Outcome::Stored(Box::new(verified))),
                     Accepted::Duplicate => Ok(Outcome::Duplicate { device, counter: Some(verified.counter) }),
                 }
             }

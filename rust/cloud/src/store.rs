@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::{check_counter, CoseCert, DeviceKey, Error, Result, Verified, COSE_SIGN_KEY_ID};
 
 /// The schema this `cloud` writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -73,6 +73,10 @@ CREATE TABLE refusals (
     "
 ALTER TABLE results ADD COLUMN inputs_json TEXT;
 ",
+    // The input tensor's SHA-256 (-80006, hex) of a model that took one: NULL otherwise.
+    "
+ALTER TABLE results ADD COLUMN input_sha256 TEXT;
+",
 ];
 
 /// What registering a certificate did.
@@ -118,6 +122,10 @@ pub struct StoredResult {
     pub engine: String,
     /// `None` for a result stored before the claims carried the input (schema 1).
     pub inputs: Option<Vec<f32>>,
+    /// The input tensor's SHA-256 (hex) when the model took a tensor (`inputs` is
+    /// then empty); left out of the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_sha256: Option<String>,
     pub values: Vec<f32>,
     pub nonce: Option<String>,
     pub kid: String,
@@ -313,8 +321,8 @@ impl Store {
         let inputs = serde_json::to_string(&result.inputs).map_err(|_| Error::Input("inputs"))?;
         tx.execute(
             "INSERT INTO results (device, counter, format, model, model_sha256, engine, values_json, nonce,
-             kid, received_at, via, payload, payload_sha256, inputs_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             kid, received_at, via, payload, payload_sha256, inputs_json, input_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 result.device,
                 counter,
@@ -329,7 +337,8 @@ impl Store {
                 via,
                 payload,
                 hash,
-                inputs
+                inputs,
+                result.input_sha256
             ],
         )?;
         tx.commit()?;
@@ -373,7 +382,7 @@ impl Store {
     pub fn results(&self, query: &ResultQuery) -> Result<Vec<StoredResult>> {
         let mut stmt = self.conn.prepare(
             "SELECT * FROM (SELECT id, format, device, counter, model, model_sha256, engine, values_json,
-             nonce, kid, received_at, via, payload_sha256, inputs_json FROM results
+             nonce, kid, received_at, via, payload_sha256, inputs_json, input_sha256 FROM results
              WHERE (?1 IS NULL OR device = ?1) AND id > coalesce(?2, 0)
              ORDER BY id DESC LIMIT coalesce(?3, -1)) ORDER BY id",
         )?;
@@ -390,6 +399,7 @@ impl Store {
                 model_sha256: r.get(5)?,
                 engine: r.get(6)?,
                 inputs: inputs.and_then(|i| serde_json::from_str(&i).ok()),
+                input_sha256: r.get(14)?,
                 values: serde_json::from_str(&values).unwrap_or_default(),
                 nonce: r.get(8)?,
                 kid: r.get(9)?,

@@ -36,8 +36,13 @@ pub struct Verified {
     pub model: String,
     pub model_sha256: String,
     pub engine: String,
-    /// The model's inputs (`-80005`: for the sine models the angle in radians).
+    /// The model's inputs (`-80005`: for the sine models the angle in radians); empty
+    /// for a model that took a tensor.
     pub inputs: Vec<f32>,
+    /// The SHA-256 of the input tensor (`-80006`, hex), for a model that took one
+    /// (keyword spotting's features). Left out of the JSON when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_sha256: Option<String>,
     /// Its outputs (`-80000`).
     pub values: Vec<f32>,
     pub nonce: Option<String>,
@@ -85,6 +90,7 @@ pub fn verify(
         model_sha256: hex::encode(claims.model_sha256),
         engine: claims.engine.into(),
         inputs: claims.inputs().collect(),
+        input_sha256: claims.input_sha256.map(hex::encode),
         values: claims.values().collect(),
         nonce: claims.nonce.map(hex::encode),
         kid: kid.map(hex::encode),

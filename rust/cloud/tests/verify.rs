@@ -288,3 +288,32 @@ fn a_copy_with_s_replaced_by_n_minus_s_verifies_and_is_a_replay() {
         .count();
     assert!((8..=56).contains(&high), "{high} of 64 with a high s");
 }
+
+#[test]
+fn a_tensor_result_carries_its_inputs_sha256_instead_of_values() {
+    let key = device_key();
+    let scores: Vec<u8> = (0..12).flat_map(|i| (i as f32 / 16.0).to_le_bytes()).collect();
+    let claims = cose_results::Claims {
+        values: &scores,
+        inputs: &[],
+        input_sha256: Some([0x5a; 32]),
+        engine: "si 0.1.0",
+        model_sha256: [0xab; 32],
+        model: "kws",
+        counter: 3,
+        device: common::UUID,
+        nonce: None,
+    };
+    let mut payload = [0u8; 512];
+    let n = claims.encode(&mut payload).unwrap();
+    let result = common::sign1_with_kid(&payload[..n], &key, &cloud::thumbprint(&common::public(&key)));
+    let v = check(&result, &device(&key)).unwrap();
+    assert_eq!((v.model.as_str(), v.values.len()), ("kws", 12));
+    assert!(v.inputs.is_empty());
+    assert_eq!(v.input_sha256, Some("5a".repeat(32)));
+    let json = serde_json::to_string(&v).unwrap();
+    assert!(
+        json.contains(&format!(r#""inputs":[],"input_sha256":"{}","values":[0.0,"#, "5a".repeat(32))),
+        "{json}"
+    );
+}

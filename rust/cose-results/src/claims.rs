@@ -5,8 +5,9 @@
 //! claims follow in a fixed order. That order is not RFC 8949's deterministic key order,
 //! which would put -80000 last; signatures cover the bytes, so nothing needs re-encoding.
 //!
-//! Every claim but the nonce is required, the inputs (`-80005`) too: results made
-//! before that claim existed are refused (docs/formats.md, "Format history").
+//! Every claim but the nonce is required, and the input: either its values (`-80005`)
+//! or, for a tensor input, its SHA-256 (`-80006`), never both. Results made before the
+//! input claim existed are refused (docs/formats.md, "Format history").
 
 use crate::cbor::{Decoder, Encoder};
 use crate::{Error, Result};
@@ -24,6 +25,10 @@ pub const LABEL_COUNTER: i64 = -80004;
 /// The model's input values as the request gave them: float32, little-endian,
 /// concatenated (as [`LABEL_VALUE`] holds the outputs).
 pub const LABEL_INPUT: i64 = -80005;
+/// SHA-256 of the input tensor's bytes as the request gave them, in place of
+/// [`LABEL_INPUT`] when the model took a tensor (hundreds of bytes, as keyword
+/// spotting's features) rather than a few values.
+pub const LABEL_INPUT_SHA256: i64 = -80006;
 /// EAT `ueid` (RFC 9711): type byte 0x01 (RAND) then the device UUID.
 pub const LABEL_UEID: i64 = 256;
 /// EAT `eat_nonce` (RFC 9711): the verifier's nonce, 8 to 64 bytes.
@@ -41,12 +46,12 @@ pub const MAX_INPUTS: usize = 16;
 /// The longest engine or model text.
 pub const TEXT_MAX: usize = 32;
 
-/// The longest claims map with `values` output values and `inputs` input values
-/// (engine and model texts of [`TEXT_MAX`], a counter of `u64::MAX`, a [`NONCE_MAX`]
+/// The longest claims map with `values` output values and `inputs` input values (an
+/// input tensor's SHA-256 takes as much as 8 values: pass 8) (engine and model texts of [`TEXT_MAX`], a counter of `u64::MAX`, a [`NONCE_MAX`]
 /// nonce): a buffer this long holds any of them.
 pub const fn max_encoded_len(values: usize, inputs: usize) -> usize {
     let s = Encoder::string_len;
-    // A label in -80005..=-80000 is 0x3a and four bytes; 256 is three bytes, 10 one.
+    // A label in -80006..=-80000 is 0x3a and four bytes; 256 is three bytes, 10 one.
     const LABEL: usize = 5;
     Encoder::head_len(8)
         + LABEL
@@ -74,8 +79,11 @@ pub struct Claims<'a> {
     pub values: &'a [u8],
     /// The input values the model was asked about, each a float32 little-endian: for
     /// the sine models the angle in radians as the request gave it (before an int8
-    /// model quantizes it).
+    /// model quantizes it). Empty when [`Claims::input_sha256`] stands for the input.
     pub inputs: &'a [u8],
+    /// SHA-256 of an input tensor's bytes, for a model that took a tensor; then
+    /// `inputs` is empty.
+    pub input_sha256: Option<[u8; 32]>,
     pub engine: &'a str,
     pub model_sha256: [u8; 32],
     pub model: &'a str,
@@ -111,8 +119,16 @@ impl<'a> Claims<'a> {
         e.text(self.model)?;
         e.int(LABEL_COUNTER)?;
         e.uint(self.counter)?;
-        e.int(LABEL_INPUT)?;
-        e.bytes(self.inputs)?;
+        match &self.input_sha256 {
+            None => {
+                e.int(LABEL_INPUT)?;
+                e.bytes(self.inputs)?;
+            }
+            Some(digest) => {
+                e.int(LABEL_INPUT_SHA256)?;
+                e.bytes(digest)?;
+            }
+        }
         e.int(LABEL_UEID)?;
         let mut ueid = [0u8; 17];
         ueid[0] = UEID_TYPE_RAND;
@@ -129,8 +145,14 @@ impl<'a> Claims<'a> {
         if !float32s(self.values, MAX_VALUES) {
             return Err(Error::Unexpected("1 to 16 float32 values"));
         }
-        if !float32s(self.inputs, MAX_INPUTS) {
-            return Err(Error::Unexpected("1 to 16 float32 inputs"));
+        match self.input_sha256 {
+            None if !float32s(self.inputs, MAX_INPUTS) => {
+                return Err(Error::Unexpected("1 to 16 float32 inputs"));
+            }
+            Some(_) if !self.inputs.is_empty() => {
+                return Err(Error::Unexpected("input values or an input tensor's SHA-256, not both"));
+            }
+            _ => {}
         }
         if self.engine.is_empty()
             || self.engine.len() > TEXT_MAX
@@ -153,7 +175,7 @@ impl<'a> Claims<'a> {
             return Err(Error::Unexpected("a map of 7 or 8 claims"));
         }
         let (mut values, mut engine, mut hash, mut model, mut counter) = (None, None, None, None, None);
-        let (mut inputs, mut device, mut nonce) = (None, None, None);
+        let (mut inputs, mut input_sha256, mut device, mut nonce) = (None, None, None, None);
         for _ in 0..entries {
             let label = d.int()?;
             let duplicate = match label {
@@ -167,6 +189,11 @@ impl<'a> Claims<'a> {
                 LABEL_MODEL => model.replace(d.text()?).is_some(),
                 LABEL_COUNTER => counter.replace(d.uint()?).is_some(),
                 LABEL_INPUT => inputs.replace(d.bytes()?).is_some(),
+                LABEL_INPUT_SHA256 => {
+                    let h: [u8; 32] =
+                        d.bytes()?.try_into().map_err(|_| Error::Unexpected("a 32-byte hash"))?;
+                    input_sha256.replace(h).is_some()
+                }
                 LABEL_UEID => {
                     let ueid = d.bytes()?;
                     let id = match ueid {
@@ -186,9 +213,18 @@ impl<'a> Claims<'a> {
         }
         d.finish()?;
         let missing = Error::Unexpected("all required claims");
+        let inputs = match (inputs, input_sha256) {
+            (Some(inputs), None) => inputs,
+            (None, Some(_)) => &[],
+            (Some(_), Some(_)) => {
+                return Err(Error::Unexpected("input values or an input tensor's SHA-256, not both"))
+            }
+            (None, None) => return Err(missing),
+        };
         let claims = Claims {
             values: values.ok_or(missing)?,
-            inputs: inputs.ok_or(missing)?,
+            inputs,
+            input_sha256,
             engine: engine.ok_or(missing)?,
             model_sha256: hash.ok_or(missing)?,
             model: model.ok_or(missing)?,

@@ -13,6 +13,7 @@ fn claims<'a>(values: &'a [u8], nonce: Option<&'static [u8]>) -> Claims<'a> {
     Claims {
         values,
         inputs: &INPUT,
+        input_sha256: None,
         engine: "si 0.1.0",
         model_sha256: [0xaa; 32],
         model: "sine",
@@ -69,6 +70,44 @@ fn claims_carry_up_to_16_inputs() {
         back.inputs().collect::<std::vec::Vec<_>>(),
         (0..16u8).map(f32::from).collect::<std::vec::Vec<_>>()
     );
+}
+
+/// A tensor input (keyword spotting's 490 feature bytes, say) is claimed by its
+/// SHA-256 (-80006) in the input's place; never both, never neither.
+#[test]
+fn a_tensor_input_is_claimed_by_its_sha256() {
+    let scores: std::vec::Vec<u8> = (0..12u8).flat_map(|i| (f32::from(i) / 12.0).to_le_bytes()).collect();
+    let c = Claims { inputs: &[], input_sha256: Some([0x5a; 32]), ..claims(&scores, None) };
+    let (out, n) = encoded(&c);
+    // ... -80004: 7, then -80006: h'5a5a...' (32 bytes) where -80005 stands otherwise.
+    let at = n - 21 - 39;
+    assert_eq!(&out[at..at + 7], &[0x3A, 0x00, 0x01, 0x38, 0x85, 0x58, 0x20]);
+    assert_eq!(&out[at + 7..at + 39], &[0x5a; 32]);
+    let back = Claims::decode(&out[..n]).unwrap();
+    assert_eq!(back, c);
+    assert_eq!(back.inputs().count(), 0);
+    assert_eq!(back.values().count(), 12);
+    assert!(n <= claims::max_encoded_len(12, 8));
+
+    let mut buf = [0u8; 256];
+    let both = Claims { input_sha256: Some([0x5a; 32]), ..claims(&scores, None) };
+    let not_both = Error::Unexpected("input values or an input tensor's SHA-256, not both");
+    assert_eq!(both.encode(&mut buf), Err(not_both));
+    // Decoding: both claims in one map, and neither.
+    let mut two = out[..n].to_vec();
+    two[0] += 1;
+    two.extend_from_slice(&[0x3A, 0x00, 0x01, 0x38, 0x84, 0x44, 0x00, 0x00, 0x40, 0x3F]);
+    assert_eq!(Claims::decode(&two), Err(not_both));
+    // (a nonce in its place, so that the map still has 7 claims)
+    let mut neither = out[..at].to_vec();
+    neither.extend_from_slice(&[0x0A, 0x48, 1, 2, 3, 4, 5, 6, 7, 8]);
+    neither.extend_from_slice(&out[at + 39..n]);
+    assert_eq!(Claims::decode(&neither), Err(Error::Unexpected("all required claims")));
+    // A digest that is not 32 bytes.
+    let mut short = out[..n].to_vec();
+    short[at + 6] = 0x1f;
+    short.remove(at + 7);
+    assert_eq!(Claims::decode(&short), Err(Error::Unexpected("a 32-byte hash")));
 }
 
 #[test]
@@ -281,6 +320,7 @@ fn size_bounds_are_exact_for_the_longest_results() {
         let c = Claims {
             values: &values[..4 * count],
             inputs: &input[..4 * inputs],
+            input_sha256: None,
             engine: text,
             model_sha256: [0xaa; 32],
             model: text,

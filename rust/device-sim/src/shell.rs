@@ -31,6 +31,8 @@ pub struct Shell {
     pub https: Option<Box<dyn ns_app::bootstrap::Https>>,
     /// The MQTT publisher, when `--bootstrap-creds` gave the CA certificate.
     pub azure: Option<Box<dyn ns_app::azure::Azure>>,
+    /// What `infer put` wrote, for `infer get <model> tensor`.
+    pub tensor: Box<ns_app::infer::tensor::TensorInput>,
 }
 
 impl Shell {
@@ -39,7 +41,7 @@ impl Shell {
     }
 
     pub fn with_config(config: Config) -> Self {
-        Shell { history: History::default(), config, https: None, azure: None }
+        Shell { config, ..Shell::default() }
     }
 
     /// Runs one line; output and errors go to `out`, as on the device's UART.
@@ -109,6 +111,7 @@ impl Shell {
                 config: &self.config,
                 https: self.https.as_deref(),
                 azure: self.azure.as_deref(),
+                tensor: Some(&mut self.tensor),
             },
             rest,
             &mut text,

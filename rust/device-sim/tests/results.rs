@@ -127,10 +127,30 @@ fn pycose_verifies_and_decrypts_what_the_device_produces() {
             .output()
             .unwrap()
     };
+    // Two keyword-spotting results (INFER_TENSOR): their input is claimed by SHA-256.
+    let mut noise = vec![0u8; 490];
+    ns_app::infer::tensor::sample("noise", &mut noise).unwrap();
+    for format in [api::FORMAT_SIGN1, api::FORMAT_ENCRYPT0] {
+        let mut out = [0u8; api::RESULT_MAX];
+        let reply = c
+            .call(
+                api::SERVICE.handle(),
+                api::INFER_TENSOR,
+                &[b"kws", &format.to_le_bytes(), &noise],
+                &mut [&mut out],
+            )
+            .unwrap();
+        results.push(hex(&out[..reply.out_len[0]]));
+    }
     let out = run(&results);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(text.matches("SIGN1 ok").count() + text.matches("ENCRYPT0 ok").count(), 24, "{text}");
+    assert_eq!(text.matches("SIGN1 ok").count() + text.matches("ENCRYPT0 ok").count(), 26, "{text}");
+    let noise_sha256 = {
+        use sha2::Digest;
+        hex(&sha2::Sha256::digest(&noise))
+    };
+    assert_eq!(text.matches(&format!("input_sha256={noise_sha256}")).count(), 2, "{text}");
     // cbor2 reads each result's input claim: the x it was asked about.
     for (i, line) in text.lines().take(24).enumerate() {
         let input = line.split(" input=").nth(1).and_then(|t| t.split(' ').next()).unwrap_or_default();

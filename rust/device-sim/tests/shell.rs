@@ -1,4 +1,5 @@
-//! The shell of the real `device-sim` as a script drives it: `infer get`'s step cap.
+//! The shell of the real `device-sim` as a script drives it: `infer get`'s step cap, and
+//! input tensors given over several lines.
 
 mod common;
 
@@ -84,4 +85,59 @@ fn a_line_over_the_command_buffer_is_refused_without_being_kept() {
     assert!(text.len() < 64 * 1024, "the line was not echoed: {} bytes of output", text.len());
     let after = text.split("error: line 2").nth(1).unwrap();
     assert!(after.contains("uart:~$ info uuid\n"), "{text}");
+}
+
+/// The value after `prefix` on the line that starts with it.
+fn line_after<'t>(text: &'t str, prefix: &str) -> Vec<&'t str> {
+    text.lines().filter_map(|l| l.strip_prefix(prefix)).collect()
+}
+
+#[test]
+fn a_tensor_given_over_several_lines_is_inferred_as_the_same_sample() {
+    let state = scratch("tensor");
+    let mut noise = vec![0u8; 490];
+    ns_app::infer::tensor::sample("noise", &mut noise).unwrap();
+    let mut script = vec!["infer get kws CBOR noise".to_string(), "infer tensor".to_string()];
+    for (i, chunk) in noise.chunks(98).enumerate() {
+        let hex: String = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        script.push(format!("infer put {} {hex}", i * 98));
+    }
+    script.extend(["infer tensor", "infer get kws CBOR tensor"].map(String::from));
+    let out = device_sim().arg("--state").arg(&state).args(["-c", &script.join("; ")]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let tops = line_after(&text, "Top: ");
+    assert_eq!(tops.len(), 2, "{text}");
+    assert_eq!(tops[0], tops[1], "the same bytes, the same scores");
+    let lengths = line_after(&text, "Tensor: ");
+    assert_eq!(lengths.first(), Some(&"0 bytes"));
+    assert_eq!(lengths.last(), Some(&"490 bytes"));
+    let digests = line_after(&text, "SHA-256: ");
+    let noise_digest: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&noise).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_eq!(digests.last(), Some(&noise_digest.as_str()));
+
+    // What is refused, each with its reason, the shell going on.
+    for (command, reason) in [
+        ("infer put 1000 00112233445566778899aabbccddeeff00112233445566778899", "past the 1024-byte tensor"),
+        ("infer put 0 abc", "1 to 100 bytes in hex"),
+        ("infer put 0 zz", "1 to 100 bytes in hex"),
+        ("infer put x 00", "an offset in bytes"),
+        ("infer get kws CBOR tensor", "kws takes 490 bytes, the tensor holds 491"),
+        ("infer get kws CBOR speech", "invalid argument \"speech\""),
+        ("infer get nope CBOR noise", "no model \"nope\""),
+    ] {
+        let out = device_sim()
+            .arg("--state")
+            .arg(&state)
+            .args(["-c", &format!("infer put 490 00; {command}; info version")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{command}: {text}");
+        assert!(text.contains(reason), "{command}: {text}");
+        assert!(text.contains("secure-inference"), "the shell goes on after {command}: {text}");
+    }
 }

@@ -95,6 +95,17 @@ fn format_named(name: &str) -> Option<u32> {
 /// `infer get <model> [CBOR|SIGN1|ENCRYPT0] <start> [stop] [stride]`, in degrees.
 pub fn get(ctx: &mut Context<'_>, args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
     let [label, second, rest @ ..] = args else { return Err(Failed) };
+    // A whole input tensor: `infer get <model> [format] <sample|tensor>`.
+    match (format_named(second), rest) {
+        (Some(format), [input]) if tensor::names_a_tensor(input) => {
+            return tensor::get(ctx, label, format, input, out)
+        }
+        (None, []) if tensor::names_a_tensor(second) => {
+            let format = ctx.config.default_format;
+            return tensor::get(ctx, label, format, second, out);
+        }
+        _ => {}
+    }
     // The format may be left out (the configured default), but not misspelt.
     let (format, start, rest) = match (format_named(second), rest) {
         (Some(format), [start, rest @ ..]) => (format, *start, rest),
@@ -253,6 +264,8 @@ fn verify(
     let _ = writeln!(out, "COSE_Sign1 signature verified with key 0x5002");
     Ok(())
 }
+
+pub mod tensor;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@
 pub mod azure;
 pub mod bootstrap;
 mod csr_subject;
-mod infer;
+pub mod infer;
 mod info;
 mod jitter;
 mod keys;

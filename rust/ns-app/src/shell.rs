@@ -12,6 +12,9 @@ pub struct Context<'a> {
     /// The MQTT publisher's network and thread (`azure`); `None` where the home has
     /// none.
     pub azure: Option<&'a dyn crate::azure::Azure>,
+    /// The input tensor `infer put` writes, kept between commands; `None` where the
+    /// home keeps none.
+    pub tensor: Option<&'a mut crate::infer::tensor::TensorInput>,
 }
 
 /// The application's build-time options (Kconfig on the device, flags in the host
@@ -165,12 +168,21 @@ pub static COMMANDS: &[Command] = &[
         &[
             leaf(
                 "get",
-                "Run a model on angles in degrees (0..359); print the result as the secure world encoded it",
-                "<model> [CBOR|SIGN1|ENCRYPT0] <start> [stop] [stride]",
+                "Run a model on angles in degrees (0..359), or on a whole input tensor (a sample: zeros, ramp, noise; or the one infer put wrote); print the result as the secure world encoded it",
+                "<model> [CBOR|SIGN1|ENCRYPT0] <start> [stop] [stride] | <model> [CBOR|SIGN1|ENCRYPT0] <sample|tensor>",
                 (2, 3),
                 crate::infer::get,
             ),
             leaf("model", "The models in the secure image", "", (0, 0), crate::infer::model),
+            leaf(
+                "put",
+                "Write up to 100 bytes of the input tensor (hex) at a byte offset, for infer get <model> tensor",
+                "<offset> <hex>",
+                (2, 0),
+                crate::infer::tensor::put,
+            ),
+            leaf("clear", "Empty the input tensor", "", (0, 0), crate::infer::tensor::clear),
+            leaf("tensor", "The input tensor's length and SHA-256", "", (0, 0), crate::infer::tensor::show),
         ],
     ),
     group(

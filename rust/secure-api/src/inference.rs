@@ -5,7 +5,8 @@
 //! | message | inputs | output 0 | errors beyond size checks |
 //! |---|---|---|---|
 //! | [`MODEL_INFO`] | model index u32 | [`ModelInfo`] ([`MODEL_INFO_LEN`] B) | past the last model: DOES_NOT_EXIST |
-//! | [`INFER`] | model label (1..=16 B), [`InferRequest`] (8 B), verifier nonce (none, or 8..=64 B) | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range, unknown format: INVALID_ARGUMENT; no recipient key built in (ENCRYPT0): NOT_SUPPORTED; result counter unreadable or rolled back: the storage's status |
+//! | [`INFER`] | model label (1..=16 B), [`InferRequest`] (8 B), verifier nonce (none, or 8..=64 B) | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range, unknown format: INVALID_ARGUMENT; a model with more than one input or output value: NOT_SUPPORTED; no recipient key built in (ENCRYPT0): NOT_SUPPORTED; result counter unreadable or rolled back: the storage's status |
+//! | [`INFER_TENSOR`] | model label (1..=16 B), result format u32 then the verifier nonce (4 B, or 12..=68 B), the input tensor's bytes (exactly [`ModelInfo::input_bytes`]) | the encoded result, its input claimed by SHA-256 | as [`INFER`]; a tensor of another size: INVALID_ARGUMENT, before any of it is read; a model with more than [`MAX_OUTPUT_VALUES`] output values: NOT_SUPPORTED |
 //!
 //! Three input vectors and one output: TF-M allows four in all per call.
 
@@ -17,6 +18,13 @@ pub const SERVICE: ServiceId =
 
 pub const MODEL_INFO: i32 = 1;
 pub const INFER: i32 = 2;
+/// One inference on an input tensor given whole, as the model takes it (int8 features
+/// for keyword spotting, say): the result claims the tensor by its SHA-256.
+pub const INFER_TENSOR: i32 = 3;
+/// The most output values a result carries (a model's output tensor, dequantized).
+pub const MAX_OUTPUT_VALUES: usize = 16;
+/// The fixed part of [`INFER_TENSOR`]'s second input: the result format, u32.
+pub const TENSOR_REQUEST_LEN: usize = 4;
 
 pub const FORMAT_CBOR: u32 = 0;
 pub const FORMAT_SIGN1: u32 = 1;
@@ -53,8 +61,12 @@ impl InferRequest {
 }
 /// The most operators a model's info lists.
 pub const MAX_OPERATORS: usize = 16;
-/// The most bytes a result takes.
-pub const RESULT_MAX: usize = 512;
+/// The most bytes a result takes: an [`INFER_TENSOR`] result of
+/// [`MAX_OUTPUT_VALUES`] values with the longest nonce, encrypted.
+pub const RESULT_MAX: usize = 768;
+/// The most bytes an [`INFER`] result takes (one value in, one out): what the
+/// non-secure side's publisher queues.
+pub const INFER_RESULT_MAX: usize = 512;
 
 /// What `MODEL_INFO` returns, in this fixed layout:
 ///
@@ -70,6 +82,7 @@ pub const RESULT_MAX: usize = 512;
 /// | 4 | input range high (f32) |
 /// | 32 | SHA-256 of the model's flatbuffer |
 /// | 16 | the distinct builtin operator codes, one byte each |
+/// | 4 | bytes of the input tensor (what [`INFER_TENSOR`] takes) |
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelInfo {
     pub label: [u8; LABEL_MAX],
@@ -82,9 +95,11 @@ pub struct ModelInfo {
     pub input_high: f32,
     pub sha256: [u8; 32],
     pub operators: [u8; MAX_OPERATORS],
+    /// The input tensor's size: what [`INFER_TENSOR`] must be given.
+    pub input_bytes: u32,
 }
 
-pub const MODEL_INFO_LEN: usize = 80;
+pub const MODEL_INFO_LEN: usize = 84;
 
 /// [`ModelInfo::engine`]: the interpreter, which loads the model's flatbuffer and
 /// prepares it at boot.
@@ -104,6 +119,7 @@ impl ModelInfo {
         out[28..32].copy_from_slice(&self.input_high.to_le_bytes());
         out[32..64].copy_from_slice(&self.sha256);
         out[64..80].copy_from_slice(&self.operators);
+        out[80..84].copy_from_slice(&self.input_bytes.to_le_bytes());
         out
     }
 
@@ -121,6 +137,7 @@ impl ModelInfo {
             input_high: f32::from_le_bytes(word(28)),
             sha256: [0; 32],
             operators: [0; MAX_OPERATORS],
+            input_bytes: u32::from_le_bytes(word(80)),
         };
         if b[16] > 1
             || usize::from(info.operator_count) > MAX_OPERATORS
@@ -167,6 +184,7 @@ mod tests {
             input_high: 6.25,
             sha256: [0xce; 32],
             operators: [9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            input_bytes: 1,
         }
     }
 
@@ -176,6 +194,8 @@ mod tests {
             let bytes = info(engine).encode();
             // The engine's byte, after the label, status and operator count.
             assert_eq!(bytes[18], engine);
+            // The input tensor's size last.
+            assert_eq!(bytes[80..], [1, 0, 0, 0]);
             assert_eq!(ModelInfo::decode(&bytes), Some(info(engine)));
         }
         assert_eq!(info(ENGINE_COMPILED).engine_name(), "compiled ahead of time");
@@ -191,6 +211,6 @@ mod tests {
             bad[at] = value;
             assert_eq!(ModelInfo::decode(&bad), None, "byte {at} = {value}");
         }
-        assert_eq!(ModelInfo::decode(&good[..79]), None);
+        assert_eq!(ModelInfo::decode(&good[..83]), None);
     }
 }

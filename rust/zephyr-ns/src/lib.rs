@@ -35,6 +35,9 @@ pub const SI_ARGS_MAX: usize = 8;
 /// `-EINVAL`, what a failed command returns to Zephyr's shell.
 pub const SI_EINVAL: c_int = -22;
 
+/// The input tensor `infer put` writes, kept between commands (1 KiB).
+static mut TENSOR: ns_app::infer::tensor::TensorInput = ns_app::infer::tensor::TensorInput::new();
+
 struct Output<'a>(&'a SiShellOutput);
 
 impl Write for Output<'_> {
@@ -94,7 +97,11 @@ pub unsafe extern "C" fn si_shell_run(
         ..Config::default()
     };
     let mut client = TfmClient::new();
-    let mut ctx = Context { client: &mut client, config: &config, https: None, azure: None };
+    // SAFETY: Zephyr's shell thread is the only caller of si_run and runs one command
+    // at a time, so this is the only reference to TENSOR while it lives.
+    let tensor = unsafe { &mut *core::ptr::addr_of_mut!(TENSOR) };
+    let mut ctx =
+        Context { client: &mut client, config: &config, https: None, azure: None, tensor: Some(tensor) };
     match handler(&mut ctx, &args[..argc], &mut writer) {
         Ok(()) => 0,
         Err(_) => SI_EINVAL,

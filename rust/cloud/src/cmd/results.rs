@@ -60,7 +60,10 @@ pub fn run(argv: impl Iterator<Item = String>) -> Result<(), Failure> {
                 r.counter,
                 r.format,
                 r.model,
-                r.inputs.as_deref().map_or_else(|| "-".into(), list),
+                match (&r.input_sha256, r.inputs.as_deref()) {
+                    (Some(digest), _) => format!("tensor sha256:{}..", &digest[..digest.len().min(8)]),
+                    (None, inputs) => inputs.map_or_else(|| "-".into(), list),
+                },
                 list(&r.values),
                 r.nonce.as_deref().unwrap_or("-")
             )

@@ -22,6 +22,7 @@ fn result(device: &str, counter: u64) -> Verified {
         model_sha256: "00".repeat(32),
         engine: "secure-inference 0.1.0".into(),
         inputs: vec![0.75],
+        input_sha256: None,
         values: vec![0.5],
         nonce: None,
         kid: Some("11".repeat(32)),
@@ -108,7 +109,7 @@ fn a_store_of_schema_1_is_migrated_and_its_results_keep_no_input() {
     .unwrap();
     drop(old);
     let mut store = Store::open(&path).unwrap();
-    assert_eq!(store.version().unwrap(), 2);
+    assert_eq!(store.version().unwrap(), SCHEMA_VERSION);
     let before = store.results(&ResultQuery::default()).unwrap();
     assert_eq!((before.len(), before[0].counter, before[0].inputs.as_deref()), (1, 4, None));
     assert_eq!(before[0].values, [0.25]);
@@ -126,7 +127,7 @@ fn a_store_of_schema_1_is_migrated_and_its_results_keep_no_input() {
     assert!(json[1].contains(r#""inputs":[0.75],"values":[0.5]"#), "{}", json[1]);
     drop(store);
     // Opening again migrates nothing.
-    assert_eq!(Store::open(&path).unwrap().version().unwrap(), 2);
+    assert_eq!(Store::open(&path).unwrap().version().unwrap(), SCHEMA_VERSION);
 }
 
 #[test]

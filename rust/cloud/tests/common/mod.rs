@@ -57,6 +57,7 @@ pub fn claims_bytes(counter: u64, nonce: Option<&[u8]>) -> Vec<u8> {
     let claims = Claims {
         values: &values,
         inputs: &input(counter).to_le_bytes(),
+        input_sha256: None,
         engine: "si 0.1.0",
         model_sha256: [0xab; 32],
         model: "sine",

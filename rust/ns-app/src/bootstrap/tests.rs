@@ -139,7 +139,7 @@ fn run(secure: &mut Secure, https: Option<&dyn Https>, line: &str) -> (Result<()
     let words: Vec<&str> = line.split(' ').collect();
     let cmd = crate::shell::find(&words[..2].join(" ")).unwrap();
     let mut out = String::new();
-    let mut ctx = Context { client: secure, config: &CONFIG, https, azure: None };
+    let mut ctx = Context { client: secure, config: &CONFIG, https, azure: None, tensor: None };
     let result = (cmd.handler.unwrap())(&mut ctx, &words[2..], &mut out);
     (result, out)
 }

@@ -43,6 +43,7 @@ impl psa::Client for Secure {
         let claims = cose_results::Claims {
             values: &value,
             inputs: &input,
+            input_sha256: None,
             engine: "test",
             model_sha256: [0; 32],
             model: "sine",
@@ -63,7 +64,11 @@ fn get_with(config: &Config, args: &str) -> (Result<(), Failed>, String, Vec<f32
     let mut secure = Secure { angles: Vec::new(), limit: 100_000 };
     let mut out = String::new();
     let args: Vec<&str> = args.split(' ').collect();
-    let result = get(&mut Context { client: &mut secure, config, https: None, azure: None }, &args, &mut out);
+    let result = get(
+        &mut Context { client: &mut secure, config, https: None, azure: None, tensor: None },
+        &args,
+        &mut out,
+    );
     let degrees = secure.angles.iter().map(|r| r * 180.0 / core::f32::consts::PI).collect();
     (result, out, degrees)
 }

@@ -29,10 +29,11 @@ use super::Names;
 use crate::jitter::Jitter;
 use crate::provision::Detail;
 use core::fmt;
-use secure_api::inference::{NONCE_MAX, RESULT_MAX};
+use secure_api::inference::{INFER_RESULT_MAX, NONCE_MAX};
 
-/// The largest result a slot holds: the secure world's largest.
-pub const SLOT_MAX: usize = RESULT_MAX;
+/// The largest result a slot holds: the secure world's largest for INFER, which the
+/// publisher asks for (one value in, one out).
+pub const SLOT_MAX: usize = INFER_RESULT_MAX;
 /// The largest packet from the broker that is held whole; a larger PUBLISH is
 /// acknowledged and ignored.
 pub const RX_MAX: usize = 512;

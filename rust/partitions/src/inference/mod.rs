@@ -4,8 +4,9 @@
 //!
 //! Each model is validated when the partition starts; one that fails stays listed as
 //! not loaded and refuses inferences. Inputs are checked (one value, finite, inside the
-//! model's input range) before anything runs, and the result's claims carry that input
-//! as the request gave it next to the output. Every result takes a number from the
+//! model's input range; or a whole input tensor of exactly the model's size, checked
+//! before any of it is read) before anything runs, and the result's claims carry that
+//! input as the request gave it next to the output (a tensor by its SHA-256). Every result takes a number from the
 //! [`counter::ResultCounter`]; signing is the identity partition's (key 0x5002).
 
 pub mod counter;
@@ -105,6 +106,12 @@ pub struct Compiled {
     pub run: fn(i8) -> i8,
 }
 
+/// MLPerf Tiny's keyword-spotting model (`model-kws`; build.rs finds it).
+#[cfg(feature = "model-kws")]
+mod kws {
+    include!(concat!(env!("OUT_DIR"), "/kws.rs"));
+}
+
 /// The sine model compiled ahead of time: its engine lives on the stack of the call
 /// (34 bytes).
 #[cfg(feature = "model-sine")]
@@ -148,12 +155,27 @@ pub static MODELS: &[ModelSource] = &[
             run: sine_compiled,
         }),
     },
+    // Keyword spotting: 49x10 int8 MFCC features in (INFER_TENSOR), 12 class scores
+    // out (silence, unknown, yes, no, up, down, left, right, on, off, stop, go).
+    #[cfg(feature = "model-kws")]
+    ModelSource { label: "kws", bytes: kws::MODEL, input_range: (0.0, 0.0), engine: Engine::Interpreter },
 ];
 
 /// Arena bytes for all compiled-in models together: each model keeps its own part,
-/// planned and prepared once at boot (the sine models use 224 and 128 bytes).
-pub const ARENA_BYTES: usize = 2048;
+/// planned and prepared once at boot (the sine models use 224 and 128 bytes; keyword
+/// spotting what build.rs planned for it, and 16 bytes for its part's alignment).
+pub const ARENA_BYTES: usize = 2048 + KWS_ARENA_BYTES;
+#[cfg(feature = "model-kws")]
+const KWS_ARENA_BYTES: usize = kws::ARENA_BYTES + 16;
+#[cfg(not(feature = "model-kws"))]
+const KWS_ARENA_BYTES: usize = 0;
+#[cfg(feature = "model-kws")]
+const MAX_TENSORS: usize = if kws::TENSORS > 32 { kws::TENSORS } else { 32 };
+#[cfg(not(feature = "model-kws"))]
 const MAX_TENSORS: usize = 32;
+#[cfg(feature = "model-kws")]
+const MAX_OPERATORS: usize = if kws::OPERATORS > 16 { kws::OPERATORS } else { 16 };
+#[cfg(not(feature = "model-kws"))]
 const MAX_OPERATORS: usize = 16;
 /// The models compiled in, as a constant for the service's array.
 const MODEL_COUNT: usize = MODELS.len();
@@ -209,6 +231,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
                 input_high: source.input_range.1,
                 sha256: Sha256::digest(source.bytes).into(),
                 operators: [0; api::MAX_OPERATORS],
+                input_bytes: 0,
             };
             let n = source.label.len().min(api::LABEL_MAX);
             info.label[..n].copy_from_slice(&source.label.as_bytes()[..n]);
@@ -227,6 +250,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             if let Engine::Compiled(compiled) = source.engine {
                 // Nothing to prepare: the model is code.
                 info.arena_bytes = compiled.bytes;
+                info.input_bytes = 1;
                 info.active = true;
                 continue;
             }
@@ -237,7 +261,8 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             free = interp.release_unused();
             if prepared {
                 info.arena_bytes = interp.arena_used() as u32;
-                info.active = one_value(interp);
+                info.input_bytes = interp.input_info(0).map_or(0, |t| t.bytes() as u32);
+                info.active = interp.input_info(1).is_err() && interp.output_info(1).is_err();
             }
             if !info.active {
                 loaded.interp = None;
@@ -267,6 +292,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
                 msg.write(0, &loaded.info.encode())
             }
             api::INFER => self.infer(msg),
+            api::INFER_TENSOR => self.infer_tensor(msg),
             _ => Err(Status::ERROR_NOT_SUPPORTED),
         }
     }
@@ -298,6 +324,9 @@ impl<'a, P: Platform> InferenceService<'a, P> {
         if !loaded.info.active {
             return Err(Status::ERROR_BAD_STATE);
         }
+        if loaded.interp.as_ref().is_some_and(|interp| !one_value(interp)) {
+            return Err(Status::ERROR_NOT_SUPPORTED); // a tensor model: INFER_TENSOR
+        }
         let (low, high) = loaded.source.input_range;
         if !(request.value >= low && request.value <= high) {
             return Err(Status::ERROR_INVALID_ARGUMENT); // NaN fails both comparisons
@@ -314,28 +343,110 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             }
             Engine::Compiled(compiled) => (run_compiled(&compiled, request.value), ENGINE_COMPILED),
         };
-        let (source, sha256) = (loaded.source, loaded.info.sha256);
-        let signer = match self.signer {
-            Some(signer) => signer,
-            None => *self.signer.insert(results::signer(&mut self.platform)?),
-        };
         let value = output.to_le_bytes();
         // The input as the request gave it (checked above): what the model was asked
         // about, before an int8 model quantizes it (docs/formats.md, `-80005`).
         let input = request.value.to_le_bytes();
+        let (label, sha256) = (loaded.source.label, loaded.info.sha256);
+        let made = Made { values: &value, inputs: &input, input_sha256: None, engine, label, sha256 };
+        self.result(msg, made, request.format, recipient, nonce)
+    }
+
+    /// INFER_TENSOR: the input tensor's size is checked against the model's before any
+    /// of it is read; then it is read once, straight into the model's input tensor.
+    fn infer_tensor(&mut self, msg: &mut dyn Message) -> Result<(), Status> {
+        let label_len = msg.in_size(0);
+        let request_len = msg.in_size(1);
+        let nonce_len = request_len.wrapping_sub(api::TENSOR_REQUEST_LEN);
+        if !(1..=api::LABEL_MAX).contains(&label_len)
+            || request_len < api::TENSOR_REQUEST_LEN
+            || !(nonce_len == 0 || (api::NONCE_MIN..=api::NONCE_MAX).contains(&nonce_len))
+            || msg.in_size(3) != 0
+        {
+            return Err(Status::ERROR_INVALID_ARGUMENT);
+        }
+        let mut label = [0u8; api::LABEL_MAX];
+        let label = psa::read_exact(msg, 0, &mut label[..label_len])?;
+        let mut request = [0u8; api::TENSOR_REQUEST_LEN + api::NONCE_MAX];
+        let request = psa::read_exact(msg, 1, &mut request[..request_len])?;
+        let (format, nonce) = request.split_at(api::TENSOR_REQUEST_LEN);
+        let format = u32::from_le_bytes([format[0], format[1], format[2], format[3]]);
+        let recipient = match format {
+            api::FORMAT_CBOR | api::FORMAT_SIGN1 => None,
+            api::FORMAT_ENCRYPT0 => Some(self.recipient.ok_or(Status::ERROR_NOT_SUPPORTED)?),
+            _ => return Err(Status::ERROR_INVALID_ARGUMENT),
+        };
+        let loaded = self
+            .models
+            .iter_mut()
+            .flatten()
+            .find(|m| m.source.label.as_bytes() == label)
+            .ok_or(Status::ERROR_DOES_NOT_EXIST)?;
+        if !loaded.info.active {
+            return Err(Status::ERROR_BAD_STATE);
+        }
+        if msg.in_size(2) != loaded.info.input_bytes as usize {
+            return Err(Status::ERROR_INVALID_ARGUMENT);
+        }
+        let mut values = [0u8; 4 * api::MAX_OUTPUT_VALUES];
+        let mut digest = Sha256::new();
+        let (n_values, engine) = match loaded.source.engine {
+            Engine::Interpreter => {
+                let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
+                let output = interp.output_info(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+                if output.elements() > api::MAX_OUTPUT_VALUES {
+                    return Err(Status::ERROR_NOT_SUPPORTED);
+                }
+                let input = interp.input(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+                psa::read_exact(msg, 2, input)?;
+                digest.update(&*input);
+                interp.invoke().map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+                (dequantize(interp, &mut values).ok_or(Status::ERROR_GENERIC_ERROR)?, ENGINE)
+            }
+            Engine::Compiled(compiled) => {
+                let mut x = [0u8; 1];
+                psa::read_exact(msg, 2, &mut x)?;
+                digest.update(x);
+                let y = (compiled.run)(x[0] as i8);
+                let (scale, zero_point) = compiled.output;
+                values[..4].copy_from_slice(&((i32::from(y) - zero_point) as f32 * scale).to_le_bytes());
+                (1, ENGINE_COMPILED)
+            }
+        };
+        let (label, sha256) = (loaded.source.label, loaded.info.sha256);
+        let input_sha256 = Some(digest.finalize().into());
+        let made = Made { values: &values[..4 * n_values], inputs: &[], input_sha256, engine, label, sha256 };
+        self.result(msg, made, format, recipient, nonce)
+    }
+
+    /// Numbers the result, encodes it in `format` (signed or encrypted as it asks) and
+    /// writes it to the client's output.
+    fn result(
+        &mut self,
+        msg: &mut dyn Message,
+        made: Made<'_>,
+        format: u32,
+        recipient: Option<Recipient>,
+        nonce: &[u8],
+    ) -> Result<(), Status> {
+        let signer = match self.signer {
+            Some(signer) => signer,
+            None => *self.signer.insert(results::signer(&mut self.platform)?),
+        };
         let claims = Claims {
-            values: &value,
-            inputs: &input,
-            engine,
-            model_sha256: sha256,
-            model: source.label,
+            values: made.values,
+            inputs: made.inputs,
+            input_sha256: made.input_sha256,
+            engine: made.engine,
+            model_sha256: made.sha256,
+            model: made.label,
             counter: self.counter.take(&mut self.platform)?,
             device: signer.device,
             nonce: (!nonce.is_empty()).then_some(nonce),
         };
         let mut result = [0u8; api::RESULT_MAX];
         let n = match recipient {
-            None if request.format == api::FORMAT_CBOR => results::cbor(&claims, &mut result)?,
+            None if format == api::FORMAT_CBOR => results::cbor(&claims, &mut result)?,
             None => results::sign1(&mut self.platform, &signer, &claims, &mut result)?,
             Some(recipient) => {
                 results::encrypt0(&mut self.platform, &signer, &recipient, &claims, &mut result)?
@@ -346,6 +457,33 @@ impl<'a, P: Platform> InferenceService<'a, P> {
         }
         msg.write(0, &result[..n])
     }
+}
+
+/// What one inference made, for [`InferenceService::result`].
+struct Made<'r> {
+    values: &'r [u8],
+    inputs: &'r [u8],
+    input_sha256: Option<[u8; 32]>,
+    engine: &'static str,
+    label: &'static str,
+    sha256: [u8; 32],
+}
+
+/// The output tensor, dequantized, as float32 little-endian into `out`; the number of
+/// values.
+fn dequantize(interp: &Prepared<'_>, out: &mut [u8; 4 * api::MAX_OUTPUT_VALUES]) -> Option<usize> {
+    let info = interp.output_info(0).ok()?;
+    let bytes = interp.output(0).ok()?;
+    let n = info.elements();
+    for (i, slot) in out.chunks_exact_mut(4).take(n).enumerate() {
+        let value = match info.dtype {
+            DType::I8 => (*bytes.get(i)? as i8 as i32 - info.zero_point) as f32 * info.scale,
+            DType::F32 => f32::from_le_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?),
+            _ => return None,
+        };
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+    Some(n)
 }
 
 /// The models served here take one value and give one value.

@@ -12,13 +12,19 @@ use secure_api::identity as identity_api;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// Room for the claims map of any result of these models, one input and one output
-/// value (every text and the nonce at their limits, the largest counter).
-const CLAIMS_MAX: usize = cose_results::claims::max_encoded_len(1, 1);
+/// Room for the claims map of any result: up to 16 output values and one input value
+/// or an input tensor's SHA-256 (which takes the room of 8 values), every text and the
+/// nonce at their limits, the largest counter.
+const CLAIMS_MAX: usize = cose_results::claims::max_encoded_len(secure_api::inference::MAX_OUTPUT_VALUES, 8);
 /// Room for the COSE_Sign1 around it (the kid is a 32-byte thumbprint).
 const SIGN1_MAX: usize = sign1::encoded_len(CLAIMS_MAX, 32);
-// The longest ENCRYPT0 result fits the reply buffer.
+// The longest ENCRYPT0 result fits the reply buffer; one of INFER (one value in, one
+// out) fits what the non-secure publisher queues.
 const _: () = assert!(encrypt::encoded_len(SIGN1_MAX, 32) <= secure_api::inference::RESULT_MAX);
+const _: () = assert!(
+    encrypt::encoded_len(sign1::encoded_len(cose_results::claims::max_encoded_len(1, 1), 32), 32)
+        <= secure_api::inference::INFER_RESULT_MAX
+);
 /// Attempts at drawing an ephemeral scalar in [1, n - 1]; failing all four happens
 /// with probability below 2^-128 unless the RNG is broken.
 const SCALAR_ATTEMPTS: usize = 4;
