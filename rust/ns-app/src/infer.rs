@@ -44,7 +44,11 @@ pub fn model(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resu
             let _ = write!(out, " {}", inference::OpCode::name_of(code));
         }
         let _ = writeln!(out, "\n  Arena:     {} bytes", info.arena_bytes);
-        let _ = writeln!(out, "  Input:     {} .. {}", info.input_low, info.input_high);
+        if info.input_low < info.input_high {
+            let _ = writeln!(out, "  Input:     {} .. {}", info.input_low, info.input_high);
+        }
+        let _ =
+            writeln!(out, "  Tensor in: {} B (infer get {} <sample|tensor>)", info.input_bytes, info.label());
     }
     Ok(())
 }
