@@ -4,7 +4,7 @@
 
 use super::ecdsa::edge_keys;
 use super::Rng;
-use crate::{arith, diffie_hellman, point, public_key, Error, SecretKey};
+use crate::{arith, check_public_key, diffie_hellman, point, public_key, Error, SecretKey};
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{AffinePoint, EncodedPoint, NonZeroScalar, ProjectivePoint, PublicKey};
 
@@ -160,7 +160,7 @@ fn ecdh_refuses_what_is_not_a_point_of_the_curve() {
     let mut ff = [0xffu8; 65];
     ff[0] = 4;
     bad.push(ff);
-    // A point (x0, y0) with x0 < 2^256 - p, given as (x0 + p, y0) and (x0, y0 + p).
+    // A point (x0, y0) with x0 < 2^256 - p, given as (x0 + p, y0).
     let (x0, y0) = small_x_point();
     let plus_p =
         |v: &[u8; 32]| arith::to_be_bytes(&arith::add(&arith::from_be_bytes(v), &arith::from_be_bytes(&p)).0);
@@ -170,14 +170,17 @@ fn ecdh_refuses_what_is_not_a_point_of_the_curve() {
     bad.push(x_plus_p);
     for b in &bad {
         assert_eq!(diffie_hellman(&key, b), Err(Error::InvalidPublicKey), "{b:02x?}");
+        assert_eq!(check_public_key(b), Err(Error::InvalidPublicKey), "{b:02x?}");
         assert!(PublicKey::from_sec1_bytes(b).is_err(), "RustCrypto accepts {b:02x?}");
     }
-    // The same point, reduced, is accepted, and y0 + p is refused.
+    // The same point, reduced, is accepted.
     let mut reduced = [4u8; 65];
     reduced[1..33].copy_from_slice(&x0);
     reduced[33..].copy_from_slice(&y0);
     assert_eq!(diffie_hellman(&key, &reduced).unwrap(), rustcrypto_ecdh(&[0x11; 32], &reduced));
     assert!(diffie_hellman(&key, &good).is_ok());
+    assert_eq!(check_public_key(&reduced), Ok(()));
+    assert_eq!(check_public_key(&good), Ok(()));
 }
 
 /// A curve point whose x is below 2^256 - p (so that x + p fits in 32 bytes): the
