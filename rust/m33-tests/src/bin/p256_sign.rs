@@ -1,12 +1,13 @@
-//! p256-sign on the target: the RFC 6979 A.2.5 vectors, key decoding failures, and
+//! p256-sign on the target: the RFC 6979 A.2.5 vectors, key decoding failures,
 //! signatures and public keys equal to RustCrypto `p256` 0.13 on 20 seeded cases
-//! and the edge keys and digests.
+//! and the edge keys and digests, and ECDH shared secrets equal to RustCrypto's on
+//! 10 seeded cases and edge keys (the host's differential test has 100,000).
 #![no_std]
 #![no_main]
 
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
-use p256_sign::{public_key, sign_prehash, Error, SecretKey};
+use p256_sign::{diffie_hellman, public_key, sign_prehash, Error, SecretKey};
 use sha2::{Digest, Sha256};
 
 /// Bytes from hex.
@@ -111,10 +112,62 @@ fn equals_rustcrypto_edge_keys_and_digests() {
     }
 }
 
+/// Both implementations' ECDH of `key` with the SEC1 point `peer`.
+fn check_ecdh(key: &[u8; 32], peer: &[u8; 65]) {
+    let ours = SecretKey::from_bytes(key).expect("key");
+    let secret = p256::NonZeroScalar::try_from(&key[..]).expect("key");
+    let public = p256::PublicKey::from_sec1_bytes(peer).expect("point");
+    let theirs = p256::ecdh::diffie_hellman(secret, public.as_affine());
+    assert!(diffie_hellman(&ours, peer).expect("ecdh")[..] == theirs.raw_secret_bytes()[..], "{key:02x?}");
+}
+
+/// 10 seeded keys, each with the public key of the next seeded scalar as the peer.
+fn ecdh_equals_rustcrypto_seeded_10() {
+    let mut state = 0xec0d_0001_u64;
+    let mut bytes = || {
+        let mut out = [0u8; 32];
+        for chunk in out.chunks_mut(8) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            chunk.copy_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+        }
+        out
+    };
+    for _ in 0..10 {
+        let (key, other) = (bytes(), bytes());
+        if let (Ok(_), Ok(other)) = (SecretKey::from_bytes(&key), SecretKey::from_bytes(&other)) {
+            check_ecdh(&key, &public_key(&other));
+        }
+    }
+}
+
+/// 1, 2, n - 2 (the last addition doubles) and n - 1 with RFC 6979's public key, and
+/// a point off the curve refused.
+fn ecdh_equals_rustcrypto_edge_keys() {
+    let mut peer = [4u8; 65];
+    peer[1..33].copy_from_slice(&hex::<32>(RFC_UX));
+    peer[33..].copy_from_slice(&hex::<32>(RFC_UY));
+    let (mut one, mut two) = ([0u8; 32], [0u8; 32]);
+    one[31] = 1;
+    two[31] = 2;
+    let (mut n_minus_1, mut n_minus_2) = (hex::<32>(N), hex::<32>(N));
+    n_minus_1[31] -= 1;
+    n_minus_2[31] -= 2;
+    for key in [one, two, n_minus_2, n_minus_1] {
+        check_ecdh(&key, &peer);
+    }
+    peer[64] ^= 1;
+    let key = SecretKey::from_bytes(&one).expect("key");
+    assert!(matches!(diffie_hellman(&key, &peer), Err(Error::InvalidPublicKey)));
+}
+
 m33_rt::test_image!(
     rfc6979_a25_vectors,
     secret_key_refuses_zero_and_n_or_more,
     equals_rustcrypto_seeded_first_10,
     equals_rustcrypto_seeded_second_10,
     equals_rustcrypto_edge_keys_and_digests,
+    ecdh_equals_rustcrypto_seeded_10,
+    ecdh_equals_rustcrypto_edge_keys,
 );
