@@ -147,9 +147,10 @@ impl Conv<'_> {
         if input.len() != self.batches * image_len || output.len() != self.batches * out_len || taps == 0 {
             return Err(Error::BadTensor);
         }
-        // A window inside the image, over every input channel and without dilated
-        // columns, is `f_h` runs of bytes: gathered into one patch (unless it is one
-        // run already), all output channels are then dot products with it.
+        // An int8 window over every input channel and without dilated columns is
+        // gathered into one patch (unless it is one run of the image already), the
+        // padding filled with the zero point; all output channels are then dot
+        // products with it.
         let gathers = self.filter_depth == self.in_depth && self.cols.dilation() == 1 && taps <= PATCH;
         let mut buf = [0u8; PATCH];
         for (b, pixels) in output.chunks_exact_mut(out_len.max(1)).enumerate() {
@@ -160,8 +161,9 @@ impl Conv<'_> {
                 let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
                 let inside = fy0 == 0 && fy1 == self.rows.filter() && fx0 == 0 && fx1 == self.cols.filter();
                 match self.kind {
-                    Kind::Int8 { output_offset, act_min, act_max, .. } if inside && gathers => {
-                        let patch = self.patch(image, win, &mut buf).ok_or(Error::BadTensor)?;
+                    Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } if gathers => {
+                        let zero = input_offset.wrapping_neg() as u8;
+                        let patch = self.patch(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
                         pixel_i8(patch, filter, params, out, (output_offset, act_min, act_max))
                             .ok_or(Error::BadTensor)?;
                     }
@@ -203,19 +205,36 @@ impl Conv<'_> {
         Ok(())
     }
 
-    /// The int8 bytes of a window inside the image (over every input channel, columns
-    /// not dilated) in the weights' order: a slice of the image when the window is
-    /// one row, else its rows copied into `buf`.
+    /// The int8 bytes of a window (over every input channel, columns not dilated) in
+    /// the weights' order, the taps outside the image filled with the input's zero
+    /// point `zero`: their products with the folded bias's input offset cancel, so the
+    /// sum equals the reference's, which skips them. A slice of the image when the
+    /// window is one row inside it, else copied into `buf`.
     #[inline(always)]
-    fn patch<'a>(&self, image: &'a [u8], win: Window, buf: &'a mut [u8]) -> Option<&'a [u8]> {
-        let run = self.cols.filter() * self.in_depth;
-        let at = |fy| (self.rows.at(win.y0, fy) * self.in_w + self.cols.at(win.x0, 0)) * self.in_depth;
-        if self.rows.filter() == 1 {
+    fn patch<'a>(&self, image: &'a [u8], win: Window, zero: u8, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+        let (f_h, f_w, depth) = (self.rows.filter(), self.cols.filter(), self.in_depth);
+        let run = f_w * depth;
+        let (fx0, fx1) = win.fx;
+        let at = |fy| (self.rows.at(win.y0, fy) * self.in_w + self.cols.at(win.x0, fx0)) * depth;
+        if f_h == 1 && win.fy == (0, 1) && win.fx == (0, f_w) {
             return image.get(at(0)..at(0) + run);
         }
-        let buf = buf.get_mut(..run * self.rows.filter())?;
+        let buf = buf.get_mut(..run * f_h)?;
+        let whole = win.fx == (0, f_w);
         for (fy, row) in buf.chunks_exact_mut(run.max(1)).enumerate() {
-            row.copy_from_slice(image.get(at(fy)..at(fy) + run)?);
+            if fy < win.fy.0 || fy >= win.fy.1 || fx0 == fx1 {
+                row.fill(zero);
+                continue;
+            }
+            if whole {
+                row.copy_from_slice(image.get(at(fy)..at(fy) + run)?);
+                continue;
+            }
+            let (before, rest) = row.split_at_mut_checked(fx0 * depth)?;
+            let (mid, after) = rest.split_at_mut_checked((fx1 - fx0) * depth)?;
+            before.fill(zero);
+            after.fill(zero);
+            mid.copy_from_slice(image.get(at(fy)..at(fy) + mid.len())?);
         }
         Some(buf)
     }

@@ -24,8 +24,12 @@ const DEPTHWISE_CONV_2D_OPTIONS: u8 = 2;
 /// DepthwiseConv2DOptions field ids (depth_multiplier is 3).
 const OPTIONS: WindowOptions =
     WindowOptions { padding: 0, stride_w: 1, stride_h: 2, activation: 4, dilation_w: 5, dilation_h: 6 };
-/// Bytes of prepared data per output channel: the requantization.
-const PER_CHANNEL: usize = Requant::BYTES;
+/// Bytes of prepared data per output channel: the requantization, the folded bias.
+const PER_CHANNEL: usize = Requant::BYTES + 4;
+/// Where the folded bias is in a channel's prepared data: the bias plus the input
+/// offset times the sum of the channel's taps, which a window inside the image adds
+/// to sum(w x) (the same wrapping sum, regrouped).
+const FOLDED: usize = Requant::BYTES;
 /// Output channels accumulated side by side.
 const BLOCK: usize = 32;
 
@@ -94,16 +98,22 @@ pub fn prepare<'m>(
             bias = super::bias(model, op, out_depth, DType::I32, &mut bias_t)?;
             let params = persist.alloc(PER_CHANNEL * out_depth)?;
             channel_multipliers(&in_t, &filter_t, &out_t, 3, persist, (params, PER_CHANNEL), OP)?;
+            let input_offset = in_t.zero_point.wrapping_neg();
+            // A pass over every weight: only when the sums are stored (not at load).
+            let channels = if persist.counting_only() { 0 } else { out_depth };
+            for c in 0..channels {
+                let taps = filter.iter().skip(c).step_by(out_depth);
+                let sum = taps.fold(0i32, |acc, &w| acc.wrapping_add(w as i8 as i32));
+                let b = bias.map_or(0, |b| i32_at(b, 4 * c));
+                persist.put_i32(
+                    params + PER_CHANNEL * c + FOLDED,
+                    b.wrapping_add(input_offset.wrapping_mul(sum)),
+                );
+            }
             let (act_min, act_max) = activation
                 .int8_range(out_t.scale, out_t.zero_point)
                 .ok_or(bad(why!("activation range overflows")))?;
-            Kind::Int8 {
-                params,
-                input_offset: in_t.zero_point.wrapping_neg(),
-                output_offset: out_t.zero_point,
-                act_min,
-                act_max,
-            }
+            Kind::Int8 { params, input_offset, output_offset: out_t.zero_point, act_min, act_max }
         }
         _ => return Err(bad(why!("types must be all f32 or all int8"))),
     };
@@ -122,6 +132,22 @@ pub fn prepare<'m>(
         cols,
         kind,
     })
+}
+
+/// `acc[i] += w[i] x[i]` over int8 values in wrapping int32, two channels a step (the
+/// loop's overhead on half as many steps), the odd last one alone.
+#[inline(always)]
+fn mac_pairs(acc: &mut [i32], w: &[u8], x: &[u8]) {
+    let v = |b: u8| b as i8 as i32;
+    let ((acc2, acc1), (w2, w1), (x2, x1)) =
+        (acc.as_chunks_mut::<2>(), w.as_chunks::<2>(), x.as_chunks::<2>());
+    for ((a, &[w0, w1]), &[x0, x1]) in acc2.iter_mut().zip(w2).zip(x2) {
+        a[0] = a[0].wrapping_add(v(w0) * v(x0));
+        a[1] = a[1].wrapping_add(v(w1) * v(x1));
+    }
+    for ((a, &w), &x) in acc1.iter_mut().zip(w1).zip(x1) {
+        *a = a.wrapping_add(v(w) * v(x));
+    }
 }
 
 impl DepthwiseConv<'_> {
@@ -211,16 +237,22 @@ impl DepthwiseConv<'_> {
         let Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } = self.kind else {
             return Err(Error::BadTensor);
         };
+        // A window inside the image sums w x and adds the folded bias (the input
+        // offset in it); one over the padding sums w (x + offset) over the taps inside.
+        let inside = win.fy == (0, self.rows.filter()) && win.fx == (0, self.cols.filter());
+        let offset = if inside { 0 } else { input_offset };
         let mut acc = [0i32; BLOCK];
         let acc = acc.get_mut(..n).ok_or(Error::BadTensor)?;
         self.for_each_tap(win, |x, w| {
             let x = image.get(x + c..x + c + inputs).ok_or(Error::BadTensor)?;
             let w = self.filter.get(w + first..w + first + n).ok_or(Error::BadTensor)?;
             if let [x] = x {
-                let x = *x as i8 as i32 + input_offset;
+                let x = *x as i8 as i32 + offset;
                 for (a, &w) in acc.iter_mut().zip(w) {
                     *a = a.wrapping_add((w as i8 as i32) * x);
                 }
+            } else if inside {
+                mac_pairs(acc, w, x);
             } else {
                 for ((a, &w), &x) in acc.iter_mut().zip(w).zip(x) {
                     *a = a.wrapping_add((w as i8 as i32) * (x as i8 as i32 + input_offset));
@@ -230,8 +262,12 @@ impl DepthwiseConv<'_> {
         })?;
         for (j, (o, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
             let oc = first + j;
-            let acc = a.wrapping_add(self.bias.map_or(0, |bias| i32_at(bias, 4 * oc)));
             let at = PER_CHANNEL * oc;
+            let acc = if inside {
+                a.wrapping_add(i32_at(params, at + FOLDED))
+            } else {
+                a.wrapping_add(self.bias.map_or(0, |bias| i32_at(bias, 4 * oc)))
+            };
             let scaled = requant_at(params, at).apply(acc);
             // max then min, as TFLM clamps (and no panic path for a bad range).
             *o = scaled.wrapping_add(output_offset).max(act_min).min(act_max) as i8 as u8;

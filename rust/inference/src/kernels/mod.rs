@@ -161,7 +161,7 @@ impl<'a> Persist<'a> {
 
     /// Whether this only counts (a model's validation at load, or its arena size): then
     /// what would be stored need not be computed.
-    #[cfg(any(feature = "op-conv-2d", feature = "op-fully-connected-int8"))]
+    #[cfg(weighted)]
     pub fn counting_only(&self) -> bool {
         self.buf.is_none()
     }
