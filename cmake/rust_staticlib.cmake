@@ -64,13 +64,17 @@ function(si_rust_staticlib target)
   else()
     find_program(objcopy arm-none-eabi-objcopy REQUIRED)
   endif()
-  # cargo decides what to rebuild; CMake runs it on every build.
+  # cargo decides what to rebuild; CMake runs it on every build. The archive the
+  # link reads is replaced only when its bytes change (copy_if_different; Ninja
+  # re-checks a byproduct's time stamp), so a build with nothing changed relinks
+  # and re-signs nothing.
   add_custom_target(${target}_cargo
     COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${cargo_dir} ${ARG_ENV}
             ${cargo} build --locked --package ${ARG_PACKAGE} --target ${SI_RUST_TARGET}
             --profile m33 ${SI_BUILD_STD} --no-default-features --features "${features}"
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/rust
-    COMMAND ${objcopy} --localize-hidden --remove-section=.note.GNU-stack ${raw} ${out}
+    COMMAND ${objcopy} --localize-hidden --remove-section=.note.GNU-stack ${raw} ${out}.new
+    COMMAND ${CMAKE_COMMAND} -E copy_if_different ${out}.new ${out}
     BYPRODUCTS ${out}
     WORKING_DIRECTORY ${SI_WORKSPACE}
     COMMENT "cargo: ${ARG_PACKAGE} for ${SI_RUST_TARGET} -> lib${ARG_LIBRARY}.a"
