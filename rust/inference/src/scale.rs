@@ -108,6 +108,28 @@ pub fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i
     (q31 as i32, shift)
 }
 
+/// Whether [`multiplier`]`(input, weight, output, false)` has a shift above 30 (which
+/// the kernels refuse), without its division where the exponents alone decide: the
+/// shift is that of the quotient's leading bit, or one more when rounding carries,
+/// so only a shift of exactly 30 needs the whole computation. For validation, which
+/// needs no multiplier.
+#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+pub fn shift_above_30(input: f32, weight: f32, output: f32) -> bool {
+    let ((mi, ei), (mw, ew), (mo, eo)) = (parts(input), parts(weight), parts(output));
+    if mi == 0 || mw == 0 || mo == 0 {
+        return false;
+    }
+    // As `multiplier` and `divide` compute it, before rounding.
+    let (mp, ep) = (u64::from(mi) * u64::from(mw), ei + ew);
+    let up = mp.leading_zeros() as i32 - 16;
+    let low = (((mp << up) >> 24) as u32) < mo;
+    match 25 - up - i32::from(low) + ep - eo {
+        ..30 => false,
+        30 => multiplier(input, weight, output, false).1 > 30,
+        _ => true,
+    }
+}
+
 /// `round(c / scale)` for positive `c` and `scale`, with the division in f32 and the
 /// rounding half away from zero (TFLite's `TfLiteRound` of a float): `None` if the
 /// quotient overflows to infinity or rounds above 2^31, else the magnitude.
@@ -206,6 +228,28 @@ mod tests {
         }
         assert_eq!(multiplier_f32_product(0.0, 1.0, 1.0), (0, 0));
         assert_eq!(multiplier_f64_product(1.0, f32::NAN, 1.0), (0, 0));
+    }
+
+    #[test]
+    fn shift_above_30_agrees_with_the_multiplier() {
+        let mut rng = Rng(0x6A09_E667_F3BC_C908);
+        let (mut above, mut at_30) = (0, 0);
+        for n in 0..300_000 {
+            let (i, w) = (rng.scale(), rng.scale());
+            // Every other case near the limit: an output scale about i w / 2^30.
+            let o = if n % 2 == 0 {
+                rng.scale()
+            } else {
+                let near = i * w / (1u64 << 30) as f32;
+                f32::from_bits(near.to_bits().wrapping_add(rng.next() % 5).wrapping_sub(2))
+                    .max(f32::MIN_POSITIVE)
+            };
+            let shift = multiplier(i, w, o, false).1;
+            assert_eq!(shift_above_30(i, w, o), shift > 30, "{i:e} {w:e} {o:e}");
+            above += usize::from(shift > 30);
+            at_30 += usize::from(shift == 30);
+        }
+        assert!(above > 10_000 && at_30 > 10_000, "{above} above 30, {at_30} at 30");
     }
 
     #[test]

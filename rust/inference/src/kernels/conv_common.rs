@@ -215,6 +215,13 @@ pub fn channel_multipliers(
     }
     for c in 0..channels {
         let scale = filter.scale_of(c);
+        // Validation (a model's load, its arena size) needs no multiplier, only its range.
+        if persist.counting_only() {
+            if crate::scale::shift_above_30(input.scale, scale, output.scale) {
+                return Err(bad(why!("requantization scale out of range")));
+            }
+            continue;
+        }
         let (m, s) =
             checked_multiplier(crate::scale::multiplier(input.scale, scale, output.scale, false), op)?;
         persist.put(at + stride * c, &Requant::new(m, s).to_bytes());
