@@ -204,13 +204,20 @@ fn host() -> Result {
 /// Invokes per timed run and timed runs (the median is reported) of [`inference_vs_tflm`].
 const INVOKES: &str = "1000";
 const RUNS: &str = "11";
+/// The same for the MLPerf Tiny models (milliseconds per invoke on the host).
+const MLPERF_INVOKES: &str = "20";
+const MLPERF_RUNS: &str = "11";
+/// The MLPerf Tiny models, beside the repository as CI clones it.
+const MLPERF: [&str; 4] = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"];
 
 /// Our engine against TFLM's interpreter (the pinned `tflite-micro` Python package,
 /// its C++ reference kernels) on the largest test models, in one run: the same model,
 /// input, invokes and runs on each side (`rust/inference/examples/host_bench.rs`,
 /// `tools/tflm_bench.py`). conv_float32 is the largest by bytes; conv_int8 is the same
 /// graph (the same MACs) quantized. The TFLM figure includes the fixed cost of each
-/// call from Python into C++.
+/// call from Python into C++. Then the four MLPerf Tiny models (`../shared`), the
+/// input written again before each invoke on both sides (their invokes reuse its
+/// bytes), against the goal of at least twice TFLM's speed.
 fn inference_vs_tflm() -> Result {
     let root = crate::root();
     let python = crate::python::venv()?;
@@ -223,11 +230,28 @@ fn inference_vs_tflm() -> Result {
         "--example",
         "host_bench",
     ]))?;
-    for model in ["conv_float32", "conv_int8"] {
+    let models = ["conv_float32", "conv_int8"].map(|m| (m, root.join("models/ops"), [INVOKES, RUNS], None));
+    let mlperf = MLPERF.map(|m| {
+        (m, root.join("../shared/models/mlperf-tiny"), [MLPERF_INVOKES, MLPERF_RUNS], Some("--refill"))
+    });
+    for (model, dir, counts, refill) in models.into_iter().chain(mlperf) {
         println!("== host: {model}.tflite, our engine against the tflite-micro interpreter");
-        let path = root.join("models/ops").join(format!("{model}.tflite"));
-        let ours = timed(Command::new(root.join("target/release/examples/host_bench")).arg(&path))?;
-        let tflm = timed(Command::new(&python).arg(root.join("tools/tflm_bench.py")).arg(&path))?;
+        let path = dir.join(format!("{model}.tflite"));
+        if !path.exists() {
+            return Err(format!(
+                "{}: missing (the MLPerf Tiny models are read from ../shared)",
+                path.display()
+            ));
+        }
+        let ours = timed(
+            Command::new(root.join("target/release/examples/host_bench"))
+                .arg(&path)
+                .args(counts)
+                .args(refill),
+        )?;
+        let tflm = timed(
+            Command::new(&python).arg(root.join("tools/tflm_bench.py")).arg(&path).args(counts).args(refill),
+        )?;
         if ours.1 != tflm.1 {
             return Err(format!("{model}: output checksums differ: ours {}, TFLM {}", ours.1, tflm.1));
         }
@@ -243,9 +267,9 @@ fn inference_vs_tflm() -> Result {
     Ok(())
 }
 
-/// Runs a host benchmark with `INVOKES RUNS` appended: (median ns per invoke, output checksum).
+/// Runs a host benchmark (its arguments given): (median ns per invoke, output checksum).
 fn timed(cmd: &mut Command) -> Result<(f64, u64)> {
-    let out = cmd.args([INVOKES, RUNS]).output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!("{cmd:?} failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr)));

@@ -492,7 +492,7 @@ pub fn dot_i8(mut w: &[u8], mut x: &[u8]) -> i32 {
 /// slice): each value of `x` is loaded once for the four rows. Not inlined: alone, the
 /// loop keeps its 13 values in registers and walks the rows with post-incremented loads.
 #[inline(never)]
-#[cfg(any(feature = "op-fully-connected-int8", feature = "op-conv-2d"))]
+#[cfg(all(target_arch = "arm", any(feature = "op-fully-connected-int8", feature = "op-conv-2d")))]
 pub fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
     let v = |b: u8| b as i8 as i32;
     let [mut s0, mut s1, mut s2, mut s3] = s;
@@ -504,6 +504,21 @@ pub fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]
         s3 = s3.wrapping_add(v(t) * x);
     }
     [s0, s1, s2, s3]
+}
+
+/// [`dot4_i8`] elsewhere (the host): four separate sums, each a reduction the compiler
+/// vectorizes (the same wrapping sums, in another order).
+#[cfg(all(not(target_arch = "arm"), any(feature = "op-fully-connected-int8", feature = "op-conv-2d")))]
+pub fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
+    let dot = |w: &[u8]| {
+        x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add(i32::from(a as i8) * i32::from(b as i8)))
+    };
+    [
+        s[0].wrapping_add(dot(w0)),
+        s[1].wrapping_add(dot(w1)),
+        s[2].wrapping_add(dot(w2)),
+        s[3].wrapping_add(dot(w3)),
+    ]
 }
 
 /// The one input and one output of an element-wise operator, the input not a
