@@ -263,6 +263,12 @@ pub struct Model<'a> {
     outputs: Vector,
 }
 
+/// Whether every read of a tensor checks the quantization of all its channels. Builds
+/// with convolutions, whose per-channel weights and biases are read several times
+/// during setup (validation, planning, preparation), check them all once, at load
+/// (about 40 instructions a channel, thousands of channels), and then channel 0's.
+const ALL_CHANNELS_ON_READ: bool = !cfg!(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"));
+
 impl<'a> Model<'a> {
     /// A model of nothing: what an [`crate::Interpreter::empty`] holds.
     pub(crate) const EMPTY: Model<'a> = Model {
@@ -300,7 +306,11 @@ impl<'a> Model<'a> {
             operators: need(graph.vector(buf, 3, 4)?, why!("no operators"))?,
         };
         for i in 0..model.tensors().len() {
-            model.is_constant(i)?;
+            if ALL_CHANNELS_ON_READ {
+                model.is_constant(i)?;
+            } else {
+                model.check_all_channels(i)?;
+            }
         }
         for v in [model.input_list(), model.output_list()] {
             for i in 0..v.len() {
@@ -414,9 +424,23 @@ impl<'a> Model<'a> {
         Ok(info.data.is_some())
     }
 
-    /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
+    /// Validates tensor `i` with every channel's quantization, where reads do not.
     #[inline(never)]
+    fn check_all_channels(&self, i: usize) -> Result<()> {
+        let mut info = TensorInfo::EMPTY;
+        self.read_tensor_checking::<true>(i, &mut info)
+    }
+
+    /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
+    #[inline(always)]
     pub(crate) fn read_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
+        self.read_tensor_checking::<ALL_CHANNELS_ON_READ>(i, info)
+    }
+
+    /// [`Model::read_tensor`], checking the quantization of every channel (`ALL`) or
+    /// of channel 0 only, the per-tensor figures.
+    #[inline(never)]
+    fn read_tensor_checking<const ALL: bool>(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
         let buf = self.buf();
         let t = self.tensors().table(buf, i)?;
         let dtype = DType::from_schema(t.u8_or(buf, 1, 0)?)?;
@@ -481,7 +505,8 @@ impl<'a> Model<'a> {
                 DType::I8 => (-128, 127),
                 _ => (i32::MIN.into(), i32::MAX.into()),
             };
-            for c in (0..scales.len()).rev() {
+            let checked = if ALL { scales.len() } else { scales.len().min(1) };
+            for c in (0..checked).rev() {
                 let (scale, zp) = (scales.f32(buf, c)?, zps.i64(buf, c)?);
                 if !positive_finite(scale) {
                     return Err(Error::Malformed(why!("quantization scale is not positive and finite")));
