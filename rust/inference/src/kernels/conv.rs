@@ -95,9 +95,9 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
             let stored = if persist.counting_only() { &[][..] } else { filter };
             for (c, w) in stored.chunks_exact(taps).enumerate() {
                 let b = bias.map_or(0, |b| i32_at(b, 4 * c));
-                persist.put_i32(
+                persist.put_array(
                     params + PER_CHANNEL * c + FOLDED,
-                    b.wrapping_add(input_offset.wrapping_mul(sum_i8(w))),
+                    (b.wrapping_add(input_offset.wrapping_mul(sum_i8(w)))).to_le_bytes(),
                 );
             }
             let (act_min, act_max) = activation

@@ -224,7 +224,7 @@ pub fn channel_multipliers(
         }
         let (m, s) =
             checked_multiplier(crate::scale::multiplier(input.scale, scale, output.scale, false), op)?;
-        persist.put(at + stride * c, &Requant::new(m, s).to_bytes());
+        persist.put_array(at + stride * c, Requant::new(m, s).to_bytes());
     }
     Ok(())
 }

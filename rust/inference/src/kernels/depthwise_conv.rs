@@ -101,13 +101,14 @@ pub fn prepare<'m>(
             let input_offset = in_t.zero_point.wrapping_neg();
             // A pass over every weight: only when the sums are stored (not at load).
             let channels = if persist.counting_only() { 0 } else { out_depth };
+            let taps = filter.chunks_exact(out_depth.max(1));
             for c in 0..channels {
-                let taps = filter.iter().skip(c).step_by(out_depth);
-                let sum = taps.fold(0i32, |acc, &w| acc.wrapping_add(w as i8 as i32));
+                let tap = |acc: i32, row: &[u8]| acc.wrapping_add(row.get(c).map_or(0, |&w| w as i8 as i32));
+                let sum = taps.clone().fold(0i32, tap);
                 let b = bias.map_or(0, |b| i32_at(b, 4 * c));
-                persist.put_i32(
+                persist.put_array(
                     params + PER_CHANNEL * c + FOLDED,
-                    b.wrapping_add(input_offset.wrapping_mul(sum)),
+                    (b.wrapping_add(input_offset.wrapping_mul(sum))).to_le_bytes(),
                 );
             }
             let (act_min, act_max) = activation

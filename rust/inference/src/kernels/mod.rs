@@ -181,6 +181,17 @@ impl<'a> Persist<'a> {
         self.put(at, &v.to_le_bytes());
     }
 
+    /// [`Persist::put`] of `N` bytes known at compile time: stored in place (word
+    /// stores, no `memcpy` call), for the per-channel data of convolutions.
+    #[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+    #[inline(always)]
+    pub fn put_array<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        let slot = self.buf.as_deref_mut().and_then(|b| b.get_mut(at..)).and_then(|b| b.first_chunk_mut());
+        if let Some(slot) = slot {
+            *slot = bytes;
+        }
+    }
+
     /// Stores `bytes` at `at` (reserved with [`Persist::alloc`]).
     // Not inlined: inlined, it grew `prepare`'s frame, the sine image's stack peak, by 8 bytes.
     #[inline(never)]
