@@ -152,7 +152,29 @@ impl Conv<'_> {
         // padding filled with the zero point; all output channels are then dot
         // products with it.
         let gathers = self.filter_depth == self.in_depth && self.cols.dilation() == 1 && taps <= PATCH;
-        let mut buf = [0u8; PATCH];
+        if let (true, Kind::Int8 { .. }) = (gathers, self.kind) {
+            // The patch buffer is on the stack: a small one for small windows.
+            return match taps <= SMALL_PATCH {
+                true => self.gathered_i8::<SMALL_PATCH>(input, output, filter, params),
+                false => self.gathered_i8::<PATCH>(input, output, filter, params),
+            };
+        }
+        self.general(input, output, filter, params)
+    }
+
+    /// The outputs of every other convolution (f32, grouped, dilated columns, large
+    /// windows), tap run by tap run. A function of its own: its frame is not on the
+    /// stack under the gathering path's.
+    #[inline(never)]
+    fn general(&self, input: &[u8], output: &mut [u8], filter: &[u8], params: &[u8]) -> Result<()> {
+        let elem = match self.kind {
+            Kind::Float { .. } => 4,
+            Kind::Int8 { .. } => 1,
+        };
+        let (out_h, out_w, out_depth) = (self.rows.out, self.cols.out, self.out_depth);
+        let image_len = self.in_h * self.in_w * self.in_depth * elem;
+        let out_len = out_h * out_w * out_depth * elem;
+        let taps = self.rows.filter() * self.cols.filter() * self.filter_depth * elem;
         for (b, pixels) in output.chunks_exact_mut(out_len.max(1)).enumerate() {
             let image = input.get(b * image_len..(b + 1) * image_len).ok_or(Error::BadTensor)?;
             for (p, out) in pixels.chunks_exact_mut(out_depth * elem).enumerate() {
@@ -161,12 +183,6 @@ impl Conv<'_> {
                 let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
                 let inside = fy0 == 0 && fy1 == self.rows.filter() && fx0 == 0 && fx1 == self.cols.filter();
                 match self.kind {
-                    Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } if gathers => {
-                        let zero = input_offset.wrapping_neg() as u8;
-                        let patch = self.patch(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
-                        pixel_i8(patch, filter, params, out, (output_offset, act_min, act_max))
-                            .ok_or(Error::BadTensor)?;
-                    }
                     Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } => {
                         for (oc, (o, w)) in out.iter_mut().zip(filter.chunks_exact(taps)).enumerate() {
                             let (mut dot, mut wsum) = (0i32, 0i32);
@@ -200,6 +216,38 @@ impl Conv<'_> {
                         }
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every output of an int8 convolution whose windows [`Conv::patch`] gathers, in a
+    /// buffer of `N` bytes (at least the window's).
+    #[inline(never)]
+    fn gathered_i8<const N: usize>(
+        &self,
+        input: &[u8],
+        output: &mut [u8],
+        filter: &[u8],
+        params: &[u8],
+    ) -> Result<()> {
+        let Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } = self.kind else {
+            return Err(Error::BadTensor);
+        };
+        let zero = input_offset.wrapping_neg() as u8;
+        let image_len = self.in_h * self.in_w * self.in_depth;
+        let (out_w, out_depth) = (self.cols.out, self.out_depth);
+        let out_len = self.rows.out * out_w * out_depth;
+        let mut buf = [0u8; N];
+        for (b, pixels) in output.chunks_exact_mut(out_len.max(1)).enumerate() {
+            let image = input.get(b * image_len..(b + 1) * image_len).ok_or(Error::BadTensor)?;
+            for (p, out) in pixels.chunks_exact_mut(out_depth.max(1)).enumerate() {
+                let (y0, fy0, fy1) = self.rows.window(p / out_w);
+                let (x0, fx0, fx1) = self.cols.window(p % out_w);
+                let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
+                let patch = self.patch(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
+                pixel_i8(patch, filter, params, out, (output_offset, act_min, act_max))
+                    .ok_or(Error::BadTensor)?;
             }
         }
         Ok(())
@@ -287,6 +335,8 @@ impl Conv<'_> {
 /// Bytes of the largest window [`Conv::patch`] gathers (3 x 3 x 112 channels, say);
 /// a larger one takes the general path.
 const PATCH: usize = 1024;
+/// The buffer of smaller windows (3 x 3 x 8, 10 x 4 x 1), a smaller stack frame.
+const SMALL_PATCH: usize = 128;
 
 /// All output channels of one pixel whose window is inside the image, int8: four
 /// channels at a time, each a dot product of their weights with the window's `patch`
