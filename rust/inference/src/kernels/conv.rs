@@ -385,7 +385,7 @@ fn pixel_i8(
 /// at a time: the bytes offset by 128 (unsigned) summed in two 16-bit lanes of pairs,
 /// 128 words before the lanes could overflow, then the offsets taken off.
 #[inline(always)]
-fn sum_i8(w: &[u8]) -> i32 {
+pub(super) fn sum_i8(w: &[u8]) -> i32 {
     let (words, rest) = w.as_chunks::<4>();
     let mut total = rest.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
     for block in words.chunks(128) {

@@ -141,6 +141,11 @@ pub fn prepare<'m>(
             // A pass over every weight: only when the sums are stored (not at load).
             let stored = if persist.counting_only() { &[][..] } else { filter };
             for (c, w) in stored.chunks_exact(accum_depth).enumerate() {
+                // A word at a time where CONV_2D links that sum already; byte by byte
+                // (less flash) in a build without it, such as the sine model's.
+                #[cfg(feature = "op-conv-2d")]
+                let sum = super::conv::sum_i8(w);
+                #[cfg(not(feature = "op-conv-2d"))]
                 let sum = w.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i8 as i32));
                 let b = bias.map_or(0, |b| super::i32_at(b, 4 * c));
                 persist.put_i32(folded + 4 * c, b.wrapping_add(input_offset.wrapping_mul(sum)));
