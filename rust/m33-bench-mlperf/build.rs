@@ -2,7 +2,9 @@
 //! beside the repository (a clear error if absent), and writes `models.rs` for the
 //! images: per model its path (for `include_bytes!`), its tensor and operator counts,
 //! the exact arena it needs ([`inference::Model::arena_bytes`]) and the output our
-//! engine gives on the host for the bench input, which the image must reproduce. Links
+//! engine gives on the host for the bench input, which the image must reproduce. The
+//! models that `inference-aot` compiles (only FULLY_CONNECTED so far: AD) are also
+//! generated as Rust, `<name>_aot.rs`, for the `<name>_aot` images. Links
 //! the images with m33-rt's memory map and startup, with a larger stack for the arenas.
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,6 +17,9 @@ const MODELS: [(&str, &str); 4] = [
     ("resnet", "pretrainedResnet_quant"),
     ("ad", "ad01_int8"),
 ];
+
+/// The models compiled ahead of time as well (module name `<name>_aot`).
+const AOT: [&str; 1] = ["ad"];
 
 /// The stack of these images: the arena lives on it (VWW's is about 100 kB).
 const STACK: &str = "256K";
@@ -65,6 +70,17 @@ fn main() {
             output.join(", "),
         )
         .expect("write to a String");
+        if AOT.contains(&name) {
+            let source = inference_aot::generate(&bytes, &format!("{stem}.tflite"))
+                .unwrap_or_else(|e| panic!("{stem}: {e}"));
+            fs::write(out.join(format!("{name}_aot.rs")), source).expect("write the generated engine");
+            writeln!(
+                code,
+                "/// `{stem}.tflite`, compiled ahead of time by inference-aot.\npub mod {name}_aot {{\n    \
+                 include!(concat!(env!(\"OUT_DIR\"), \"/{name}_aot.rs\"));\n}}"
+            )
+            .expect("write to a String");
+        }
     }
     fs::write(out.join("models.rs"), code).expect("write models.rs");
 
