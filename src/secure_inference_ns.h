@@ -72,4 +72,52 @@ int si_shell_run(const char *path,
  */
 extern void si_rust_panic(void);
 
+/**
+ * The CA certificate (DER) of the compiled-in bootstrap credential, `len` bytes
+ * of static storage; NULL and 0 when the build has none (`src/net.c`).
+ */
+extern const uint8_t *si_net_trust_anchor(size_t *len);
+
+/**
+ * `CONFIG_BOOTSTRAP_SERVER_HOST`, a static NUL-terminated string.
+ */
+extern const char *si_net_bootstrap_host(void);
+
+/**
+ * `CONFIG_BOOTSTRAP_SERVER_PORT`.
+ */
+extern uint16_t si_net_bootstrap_port(void);
+
+/**
+ * A TLS 1.2 connection with the bootstrap credential, the server's certificate
+ * checked for `host`: the socket, or a negative errno with `*stage` 0 (the
+ * server unreachable) or 1 (the TLS handshake failed).
+ */
+extern int si_net_connect(const char *host, uint16_t port, uint32_t timeout_ms, int *stage);
+
+/**
+ * Sends all `len` bytes: 0 or a negative errno.
+ */
+extern int si_net_send(int fd, const uint8_t *buf, size_t len);
+
+/**
+ * Up to `len` bytes: their count, 0 when the peer closed, or a negative errno.
+ */
+extern int si_net_recv(int fd, uint8_t *buf, size_t len);
+
+/**
+ * Closes a socket of `si_net_connect`.
+ */
+extern void si_net_close(int fd);
+
+/**
+ * Sleeps `ms` milliseconds (`k_msleep`).
+ */
+extern void si_net_sleep_ms(uint32_t ms);
+
+/**
+ * 64 bits from the entropy driver (`sys_rand_get`: TF-M's RNG through PSA).
+ */
+extern uint64_t si_net_seed(void);
+
 #endif  /* SECURE_INFERENCE_NS_H */

@@ -34,6 +34,9 @@ EXPECTED_DEFAULTS = {
     # The original sample's names (issue #16); ns_app::shell::BOOTSTRAP_SERVER_* the same.
     "BOOTSTRAP_SERVER_HOST": "192.0.2.2",
     "BOOTSTRAP_SERVER_PORT": "1443",
+    # The firmware's network (overlay-smsc911x.conf): off without NETWORKING.
+    "SECURE_INFER_BOOTSTRAP_CREDS": "",
+    "SECURE_INFER_LOCALHOST_IS_QEMU_HOST": "n",
     # docs/mqtt.md; ns_app::shell::AZURE_* the same.
     "NONSECURE_AZURE_FORMAT_SIGN1": "y",
     "NONSECURE_AZURE_FORMAT_ENCRYPT0": "n",

@@ -10,6 +10,9 @@ use core::fmt::Write;
 use ns_app::shell::{Config, Context};
 use psa_tfm::TfmClient;
 
+#[cfg(feature = "net")]
+mod net;
+
 /// Writes `len` bytes of UTF-8 text to the shell (`shell_fprintf` in the glue).
 pub type SiWriteFn = extern "C" fn(ctx: *mut c_void, text: *const c_char, len: usize);
 
@@ -89,11 +92,16 @@ pub unsafe extern "C" fn si_shell_run(
     }
     // SAFETY: the caller passes a valid configuration for the duration of the call.
     let Some(config) = (unsafe { config.as_ref() }) else { return SI_EINVAL };
+    #[cfg(feature = "net")]
+    let (bootstrap_host, bootstrap_port) = net::bootstrap_server();
     let config = Config {
         verify_sign: config.verify_sign,
         default_format: config.default_format,
         infer_get_max_steps: config.infer_get_max_steps,
-        // The bootstrap server's Kconfig options come with the firmware's network.
+        #[cfg(feature = "net")]
+        bootstrap_host,
+        #[cfg(feature = "net")]
+        bootstrap_port,
         ..Config::default()
     };
     let mut client = TfmClient::new();
@@ -102,6 +110,11 @@ pub unsafe extern "C" fn si_shell_run(
     let tensor = unsafe { &mut *core::ptr::addr_of_mut!(TENSOR) };
     let mut ctx =
         Context { client: &mut client, config: &config, https: None, azure: None, tensor: Some(tensor) };
+    // The firmware's network, when Zephyr has one (`keys ca`).
+    #[cfg(feature = "net")]
+    {
+        ctx.https = Some(&net::ZephyrHttps);
+    }
     match handler(&mut ctx, &args[..argc], &mut writer) {
         Ok(()) => 0,
         Err(_) => SI_EINVAL,
