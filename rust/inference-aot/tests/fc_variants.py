@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes single FULLY_CONNECTED int8 models (per-tensor weights) that reach each path
 of inference-aot's generated kernel: units in packed groups of four and left over,
-depths unrolled (up to 32) and looped, weights too large to pack, a requantization
+depths unrolled (up to 32) and looped (even and odd), weights too large to pack, a requantization
 multiplier above one (a left shift), every fused activation, batches, with and
 without bias. Built with inference's test-model writer (elementwise_variants.build).
 
@@ -35,6 +35,8 @@ def main():
     fc(out, "fc_aot_groups_and_rest", 3, 20, 7, ACT.RELU6, False, (0.03, -4), 0.01, (0.06, 3))
     # Depth 48, looped, packed; two batches.
     fc(out, "fc_aot_packed_loop", 2, 48, 8, ACT.NONE, True, (0.02, 5), 0.01, (0.08, -7))
+    # Depth 45, looped in blocks of two and the last input alone.
+    fc(out, "fc_aot_packed_loop_odd", 1, 45, 4, ACT.RELU, True, (0.02, -9), 0.01, (0.05, 2))
     # Every weight +-127 over depth 300: 128 sum|w| = 4,876,800 >= 2^22, not packed.
     signs = RNG.choice([-127, 127], 5 * 300)
     fc(out, "fc_aot_unpackable", 1, 300, 5, ACT.RELU, True, (0.01, -2), 0.004, (0.5, -20), signs)
