@@ -3,6 +3,8 @@
 //! (load, validate, plan, prepare), then two inferences on the bench input (int8
 //! `(i * 7919) % 256 - 128`, written again before each), whose outputs must equal
 //! what our engine gives on the host (which the oracle tests compare with TFLM).
+//! `ad_aot::Engine` is AD compiled ahead of time by `inference-aot` (`build.rs`), for
+//! the `ad_aot` image, whose output must be the same.
 #![no_std]
 
 #[cfg(feature = "image")]
