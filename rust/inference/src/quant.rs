@@ -247,6 +247,14 @@ mod tests {
             let rq = Requant::new(m, s);
             assert_eq!(rq.apply(x), multiply_by_quantized_multiplier(x, m, s), "{x} {m} {s}");
             assert_eq!(Requant::from_bytes(&rq.to_bytes()), rq);
+            #[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+            {
+                let mut words = [0u8; Requant::BYTES];
+                for (b, w) in words.chunks_exact_mut(4).zip(rq.to_words()) {
+                    b.copy_from_slice(&w.to_le_bytes());
+                }
+                assert_eq!(words, rq.to_bytes());
+            }
         }
     }
 }
@@ -287,6 +295,16 @@ impl Requant {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
         b
+    }
+
+    /// [`Requant::to_bytes`] as five little-endian words, for a store that writes them
+    /// one by one in place (no array on the stack, no `memcpy`): a convolution's
+    /// preparation stores one per output channel.
+    #[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+    #[inline(always)]
+    pub fn to_words(&self) -> [i32; 5] {
+        let (lo, hi) = (self.round as i32, (self.round >> 32) as i32);
+        [self.multiplier, self.left_factor, self.right_shift as i32, lo, hi]
     }
 
     /// Values [`Requant::to_bytes`] wrote (other bytes give some other requantization,

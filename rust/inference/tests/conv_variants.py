@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Derives CONV_2D and DEPTHWISE_CONV_2D test models from models/ops for ops_conv.rs:
 what the converter did not emit there (dilation, unequal strides, grouped filters,
-missing biases, RELU_N1_TO_1, two batches, more channels than the engine's blocks),
+missing biases, RELU_N1_TO_1, two batches, more channels than the engine's blocks,
+a first layer with more weights than the engine folds at preparation),
 and broken ones (bad_*.tflite) that the engine must refuse.
 Every variant keeps the graph of its source; where weights change shape they are
 sliced or drawn again from a seeded generator. TFLM (the oracle) does not check
@@ -123,7 +124,7 @@ def group(model, k, groups):
     set_data(model, op.inputs[1], np.ascontiguousarray(w[:, :, :, : w.shape[3] // groups]))
 
 
-def conv_variants(kind, out):
+def conv_variants_of(kind, out):
     m = load(f"conv_{kind}")
     set_window(m, 0, dilation=(2, 2), activation=RELU_N1_TO_1)
     set_window(m, 2, stride=(3, 1), dilation=(1, 3))
@@ -142,6 +143,30 @@ def conv_variants(kind, out):
     set_batches(m, 2)
     set_version(m, 6)
     save(m, os.path.join(out, f"conv_{kind}_grouped.tflite"))
+
+
+def deep_input(model, depth, zero_point):
+    """CONV_2D operator 0 over `depth` input channels (weights drawn again) and the graph
+    input's zero point set: more weights than the engine folds at preparation
+    (FOLD_MAX, 1,024), so invoke adds an input offset that is neither 0 nor 128."""
+    op = graph(model).operators[0]
+    x = tensor(model, op.inputs[0])
+    x.shape = list(x.shape[:3]) + [depth]
+    x.quantization.zeroPoint = [zero_point]
+    n, kh, kw = tensor(model, op.inputs[1]).shape[:3]
+    set_data(model, op.inputs[1], RNG.integers(-127, 128, (n, kh, kw, depth)))
+
+
+def conv_variants(kind, out):
+    if kind == "int8":
+        m = load("conv_int8")
+        deep_input(m, 48, 7)
+        save(m, os.path.join(out, "conv_int8_deep.tflite"))
+        m = load("conv_int8")
+        deep_input(m, 48, 7)
+        set_window(m, 0, dilation=(2, 2))
+        save(m, os.path.join(out, "conv_int8_deep_dilated.tflite"))
+    conv_variants_of(kind, out)
 
 
 def depthwise_variants(kind, out):

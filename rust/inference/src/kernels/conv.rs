@@ -12,7 +12,10 @@
 use super::conv_common::{
     channel_multipliers, clamp_f32, dims4, read_options, Axis, Kind, Window, WindowOptions,
 };
-use super::{dot4_i8, dot_i8, f32_at, i32_at, requant_at, required, Io, Persist, Slot};
+use super::{
+    dot4_i8, dot4_offset, dot_i8, dot_offset, f32_at, i32_at, requant_at, required, Io, Persist, Slot,
+    FOLD_MAX,
+};
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
 use crate::{Error, Result};
@@ -46,6 +49,10 @@ pub struct Conv<'m> {
     rows: Axis,
     cols: Axis,
     kind: Kind,
+    /// The input offset invoke adds to each input value: 0 when preparation folded it
+    /// into each channel's bias (a layer of at most [`FOLD_MAX`] weights), int8's
+    /// input offset otherwise.
+    loop_offset: i32,
 }
 
 pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'_>) -> Result<Conv<'m>> {
@@ -79,6 +86,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
     let cols = Axis::new(padding, in_w as i32, f_w as i32, strides[1], dilations[1], out_w as i32, OP)?;
     let bias;
     let mut bias_t = TensorInfo::EMPTY;
+    let mut loop_offset = 0;
     let kind = match (in_t.dtype, filter_t.dtype, out_t.dtype) {
         (DType::F32, DType::F32, DType::F32) => {
             bias = super::bias(model, op, out_depth, DType::F32, &mut bias_t)?;
@@ -90,14 +98,22 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
             let params = persist.alloc(PER_CHANNEL * out_depth)?;
             channel_multipliers(&in_t, &filter_t, &out_t, 0, persist, (params, PER_CHANNEL), OP)?;
             let input_offset = in_t.zero_point.wrapping_neg();
+            if filter.len() > FOLD_MAX {
+                loop_offset = input_offset;
+            }
             let taps = f_h * f_w * filter_depth;
-            // A pass over every weight: only when the sums are stored (not at load).
+            // A pass over every weight: only when the sums are stored (not at load),
+            // and only when the offset is folded.
             let stored = if persist.counting_only() { &[][..] } else { filter };
             for (c, w) in stored.chunks_exact(taps).enumerate() {
                 let b = bias.map_or(0, |b| i32_at(b, 4 * c));
+                let sum = match loop_offset {
+                    0 => sum_i8(w),
+                    _ => 0,
+                };
                 persist.put_array(
                     params + PER_CHANNEL * c + FOLDED,
-                    (b.wrapping_add(input_offset.wrapping_mul(sum_i8(w)))).to_le_bytes(),
+                    (b.wrapping_add(input_offset.wrapping_mul(sum))).to_le_bytes(),
                 );
             }
             let (act_min, act_max) = activation
@@ -122,6 +138,7 @@ pub fn prepare<'m>(model: &Model<'m>, op: &OperatorInfo, persist: &mut Persist<'
         rows,
         cols,
         kind,
+        loop_offset,
     })
 }
 
@@ -184,16 +201,17 @@ impl Conv<'_> {
                 let inside = fy0 == 0 && fy1 == self.rows.filter() && fx0 == 0 && fx1 == self.cols.filter();
                 match self.kind {
                     Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } => {
+                        let folded = inside && self.loop_offset == 0;
                         for (oc, (o, w)) in out.iter_mut().zip(filter.chunks_exact(taps)).enumerate() {
                             let (mut dot, mut wsum) = (0i32, 0i32);
                             self.for_each_run(image, w, 1, win, oc / self.per_group, |x, w| {
                                 dot = dot.wrapping_add(dot_i8(w, x));
-                                if !inside {
+                                if !folded {
                                     wsum = w.iter().fold(wsum, |acc, &v| acc.wrapping_add(v as i8 as i32));
                                 }
                             })?;
                             let at = PER_CHANNEL * oc;
-                            let acc = if inside {
+                            let acc = if folded {
                                 i32_at(params, at + FOLDED).wrapping_add(dot)
                             } else {
                                 let bias = self.bias.map_or(0, |bias| i32_at(bias, 4 * oc));
@@ -246,8 +264,13 @@ impl Conv<'_> {
                 let (x0, fx0, fx1) = self.cols.window(p % out_w);
                 let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
                 let patch = self.patch(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
-                pixel_i8(patch, filter, params, out, (output_offset, act_min, act_max))
-                    .ok_or(Error::BadTensor)?;
+                let outputs = (output_offset, act_min, act_max);
+                match self.loop_offset {
+                    0 => pixel_i8::<FOLDED_OFFSET>(patch, filter, params, out, outputs, 0),
+                    128 => pixel_i8::<OFFSET_128>(patch, filter, params, out, outputs, 128),
+                    offset => pixel_i8::<OFFSET_IN_LOOP>(patch, filter, params, out, outputs, offset),
+                }
+                .ok_or(Error::BadTensor)?;
             }
         }
         Ok(())
@@ -255,8 +278,8 @@ impl Conv<'_> {
 
     /// The int8 bytes of a window (over every input channel, columns not dilated) in
     /// the weights' order, the taps outside the image filled with the input's zero
-    /// point `zero`: their products with the folded bias's input offset cancel, so the
-    /// sum equals the reference's, which skips them. A slice of the image when the
+    /// point `zero`: their products with the folded bias's input offset cancel (or,
+    /// offset in the loop, are 0), so the sum equals the reference's, which skips them. A slice of the image when the
     /// window is one row inside it, else copied into `buf`.
     #[inline(always)]
     fn patch<'a>(&self, image: &'a [u8], win: Window, zero: u8, buf: &'a mut [u8]) -> Option<&'a [u8]> {
@@ -338,17 +361,26 @@ const PATCH: usize = 1024;
 /// The buffer of smaller windows (3 x 3 x 8, 10 x 4 x 1), a smaller stack frame.
 const SMALL_PATCH: usize = 128;
 
+/// [`pixel_i8`]'s modes, a copy each (the choice made once per pixel, not per
+/// channel): the input offset folded into the bias, or added in the loop, as the
+/// immediate 128 or as `input_offset`.
+const FOLDED_OFFSET: u8 = 0;
+const OFFSET_128: u8 = 1;
+const OFFSET_IN_LOOP: u8 = 2;
+
 /// All output channels of one pixel whose window is inside the image, int8: four
 /// channels at a time, each a dot product of their weights with the window's `patch`
-/// (the input offset is in the folded bias), plus the folded bias, requantized, offset
-/// and clamped. `None` for a bad size (never for planned tensors).
+/// (the input offset in the folded bias, or added to each patch value: `MODE`), plus
+/// the stored bias, requantized, offset and clamped. `None` for a bad size (never for
+/// planned tensors).
 #[inline(never)]
-fn pixel_i8(
+fn pixel_i8<const MODE: u8>(
     patch: &[u8],
     filter: &[u8],
     params: &[u8],
     out: &mut [u8],
     (offset, min, max): (i32, i32, i32),
+    input_offset: i32,
 ) -> Option<()> {
     let taps = patch.len();
     if taps == 0 {
@@ -367,7 +399,11 @@ fn pixel_i8(
         let (w0, w) = w.split_at_checked(taps)?;
         let (w1, w) = w.split_at_checked(taps)?;
         let (w2, w3) = w.split_at_checked(taps)?;
-        let dots = dot4_i8([0; 4], w0, w1, w2, w3, patch);
+        let dots = match MODE {
+            FOLDED_OFFSET => dot4_i8([0; 4], w0, w1, w2, w3, patch),
+            OFFSET_128 => dot4_offset::<true>([0; 4], w0, w1, w2, w3, patch, input_offset),
+            _ => dot4_offset::<false>([0; 4], w0, w1, w2, w3, patch, input_offset),
+        };
         for ((o, dot), p) in o.iter_mut().zip(dots).zip(p.chunks_exact(PER_CHANNEL)) {
             *o = q(p, dot)?;
         }
@@ -376,7 +412,11 @@ fn pixel_i8(
     for ((o, w), p) in
         out4.into_remainder().iter_mut().zip(rows).zip(params4.remainder().chunks_exact(PER_CHANNEL))
     {
-        *o = q(p, dot_i8(w, patch))?;
+        let dot = match MODE {
+            FOLDED_OFFSET => dot_i8(w, patch),
+            _ => dot_offset(w, patch, input_offset),
+        };
+        *o = q(p, dot)?;
     }
     Some(())
 }

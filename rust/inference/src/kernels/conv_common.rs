@@ -20,7 +20,9 @@ pub enum Kind {
     /// `params` (persistent): per output channel, the prepared requantization and,
     /// for CONV_2D, the bias plus input offset x the sum of the channel's weights,
     /// which a window wholly inside the image adds to sum(w x) (the same wrapping sum,
-    /// regrouped; windows over the padding use the bias and the taps they cover).
+    /// regrouped; windows over the padding use the bias and the taps they cover), or
+    /// the bias alone in a layer that adds the offset in its loop (more weights than
+    /// `FOLD_MAX`).
     Int8 {
         params: usize,
         input_offset: i32,
@@ -224,7 +226,7 @@ pub fn channel_multipliers(
         }
         let (m, s) =
             checked_multiplier(crate::scale::multiplier(input.scale, scale, output.scale, false), op)?;
-        persist.put_array(at + stride * c, Requant::new(m, s).to_bytes());
+        persist.put_words(at + stride * c, Requant::new(m, s).to_words());
     }
     Ok(())
 }

@@ -192,6 +192,18 @@ impl<'a> Persist<'a> {
         }
     }
 
+    /// [`Persist::put_array`] of little-endian words, each one store.
+    #[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+    #[inline(always)]
+    pub fn put_words<const N: usize>(&mut self, at: usize, words: [i32; N]) {
+        let slot = self.buf.as_deref_mut().and_then(|b| b.get_mut(at..)).and_then(|b| b.get_mut(..4 * N));
+        if let Some(slot) = slot {
+            for (b, w) in slot.chunks_exact_mut(4).zip(words) {
+                b.copy_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+
     /// Stores `bytes` at `at` (reserved with [`Persist::alloc`]).
     // Not inlined: inlined, it grew `prepare`'s frame, the sine image's stack peak, by 8 bytes.
     #[inline(never)]
@@ -530,6 +542,71 @@ pub fn dot4_i8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]
         s[2].wrapping_add(dot(w2)),
         s[3].wrapping_add(dot(w3)),
     ]
+}
+
+/// The most weights whose sum preparation folds into the bias (about 2 instructions a
+/// weight once, at setup); a larger layer adds the input offset inside its loop
+/// instead, as TFLM's reference kernel does (a quarter of an instruction a weight at
+/// every invoke: each input value is loaded once for four units or channels). CONV_2D
+/// decides the same way.
+#[cfg(any(fc_offset_in_loop, feature = "op-conv-2d"))]
+pub const FOLD_MAX: usize = 1024;
+
+/// `s[i] + wi . (x + offset)` for four rows of int8 weights in wrapping int32, as
+/// [`dot4_i8`] (each input value loaded, and offset, once for the four rows). Not
+/// inlined, for the same reason. `FIXED_128`: the offset is 128 (an input zero point
+/// of -128, as after a ReLU), an immediate operand; the loop then has a register to
+/// spare and reloads no offset from the stack.
+#[cfg(all(target_arch = "arm", any(fc_offset_in_loop, feature = "op-conv-2d")))]
+#[inline(never)]
+pub fn dot4_offset<const FIXED_128: bool>(
+    s: [i32; 4],
+    w0: &[u8],
+    w1: &[u8],
+    w2: &[u8],
+    w3: &[u8],
+    x: &[u8],
+    offset: i32,
+) -> [i32; 4] {
+    let v = |b: u8| b as i8 as i32;
+    let offset = if FIXED_128 { 128 } else { offset };
+    let [mut s0, mut s1, mut s2, mut s3] = s;
+    for ((((&x, &p), &q), &r), &t) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+        let x = v(x) + offset;
+        s0 = s0.wrapping_add(v(p) * x);
+        s1 = s1.wrapping_add(v(q) * x);
+        s2 = s2.wrapping_add(v(r) * x);
+        s3 = s3.wrapping_add(v(t) * x);
+    }
+    [s0, s1, s2, s3]
+}
+
+/// [`dot4_offset`] elsewhere (the host): four separate sums the compiler vectorizes,
+/// as [`dot4_i8`]'s.
+#[cfg(all(not(target_arch = "arm"), any(fc_offset_in_loop, feature = "op-conv-2d")))]
+pub fn dot4_offset<const FIXED_128: bool>(
+    s: [i32; 4],
+    w0: &[u8],
+    w1: &[u8],
+    w2: &[u8],
+    w3: &[u8],
+    x: &[u8],
+    offset: i32,
+) -> [i32; 4] {
+    let dot = |w: &[u8]| dot_offset(w, x, offset);
+    [
+        s[0].wrapping_add(dot(w0)),
+        s[1].wrapping_add(dot(w1)),
+        s[2].wrapping_add(dot(w2)),
+        s[3].wrapping_add(dot(w3)),
+    ]
+}
+
+/// `w . (x + offset)` for one row (the units or channels left over after the groups
+/// of four).
+#[cfg(any(fc_offset_in_loop, feature = "op-conv-2d"))]
+pub fn dot_offset(w: &[u8], x: &[u8], offset: i32) -> i32 {
+    x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add((a as i8 as i32 + offset) * (b as i8 as i32)))
 }
 
 /// The one input and one output of an element-wise operator, the input not a
