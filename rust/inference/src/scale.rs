@@ -108,25 +108,50 @@ pub fn multiplier(input: f32, weight: f32, output: f32, product_f32: bool) -> (i
     (q31 as i32, shift)
 }
 
-/// Whether [`multiplier`]`(input, weight, output, false)` has a shift above 30 (which
-/// the kernels refuse), without its division where the exponents alone decide: the
-/// shift is that of the quotient's leading bit, or one more when rounding carries,
-/// so only a shift of exactly 30 needs the whole computation. For validation, which
-/// needs no multiplier.
-#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+/// [`InOut::shift_above_30`] of one channel (the tests' form).
+#[cfg(all(test, any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d")))]
 pub fn shift_above_30(input: f32, weight: f32, output: f32) -> bool {
-    let ((mi, ei), (mw, ew), (mo, eo)) = (parts(input), parts(weight), parts(output));
-    if mi == 0 || mw == 0 || mo == 0 {
-        return false;
+    InOut::new(input, output).shift_above_30(weight)
+}
+
+/// A layer's input and output scales taken apart once, for [`InOut::shift_above_30`]
+/// on each of its channels' weight scales.
+#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+#[derive(Clone, Copy)]
+pub struct InOut {
+    input: f32,
+    output: f32,
+    i: (u32, i32),
+    o: (u32, i32),
+}
+
+#[cfg(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"))]
+impl InOut {
+    #[inline(always)]
+    pub fn new(input: f32, output: f32) -> Self {
+        InOut { input, output, i: parts(input), o: parts(output) }
     }
-    // As `multiplier` and `divide` compute it, before rounding.
-    let (mp, ep) = (u64::from(mi) * u64::from(mw), ei + ew);
-    let up = mp.leading_zeros() as i32 - 16;
-    let low = (((mp << up) >> 24) as u32) < mo;
-    match 25 - up - i32::from(low) + ep - eo {
-        ..30 => false,
-        30 => multiplier(input, weight, output, false).1 > 30,
-        _ => true,
+
+    /// Whether [`multiplier`]`(input, weight, output, false)` has a shift above 30 (which
+    /// the kernels refuse), without its division where the exponents alone decide: the
+    /// shift is that of the quotient's leading bit, or one more when rounding carries,
+    /// so only a shift of exactly 30 needs the whole computation. For validation, which
+    /// needs no multiplier.
+    #[inline(always)]
+    pub fn shift_above_30(&self, weight: f32) -> bool {
+        let ((mi, ei), (mw, ew), (mo, eo)) = (self.i, parts(weight), self.o);
+        if mi == 0 || mw == 0 || mo == 0 {
+            return false;
+        }
+        // As `multiplier` and `divide` compute it, before rounding.
+        let (mp, ep) = (u64::from(mi) * u64::from(mw), ei + ew);
+        let up = mp.leading_zeros() as i32 - 16;
+        let low = (((mp << up) >> 24) as u32) < mo;
+        match 25 - up - i32::from(low) + ep - eo {
+            ..30 => false,
+            30 => multiplier(self.input, weight, self.output, false).1 > 30,
+            _ => true,
+        }
     }
 }
 

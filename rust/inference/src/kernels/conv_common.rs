@@ -215,11 +215,12 @@ pub fn channel_multipliers(
     {
         return Err(bad(why!("per-channel weight scales must lie along the output channels")));
     }
+    let layer = crate::scale::InOut::new(input.scale, output.scale);
     for c in 0..channels {
         let scale = filter.scale_of(c);
         // Validation (a model's load, its arena size) needs no multiplier, only its range.
         if persist.counting_only() {
-            if crate::scale::shift_above_30(input.scale, scale, output.scale) {
+            if layer.shift_above_30(scale) {
                 return Err(bad(why!("requantization scale out of range")));
             }
             continue;
