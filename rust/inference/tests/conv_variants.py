@@ -157,6 +157,22 @@ def deep_input(model, depth, zero_point):
     set_data(model, op.inputs[1], RNG.integers(-127, 128, (n, kh, kw, depth)))
 
 
+def narrow_first(model, n):
+    """CONV_2D operator 0 keeps its first n filters, operator 1 the matching input
+    channels of its own (its input depth becomes n)."""
+    ops = graph(model).operators
+    w, b = ops[0].inputs[1], ops[0].inputs[2]
+    set_data(model, w, np.ascontiguousarray(data(model, w)[:n]))
+    set_data(model, b, np.ascontiguousarray(data(model, b)[:n]))
+    for i in (w, b):
+        q = tensor(model, i).quantization
+        q.scale, q.zeroPoint = list(q.scale[:n]), list(q.zeroPoint[:n])
+    y = tensor(model, ops[0].outputs[0])
+    y.shape = list(y.shape[:3]) + [n]
+    w1 = ops[1].inputs[1]
+    set_data(model, w1, np.ascontiguousarray(data(model, w1)[:, :, :, :n]))
+
+
 def conv_variants(kind, out):
     if kind == "int8":
         m = load("conv_int8")
@@ -166,6 +182,11 @@ def conv_variants(kind, out):
         deep_input(m, 48, 7)
         set_window(m, 0, dilation=(2, 2))
         save(m, os.path.join(out, "conv_int8_deep_dilated.tflite"))
+        # An offset of 128, unsigned patches; 6 output channels: two left over.
+        m = load("conv_int8")
+        deep_input(m, 48, -128)
+        narrow_first(m, 6)
+        save(m, os.path.join(out, "conv_int8_deep_unsigned.tflite"))
     conv_variants_of(kind, out)
 
 

@@ -13,8 +13,8 @@ use super::conv_common::{
     channel_multipliers, clamp_f32, dims4, read_options, Axis, Kind, Window, WindowOptions,
 };
 use super::{
-    dot4_i8, dot4_offset, dot_i8, dot_offset, f32_at, i32_at, requant_at, required, Io, Persist, Slot,
-    FOLD_MAX,
+    dot4_i8, dot4_offset, dot4_u8, dot_i8, dot_offset, dot_u8, f32_at, i32_at, requant_at, required, Io,
+    Persist, Slot, FOLD_MAX,
 };
 use crate::quant::Requant;
 use crate::schema::{DType, Model, OpCode, OperatorInfo, TensorInfo};
@@ -171,9 +171,16 @@ impl Conv<'_> {
         let gathers = self.filter_depth == self.in_depth && self.cols.dilation() == 1 && taps <= PATCH;
         if let (true, Kind::Int8 { .. }) = (gathers, self.kind) {
             // The patch buffer is on the stack: a small one for small windows.
-            return match taps <= SMALL_PATCH {
-                true => self.gathered_i8::<SMALL_PATCH>(input, output, filter, params),
-                false => self.gathered_i8::<PATCH>(input, output, filter, params),
+            // And a copy for each way of adding the input offset (see `pixel_i8`).
+            let small = taps <= SMALL_PATCH;
+            let args = (input, output, filter, params);
+            return match (self.loop_offset, small) {
+                (0, true) => self.gathered_i8::<SMALL_PATCH, FOLDED_OFFSET>(args),
+                (0, false) => self.gathered_i8::<PATCH, FOLDED_OFFSET>(args),
+                (128, true) => self.gathered_i8::<SMALL_PATCH, UNSIGNED>(args),
+                (128, false) => self.gathered_i8::<PATCH, UNSIGNED>(args),
+                (_, true) => self.gathered_i8::<SMALL_PATCH, OFFSET_IN_LOOP>(args),
+                (_, false) => self.gathered_i8::<PATCH, OFFSET_IN_LOOP>(args),
             };
         }
         self.general(input, output, filter, params)
@@ -242,17 +249,20 @@ impl Conv<'_> {
     /// Every output of an int8 convolution whose windows [`Conv::patch`] gathers, in a
     /// buffer of `N` bytes (at least the window's).
     #[inline(never)]
-    fn gathered_i8<const N: usize>(
+    fn gathered_i8<const N: usize, const MODE: u8>(
         &self,
-        input: &[u8],
-        output: &mut [u8],
-        filter: &[u8],
-        params: &[u8],
+        (input, output, filter, params): (&[u8], &mut [u8], &[u8], &[u8]),
     ) -> Result<()> {
         let Kind::Int8 { input_offset, output_offset, act_min, act_max, .. } = self.kind else {
             return Err(Error::BadTensor);
         };
-        let zero = input_offset.wrapping_neg() as u8;
+        // The padding: the zero point, or 0 in a patch of unsigned x + 128 (which
+        // is the byte with its top bit flipped: gathered so, the loop adds no offset).
+        let zero = match MODE {
+            UNSIGNED => 0,
+            _ => input_offset.wrapping_neg() as u8,
+        };
+        let outputs = (output_offset, act_min, act_max);
         let image_len = self.in_h * self.in_w * self.in_depth;
         let (out_w, out_depth) = (self.cols.out, self.out_depth);
         let out_len = self.rows.out * out_w * out_depth;
@@ -263,14 +273,9 @@ impl Conv<'_> {
                 let (y0, fy0, fy1) = self.rows.window(p / out_w);
                 let (x0, fx0, fx1) = self.cols.window(p % out_w);
                 let win = Window { y0, fy: (fy0, fy1), x0, fx: (fx0, fx1) };
-                let patch = self.patch(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
-                let outputs = (output_offset, act_min, act_max);
-                match self.loop_offset {
-                    0 => pixel_i8::<FOLDED_OFFSET>(patch, filter, params, out, outputs, 0),
-                    128 => pixel_i8::<OFFSET_128>(patch, filter, params, out, outputs, 128),
-                    offset => pixel_i8::<OFFSET_IN_LOOP>(patch, filter, params, out, outputs, offset),
-                }
-                .ok_or(Error::BadTensor)?;
+                let patch = self.patch::<MODE>(image, win, zero, &mut buf).ok_or(Error::BadTensor)?;
+                pixel_i8::<MODE>(patch, filter, params, out, outputs, self.loop_offset)
+                    .ok_or(Error::BadTensor)?;
             }
         }
         Ok(())
@@ -282,12 +287,20 @@ impl Conv<'_> {
     /// offset in the loop, are 0), so the sum equals the reference's, which skips them. A slice of the image when the
     /// window is one row inside it, else copied into `buf`.
     #[inline(always)]
-    fn patch<'a>(&self, image: &'a [u8], win: Window, zero: u8, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    fn patch<'a, const MODE: u8>(
+        &self,
+        image: &'a [u8],
+        win: Window,
+        zero: u8,
+        buf: &'a mut [u8],
+    ) -> Option<&'a [u8]> {
         let (f_h, f_w, depth) = (self.rows.filter(), self.cols.filter(), self.in_depth);
         let run = f_w * depth;
         let (fx0, fx1) = win.fx;
         let at = |fy| (self.rows.at(win.y0, fy) * self.in_w + self.cols.at(win.x0, fx0)) * depth;
-        if f_h == 1 && win.fy == (0, 1) && win.fx == (0, f_w) {
+        // Unsigned values are always copied, flipped.
+        let flip = MODE == UNSIGNED;
+        if !flip && f_h == 1 && win.fy == (0, 1) && win.fx == (0, f_w) {
             return image.get(at(0)..at(0) + run);
         }
         let buf = buf.get_mut(..run * f_h)?;
@@ -298,14 +311,14 @@ impl Conv<'_> {
                 continue;
             }
             if whole {
-                row.copy_from_slice(image.get(at(fy)..at(fy) + run)?);
+                copy(flip, row, image.get(at(fy)..at(fy) + run)?);
                 continue;
             }
             let (before, rest) = row.split_at_mut_checked(fx0 * depth)?;
             let (mid, after) = rest.split_at_mut_checked((fx1 - fx0) * depth)?;
             before.fill(zero);
             after.fill(zero);
-            mid.copy_from_slice(image.get(at(fy)..at(fy) + mid.len())?);
+            copy(flip, mid, image.get(at(fy)..at(fy) + mid.len())?);
         }
         Some(buf)
     }
@@ -362,11 +375,29 @@ const PATCH: usize = 1024;
 const SMALL_PATCH: usize = 128;
 
 /// [`pixel_i8`]'s modes, a copy each (the choice made once per pixel, not per
-/// channel): the input offset folded into the bias, or added in the loop, as the
-/// immediate 128 or as `input_offset`.
+/// channel): the input offset folded into the bias, or added in the loop as
+/// `input_offset`, or (an offset of 128) a patch of unsigned values `x + 128`.
 const FOLDED_OFFSET: u8 = 0;
-const OFFSET_128: u8 = 1;
+const UNSIGNED: u8 = 1;
 const OFFSET_IN_LOOP: u8 = 2;
+
+/// `dst = src`, each byte's top bit flipped when `flip` (int8 `x` to unsigned
+/// `x + 128`), a word at a time.
+#[inline(always)]
+fn copy(flip: bool, dst: &mut [u8], src: &[u8]) {
+    if !flip {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let (words, rest) = dst.as_chunks_mut::<4>();
+    let (from, from_rest) = src.as_chunks::<4>();
+    for (d, s) in words.iter_mut().zip(from) {
+        *d = (u32::from_le_bytes(*s) ^ 0x8080_8080).to_le_bytes();
+    }
+    for (d, s) in rest.iter_mut().zip(from_rest) {
+        *d = s ^ 0x80;
+    }
+}
 
 /// All output channels of one pixel whose window is inside the image, int8: four
 /// channels at a time, each a dot product of their weights with the window's `patch`
@@ -401,7 +432,7 @@ fn pixel_i8<const MODE: u8>(
         let (w2, w3) = w.split_at_checked(taps)?;
         let dots = match MODE {
             FOLDED_OFFSET => dot4_i8([0; 4], w0, w1, w2, w3, patch),
-            OFFSET_128 => dot4_offset::<true>([0; 4], w0, w1, w2, w3, patch, input_offset),
+            UNSIGNED => dot4_u8([0; 4], w0, w1, w2, w3, patch),
             _ => dot4_offset::<false>([0; 4], w0, w1, w2, w3, patch, input_offset),
         };
         for ((o, dot), p) in o.iter_mut().zip(dots).zip(p.chunks_exact(PER_CHANNEL)) {
@@ -414,6 +445,7 @@ fn pixel_i8<const MODE: u8>(
     {
         let dot = match MODE {
             FOLDED_OFFSET => dot_i8(w, patch),
+            UNSIGNED => dot_u8(w, patch),
             _ => dot_offset(w, patch, input_offset),
         };
         *o = q(p, dot)?;

@@ -609,6 +609,41 @@ pub fn dot_offset(w: &[u8], x: &[u8], offset: i32) -> i32 {
     x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add((a as i8 as i32 + offset) * (b as i8 as i32)))
 }
 
+/// `s[i] + wi . u` for four rows of int8 weights and unsigned bytes `u` (a patch of
+/// `x + 128`), as [`dot4_i8`]: the same loop with zero-extending loads, so an input
+/// offset of 128 costs nothing in it.
+#[inline(never)]
+#[cfg(all(target_arch = "arm", feature = "op-conv-2d"))]
+pub fn dot4_u8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
+    let v = |b: u8| b as i8 as i32;
+    let [mut s0, mut s1, mut s2, mut s3] = s;
+    for ((((&x, &p), &q), &r), &t) in x.iter().zip(w0).zip(w1).zip(w2).zip(w3) {
+        let x = x as i32;
+        s0 = s0.wrapping_add(v(p) * x);
+        s1 = s1.wrapping_add(v(q) * x);
+        s2 = s2.wrapping_add(v(r) * x);
+        s3 = s3.wrapping_add(v(t) * x);
+    }
+    [s0, s1, s2, s3]
+}
+
+/// [`dot4_u8`] elsewhere (the host): four separate sums the compiler vectorizes.
+#[cfg(all(not(target_arch = "arm"), feature = "op-conv-2d"))]
+pub fn dot4_u8(s: [i32; 4], w0: &[u8], w1: &[u8], w2: &[u8], w3: &[u8], x: &[u8]) -> [i32; 4] {
+    [
+        s[0].wrapping_add(dot_u8(w0, x)),
+        s[1].wrapping_add(dot_u8(w1, x)),
+        s[2].wrapping_add(dot_u8(w2, x)),
+        s[3].wrapping_add(dot_u8(w3, x)),
+    ]
+}
+
+/// `w . u` for one row of int8 weights and unsigned bytes `u`.
+#[cfg(feature = "op-conv-2d")]
+pub fn dot_u8(w: &[u8], x: &[u8]) -> i32 {
+    x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add(a as i32 * (b as i8 as i32)))
+}
+
 /// The one input and one output of an element-wise operator, the input not a
 /// constant (constants stay in the model and get no arena bytes).
 #[cfg(any(feature = "op-quantize", feature = "op-dequantize", feature = "op-relu"))]
