@@ -31,6 +31,9 @@ EXPECTED_DEFAULTS = {
     "NONSECURE_INFER_GET_MAX_STEPS": "360",
     "SECURE_INFER_MODEL_SINE": "y",
     "SECURE_INFER_MODEL_SINE_F32": "y",
+    # Off: the model is not in the repository (read from SECURE_INFER_MODEL_KWS_PATH).
+    "SECURE_INFER_MODEL_KWS": "n",
+    "SECURE_INFER_MODEL_KWS_PATH": "",
     # The original sample's names (issue #16); ns_app::shell::BOOTSTRAP_SERVER_* the same.
     "BOOTSTRAP_SERVER_HOST": "192.0.2.2",
     "BOOTSTRAP_SERVER_PORT": "1443",
