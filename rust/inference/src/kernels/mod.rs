@@ -593,20 +593,45 @@ pub fn dot4_offset<const FIXED_128: bool>(
     x: &[u8],
     offset: i32,
 ) -> [i32; 4] {
-    let dot = |w: &[u8]| dot_offset(w, x, offset);
-    [
-        s[0].wrapping_add(dot(w0)),
-        s[1].wrapping_add(dot(w1)),
-        s[2].wrapping_add(dot(w2)),
-        s[3].wrapping_add(dot(w3)),
-    ]
+    // x + offset once per block, as i16 (an int8 value plus an offset of -127..=128,
+    // the negated int8 zero point), then four i16 x i8 reductions over the block.
+    let offset = if FIXED_128 { 128 } else { offset };
+    let mut shifted = [0i16; 256];
+    let mut sums = s;
+    for (i, block) in x.chunks(shifted.len()).enumerate() {
+        for (d, &v) in shifted.iter_mut().zip(block) {
+            *d = (i32::from(v as i8) + offset) as i16;
+        }
+        let start = i * shifted.len();
+        for (sum, w) in sums.iter_mut().zip([w0, w1, w2, w3]) {
+            let w = w.get(start..).unwrap_or_default();
+            let dot = shifted
+                .iter()
+                .zip(block)
+                .zip(w)
+                .fold(0i32, |acc, ((&a, _), &b)| acc.wrapping_add(i32::from(a) * i32::from(b as i8)));
+            *sum = sum.wrapping_add(dot);
+        }
+    }
+    sums
 }
 
 /// `w . (x + offset)` for one row (the units or channels left over after the groups
 /// of four).
-#[cfg(any(fc_offset_in_loop, feature = "op-conv-2d"))]
+#[cfg(all(target_arch = "arm", any(fc_offset_in_loop, feature = "op-conv-2d")))]
 pub fn dot_offset(w: &[u8], x: &[u8], offset: i32) -> i32 {
     x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add((a as i8 as i32 + offset) * (b as i8 as i32)))
+}
+
+/// [`dot_offset`] elsewhere (the host): `w . x + offset x sum(w)`, the same wrapping
+/// sum regrouped, as two reductions the compiler vectorizes (with the offset inside,
+/// it did not: AD on the host took twice as long).
+#[cfg(all(not(target_arch = "arm"), any(fc_offset_in_loop, feature = "op-conv-2d")))]
+pub fn dot_offset(w: &[u8], x: &[u8], offset: i32) -> i32 {
+    let dot =
+        x.iter().zip(w).fold(0i32, |acc, (&a, &b)| acc.wrapping_add(i32::from(a as i8) * i32::from(b as i8)));
+    let sum = w.iter().take(x.len()).fold(0i32, |acc, &b| acc.wrapping_add(i32::from(b as i8)));
+    dot.wrapping_add(offset.wrapping_mul(sum))
 }
 
 /// `s[i] + wi . u` for four rows of int8 weights and unsigned bytes `u` (a patch of
