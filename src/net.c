@@ -161,6 +161,10 @@ int si_net_send(int fd, const uint8_t *buf, size_t len)
 		if (n < 0) {
 			return -errno;
 		}
+		if (n == 0) {
+			/* Nothing taken: the socket will not make progress. */
+			return -EIO;
+		}
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -182,7 +186,8 @@ void si_net_close(int fd)
 
 void si_net_sleep_ms(uint32_t ms)
 {
-	k_msleep((int32_t)ms);
+	/* The retry backoff is seconds at most; clamp to k_msleep's range anyway. */
+	k_msleep(ms > INT32_MAX ? INT32_MAX : (int32_t)ms);
 }
 
 uint64_t si_net_seed(void)

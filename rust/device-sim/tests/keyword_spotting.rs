@@ -152,14 +152,32 @@ fn a_tensor_of_another_size_is_refused_before_it_is_read() {
     assert_eq!(infer_tensor(&mut c, b"nope", &format, &good), Err(Status::ERROR_DOES_NOT_EXIST));
     // A tensor model through INFER (one value) is not what it takes.
     assert_eq!(common::infer(&mut c, b"kws", 0.5, api::FORMAT_CBOR, &[]), Err(Status::ERROR_NOT_SUPPORTED));
-    // The sine models take their one input byte (int8) or value (f32) as a tensor too.
-    let sine = cose_results::Claims::decode(&infer_tensor(&mut c, b"sine", &format, &[0]).unwrap())
-        .unwrap()
-        .values()
-        .collect::<Vec<_>>();
-    assert_eq!(sine.len(), 1);
-    assert!(infer_tensor(&mut c, b"sine_f32", &format, &1.0f32.to_le_bytes()).is_ok());
-    assert!(infer_tensor(&mut c, b"sine_aot", &format, &[0]).is_ok());
+    // The one-value models take INFER, which checks their input's range, not a tensor.
+    for (label, tensor) in
+        [(&b"sine"[..], &[0u8][..]), (b"sine_f32", &f32::NAN.to_le_bytes()), (b"sine_aot", &[0])]
+    {
+        assert_eq!(infer_tensor(&mut c, label, &format, tensor), Err(Status::ERROR_NOT_SUPPORTED));
+    }
+    // An output too small for the longest result of its format is refused before the
+    // model runs or a result number is used: the next result's counter follows on.
+    let counter = |payload: &[u8]| cose_results::Claims::decode(payload).unwrap().counter;
+    let before = counter(&infer_tensor(&mut c, b"kws", &format, &good).unwrap());
+    for format in [api::FORMAT_CBOR, api::FORMAT_SIGN1, api::FORMAT_ENCRYPT0] {
+        // One byte short of the bound: room enough for this result, which is shorter.
+        let room = partitions::inference::results::max_len(format, 12, 8) - 1;
+        let mut small = vec![0u8; room];
+        assert_eq!(
+            c.call(
+                api::SERVICE.handle(),
+                api::INFER_TENSOR,
+                &[b"kws", &format.to_le_bytes(), &good],
+                &mut [&mut small]
+            ),
+            Err(Status::ERROR_BUFFER_TOO_SMALL),
+            "format {format} in {room} bytes"
+        );
+    }
+    assert_eq!(counter(&infer_tensor(&mut c, b"kws", &format, &good).unwrap()), before + 1);
     // The model info says what size to send.
     let mut raw = [0u8; api::MODEL_INFO_LEN];
     let mut kws = None;

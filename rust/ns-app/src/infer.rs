@@ -47,8 +47,14 @@ pub fn model(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Resu
         if info.input_low < info.input_high {
             let _ = writeln!(out, "  Input:     {} .. {}", info.input_low, info.input_high);
         }
-        let _ =
-            writeln!(out, "  Tensor in: {} B (infer get {} <sample|tensor>)", info.input_bytes, info.label());
+        if info.input_bytes != 0 {
+            let _ = writeln!(
+                out,
+                "  Tensor in: {} B (infer get {} <sample|tensor>)",
+                info.input_bytes,
+                info.label()
+            );
+        }
     }
     Ok(())
 }

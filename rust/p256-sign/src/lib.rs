@@ -87,8 +87,8 @@
 //! - **Constant-time test** on the emulated M33 (`tools/m33trace.py` on the image
 //!   `m33-bench/src/bin/p256_ct.rs`; `cargo xtask bench p256_ct`): a public key and
 //!   a signature for each of 16 edge, patterned and random keys, and an ECDH of
-//!   each key with one of four peer points in turn (G, -G, the point with x = 0, a
-//!   random one); per operation the instruction count (661,963, 766,446 and
+//!   each key with one of four peer points in turn (G, -G, the point with x = 0, RFC
+//!   6979 A.2.5's public key); per operation the instruction count (661,963, 766,446 and
 //!   2,570,567), the sequence of executed blocks and
 //!   the sequence of data addresses read and written must be the same for every
 //!   key, and no division (variable time on the M33) may run. The image's four

@@ -6,9 +6,13 @@
 //! |---|---|---|---|
 //! | [`MODEL_INFO`] | model index u32 | [`ModelInfo`] ([`MODEL_INFO_LEN`] B) | past the last model: DOES_NOT_EXIST |
 //! | [`INFER`] | model label (1..=16 B), [`InferRequest`] (8 B), verifier nonce (none, or 8..=64 B) | the encoded result | unknown label: DOES_NOT_EXIST; NaN or outside the model's input range, unknown format: INVALID_ARGUMENT; a model with more than one input or output value: NOT_SUPPORTED; no recipient key built in (ENCRYPT0): NOT_SUPPORTED; result counter unreadable or rolled back: the storage's status |
-//! | [`INFER_TENSOR`] | model label (1..=16 B), result format u32 then the verifier nonce (4 B, or 12..=68 B), the input tensor's bytes (exactly [`ModelInfo::input_bytes`]) | the encoded result, its input claimed by SHA-256 | as [`INFER`]; a tensor of another size: INVALID_ARGUMENT, before any of it is read; a model with more than [`MAX_OUTPUT_VALUES`] output values: NOT_SUPPORTED |
+//! | [`INFER_TENSOR`] | model label (1..=16 B), result format u32 then the verifier nonce (4 B, or 12..=68 B), the input tensor's bytes (exactly [`ModelInfo::input_bytes`]) | the encoded result, its input claimed by SHA-256 | as [`INFER`]; a one-value model (`input_bytes` 0: it takes INFER) or one of more than [`MAX_OUTPUT_VALUES`] output values: NOT_SUPPORTED; a tensor of another size: INVALID_ARGUMENT, before any of it is read |
 //!
-//! Three input vectors and one output: TF-M allows four in all per call.
+//! Three input vectors and one output: TF-M allows four in all per call. The output
+//! must hold the longest result of the format asked for (with every text and the
+//! nonce at their limits): a smaller one is refused with BUFFER_TOO_SMALL before the
+//! model runs or a result number is used. [`INFER_RESULT_MAX`] and [`RESULT_MAX`]
+//! always suffice.
 
 use crate::ServiceId;
 use psa::Sid;
@@ -95,7 +99,8 @@ pub struct ModelInfo {
     pub input_high: f32,
     pub sha256: [u8; 32],
     pub operators: [u8; MAX_OPERATORS],
-    /// The input tensor's size: what [`INFER_TENSOR`] must be given.
+    /// The input tensor's size: what [`INFER_TENSOR`] must be given; 0 for a model
+    /// that takes one value ([`INFER`]).
     pub input_bytes: u32,
 }
 

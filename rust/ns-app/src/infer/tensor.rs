@@ -172,6 +172,10 @@ pub fn get(
 ) -> Result<(), Failed> {
     let info = model_info(ctx, label, out)?;
     let needed = info.input_bytes as usize;
+    if needed == 0 {
+        let _ = writeln!(out, "Error: {label} takes one value, not a tensor: infer get {label} <degrees>");
+        return Err(Failed);
+    }
     let mut tensor = [0u8; TENSOR_MAX];
     let tensor = match input {
         "tensor" => {

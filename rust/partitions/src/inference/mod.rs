@@ -107,7 +107,7 @@ pub struct Compiled {
 }
 
 /// MLPerf Tiny's keyword-spotting model (`model-kws`; build.rs finds it).
-#[cfg(feature = "model-kws")]
+#[cfg(kws_model)]
 mod kws {
     include!(concat!(env!("OUT_DIR"), "/kws.rs"));
 }
@@ -157,7 +157,7 @@ pub static MODELS: &[ModelSource] = &[
     },
     // Keyword spotting: 49x10 int8 MFCC features in (INFER_TENSOR), 12 class scores
     // out (silence, unknown, yes, no, up, down, left, right, on, off, stop, go).
-    #[cfg(feature = "model-kws")]
+    #[cfg(kws_model)]
     ModelSource { label: "kws", bytes: kws::MODEL, input_range: (0.0, 0.0), engine: Engine::Interpreter },
 ];
 
@@ -165,17 +165,17 @@ pub static MODELS: &[ModelSource] = &[
 /// planned and prepared once at boot (the sine models use 224 and 128 bytes; keyword
 /// spotting what build.rs planned for it, and 16 bytes for its part's alignment).
 pub const ARENA_BYTES: usize = 2048 + KWS_ARENA_BYTES;
-#[cfg(feature = "model-kws")]
+#[cfg(kws_model)]
 const KWS_ARENA_BYTES: usize = kws::ARENA_BYTES + 16;
-#[cfg(not(feature = "model-kws"))]
+#[cfg(not(kws_model))]
 const KWS_ARENA_BYTES: usize = 0;
-#[cfg(feature = "model-kws")]
+#[cfg(kws_model)]
 const MAX_TENSORS: usize = if kws::TENSORS > 32 { kws::TENSORS } else { 32 };
-#[cfg(not(feature = "model-kws"))]
+#[cfg(not(kws_model))]
 const MAX_TENSORS: usize = 32;
-#[cfg(feature = "model-kws")]
+#[cfg(kws_model)]
 const MAX_OPERATORS: usize = if kws::OPERATORS > 16 { kws::OPERATORS } else { 16 };
-#[cfg(not(feature = "model-kws"))]
+#[cfg(not(kws_model))]
 const MAX_OPERATORS: usize = 16;
 /// The models compiled in, as a constant for the service's array.
 const MODEL_COUNT: usize = MODELS.len();
@@ -250,7 +250,6 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             if let Engine::Compiled(compiled) = source.engine {
                 // Nothing to prepare: the model is code.
                 info.arena_bytes = compiled.bytes;
-                info.input_bytes = 1;
                 info.active = true;
                 continue;
             }
@@ -261,7 +260,10 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             free = interp.release_unused();
             if prepared {
                 info.arena_bytes = interp.arena_used() as u32;
-                info.input_bytes = interp.input_info(0).map_or(0, |t| t.bytes() as u32);
+                // What INFER_TENSOR takes; 0 for a one-value model, which takes INFER.
+                if !one_value(interp) {
+                    info.input_bytes = interp.input_info(0).map_or(0, |t| t.bytes() as u32);
+                }
                 info.active = interp.input_info(1).is_err() && interp.output_info(1).is_err();
             }
             if !info.active {
@@ -336,6 +338,9 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             api::FORMAT_ENCRYPT0 => Some(self.recipient.ok_or(Status::ERROR_NOT_SUPPORTED)?),
             _ => return Err(Status::ERROR_INVALID_ARGUMENT),
         };
+        if msg.out_size(0) < results::max_len(request.format, 1, 1) {
+            return Err(Status::ERROR_BUFFER_TOO_SMALL);
+        }
         let (output, engine) = match loaded.source.engine {
             Engine::Interpreter => {
                 let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
@@ -385,37 +390,36 @@ impl<'a, P: Platform> InferenceService<'a, P> {
         if !loaded.info.active {
             return Err(Status::ERROR_BAD_STATE);
         }
+        // A one-value model (the sine models) takes INFER, whose input is checked
+        // against its range; INFER_TENSOR is for the models that take a tensor.
+        let Some(interp) = loaded.interp.as_mut().filter(|_| loaded.info.input_bytes != 0) else {
+            return Err(Status::ERROR_NOT_SUPPORTED);
+        };
+        let outputs = interp.output_info(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?.elements();
+        if outputs > api::MAX_OUTPUT_VALUES {
+            return Err(Status::ERROR_NOT_SUPPORTED);
+        }
         if msg.in_size(2) != loaded.info.input_bytes as usize {
             return Err(Status::ERROR_INVALID_ARGUMENT);
         }
+        if msg.out_size(0) < results::max_len(format, outputs, 8) {
+            return Err(Status::ERROR_BUFFER_TOO_SMALL);
+        }
+        let input = interp.input(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
+        psa::read_exact(msg, 2, input)?;
+        let input_sha256 = Some(Sha256::digest(&*input).into());
+        interp.invoke().map_err(|_| Status::ERROR_GENERIC_ERROR)?;
         let mut values = [0u8; 4 * api::MAX_OUTPUT_VALUES];
-        let mut digest = Sha256::new();
-        let (n_values, engine) = match loaded.source.engine {
-            Engine::Interpreter => {
-                let interp = loaded.interp.as_mut().ok_or(Status::ERROR_BAD_STATE)?;
-                let output = interp.output_info(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
-                if output.elements() > api::MAX_OUTPUT_VALUES {
-                    return Err(Status::ERROR_NOT_SUPPORTED);
-                }
-                let input = interp.input(0).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
-                psa::read_exact(msg, 2, input)?;
-                digest.update(&*input);
-                interp.invoke().map_err(|_| Status::ERROR_GENERIC_ERROR)?;
-                (dequantize(interp, &mut values).ok_or(Status::ERROR_GENERIC_ERROR)?, ENGINE)
-            }
-            Engine::Compiled(compiled) => {
-                let mut x = [0u8; 1];
-                psa::read_exact(msg, 2, &mut x)?;
-                digest.update(x);
-                let y = (compiled.run)(x[0] as i8);
-                let (scale, zero_point) = compiled.output;
-                values[..4].copy_from_slice(&((i32::from(y) - zero_point) as f32 * scale).to_le_bytes());
-                (1, ENGINE_COMPILED)
-            }
-        };
+        let n_values = dequantize(interp, &mut values).ok_or(Status::ERROR_GENERIC_ERROR)?;
         let (label, sha256) = (loaded.source.label, loaded.info.sha256);
-        let input_sha256 = Some(digest.finalize().into());
-        let made = Made { values: &values[..4 * n_values], inputs: &[], input_sha256, engine, label, sha256 };
+        let made = Made {
+            values: &values[..4 * n_values],
+            inputs: &[],
+            input_sha256,
+            engine: ENGINE,
+            label,
+            sha256,
+        };
         self.result(msg, made, format, recipient, nonce)
     }
 
@@ -475,6 +479,9 @@ fn dequantize(interp: &Prepared<'_>, out: &mut [u8; 4 * api::MAX_OUTPUT_VALUES])
     let info = interp.output_info(0).ok()?;
     let bytes = interp.output(0).ok()?;
     let n = info.elements();
+    if n > api::MAX_OUTPUT_VALUES {
+        return None;
+    }
     for (i, slot) in out.chunks_exact_mut(4).take(n).enumerate() {
         let value = match info.dtype {
             DType::I8 => (*bytes.get(i)? as i8 as i32 - info.zero_point) as f32 * info.scale,

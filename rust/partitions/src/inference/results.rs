@@ -25,6 +25,19 @@ const _: () = assert!(
     encrypt::encoded_len(sign1::encoded_len(cose_results::claims::max_encoded_len(1, 1), 32), 32)
         <= secure_api::inference::INFER_RESULT_MAX
 );
+/// The longest result in `format` (`secure_api::inference::FORMAT_*`) of `values`
+/// output values and `inputs` input values (an input tensor's SHA-256 counts as 8),
+/// every text and the nonce at their limits: a request whose output cannot hold it is
+/// refused before the model runs or a result number is used.
+pub const fn max_len(format: u32, values: usize, inputs: usize) -> usize {
+    let claims = cose_results::claims::max_encoded_len(values, inputs);
+    match format {
+        secure_api::inference::FORMAT_CBOR => claims,
+        secure_api::inference::FORMAT_SIGN1 => sign1::encoded_len(claims, 32),
+        _ => encrypt::encoded_len(sign1::encoded_len(claims, 32), 32),
+    }
+}
+
 /// Attempts at drawing an ephemeral scalar in [1, n - 1]; failing all four happens
 /// with probability below 2^-128 unless the RNG is broken.
 const SCALAR_ATTEMPTS: usize = 4;
