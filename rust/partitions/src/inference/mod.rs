@@ -539,3 +539,6 @@ impl<P: Platform> Service for InferenceService<'_, P> {
         crate::reply_status(self.dispatch(msg))
     }
 }
+
+#[cfg(test)]
+mod tests;
