@@ -119,6 +119,20 @@ fn the_scores_equal_tflms_and_the_input_is_claimed_by_its_sha256() {
     let claims = cose_results::Claims::decode(sign1.payload).unwrap();
     assert_eq!(claims.nonce, Some(&b"kws-nonce-0123"[..]));
     assert_eq!(claims.values().collect::<Vec<_>>(), want[2]);
+    // ... and the signature verifies with the exported COSE SIGN key (0x5002).
+    use p256::ecdsa::signature::Verifier;
+    use secure_api::identity as id;
+    let mut point = [0u8; id::PUBLIC_KEY_LEN];
+    c.call(id::SERVICE.handle(), id::PUBLIC_KEY, &[&id::KEY_COSE_SIGN.to_le_bytes()], &mut [&mut point])
+        .unwrap();
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+    let mut tbs = [0u8; api::RESULT_MAX];
+    let n = sign1.to_be_signed(&mut tbs).unwrap();
+    let signature = p256::ecdsa::Signature::from_slice(&sign1.signature).unwrap();
+    assert!(key.verify(&tbs[..n], &signature).is_ok(), "the SIGN1 signature verifies");
+    let mut bent = tbs;
+    bent[n - 1] ^= 1;
+    assert!(key.verify(&bent[..n], &signature).is_err(), "and not over other bytes");
     // Encrypted: fits the reply.
     let encrypted = infer_tensor(&mut c, b"kws", &api::FORMAT_ENCRYPT0.to_le_bytes(), &tensors[1]).unwrap();
     assert!(encrypted.len() <= api::RESULT_MAX);
