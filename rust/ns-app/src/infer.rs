@@ -10,23 +10,28 @@ fn failed(what: &str, status: Status, out: &mut dyn Write) -> Failed {
     Failed
 }
 
+/// The info of the model at `index` in the secure image; `None` past the last one.
+fn model_info_at(
+    ctx: &mut Context<'_>,
+    index: u32,
+    out: &mut dyn Write,
+) -> Result<Option<api::ModelInfo>, Failed> {
+    let mut raw = [0u8; api::MODEL_INFO_LEN];
+    match ctx.client.call(api::SERVICE.handle(), api::MODEL_INFO, &[&index.to_le_bytes()], &mut [&mut raw]) {
+        Ok(_) => {}
+        Err(Status::ERROR_DOES_NOT_EXIST) => return Ok(None),
+        Err(status) => return Err(failed("model info", status, out)),
+    }
+    match api::ModelInfo::decode(&raw) {
+        Some(info) => Ok(Some(info)),
+        None => Err(failed("model info", Status::ERROR_COMMUNICATION_FAILURE, out)),
+    }
+}
+
 /// `infer model`: every model compiled into the secure image.
 pub fn model(ctx: &mut Context<'_>, _args: &[&str], out: &mut dyn Write) -> Result<(), Failed> {
     for index in 0u32.. {
-        let mut raw = [0u8; api::MODEL_INFO_LEN];
-        match ctx.client.call(
-            api::SERVICE.handle(),
-            api::MODEL_INFO,
-            &[&index.to_le_bytes()],
-            &mut [&mut raw],
-        ) {
-            Ok(_) => {}
-            Err(Status::ERROR_DOES_NOT_EXIST) => break,
-            Err(status) => return Err(failed("model info", status, out)),
-        }
-        let Some(info) = api::ModelInfo::decode(&raw) else {
-            return Err(failed("model info", Status::ERROR_COMMUNICATION_FAILURE, out));
-        };
+        let Some(info) = model_info_at(ctx, index, out)? else { break };
         let _ = writeln!(out, "Model: {}", info.label());
         let _ = writeln!(out, "  SID:       {:#010x}", api::SERVICE.sid.0);
         let _ = writeln!(

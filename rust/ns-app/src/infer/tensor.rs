@@ -5,7 +5,6 @@
 use super::{bad_result, failed, hexdump, write_hex};
 use crate::shell::{Context, Failed};
 use core::fmt::Write;
-use psa::Status;
 use secure_api::inference as api;
 use sha2::{Digest, Sha256};
 
@@ -141,19 +140,7 @@ fn unhex(hex: &str, out: &mut [u8]) -> Option<()> {
 /// The model's info, by label.
 fn model_info(ctx: &mut Context<'_>, label: &str, out: &mut dyn Write) -> Result<api::ModelInfo, Failed> {
     for index in 0u32.. {
-        let mut raw = [0u8; api::MODEL_INFO_LEN];
-        match ctx.client.call(
-            api::SERVICE.handle(),
-            api::MODEL_INFO,
-            &[&index.to_le_bytes()],
-            &mut [&mut raw],
-        ) {
-            Ok(_) => {}
-            Err(Status::ERROR_DOES_NOT_EXIST) => break,
-            Err(status) => return Err(failed("model info", status, out)),
-        }
-        let info = api::ModelInfo::decode(&raw)
-            .ok_or_else(|| failed("model info", Status::ERROR_COMMUNICATION_FAILURE, out))?;
+        let Some(info) = super::model_info_at(ctx, index, out)? else { break };
         if info.label() == label {
             return Ok(info);
         }

@@ -25,13 +25,13 @@ use der::asn1::{
 };
 use der::{Decode, Header, Reader, SliceReader, Tag, TagNumber, Tagged};
 
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+pub(super) const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+pub(super) const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(super) const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+pub(super) const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 /// Critical extensions the device understands: basicConstraints (checked), keyUsage,
 /// extKeyUsage and subjectAltName (what they allow is the verifier's concern).
-const KNOWN_CRITICAL: [ObjectIdentifier; 4] = [
+pub(super) const KNOWN_CRITICAL: [ObjectIdentifier; 4] = [
     BASIC_CONSTRAINTS,
     ObjectIdentifier::new_unwrap("2.5.29.15"),
     ObjectIdentifier::new_unwrap("2.5.29.37"),

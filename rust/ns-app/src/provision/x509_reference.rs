@@ -7,7 +7,9 @@
 
 extern crate alloc;
 
-use super::x509::CertError;
+use super::x509::{
+    CertError, BASIC_CONSTRAINTS, ECDSA_WITH_SHA256, EC_PUBLIC_KEY, KNOWN_CRITICAL, PRIME256V1,
+};
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use p256::ecdsa::signature::Verifier;
@@ -15,17 +17,6 @@ use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::request::CertReq;
 use x509_cert::spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
-
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-const KNOWN_CRITICAL: [ObjectIdentifier; 4] = [
-    BASIC_CONSTRAINTS,
-    ObjectIdentifier::new_unwrap("2.5.29.15"),
-    ObjectIdentifier::new_unwrap("2.5.29.37"),
-    ObjectIdentifier::new_unwrap("2.5.29.17"),
-];
 
 fn p256_point(cert: &Certificate) -> Option<&[u8]> {
     let spki = &cert.tbs_certificate.subject_public_key_info;

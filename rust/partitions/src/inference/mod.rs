@@ -164,19 +164,20 @@ pub static MODELS: &[ModelSource] = &[
 /// Arena bytes for all compiled-in models together: each model keeps its own part,
 /// planned and prepared once at boot (the sine models use 224 and 128 bytes; keyword
 /// spotting what build.rs planned for it, and 16 bytes for its part's alignment).
-pub const ARENA_BYTES: usize = 2048 + KWS_ARENA_BYTES;
+pub const ARENA_BYTES: usize = 2048 + KWS.arena;
+const MAX_TENSORS: usize = if KWS.tensors > 32 { KWS.tensors } else { 32 };
+const MAX_OPERATORS: usize = if KWS.operators > 16 { KWS.operators } else { 16 };
+
+/// What keyword spotting adds to the sizes above (nothing when it is left out).
+struct Sizes {
+    arena: usize,
+    tensors: usize,
+    operators: usize,
+}
 #[cfg(kws_model)]
-const KWS_ARENA_BYTES: usize = kws::ARENA_BYTES + 16;
+const KWS: Sizes = Sizes { arena: kws::ARENA_BYTES + 16, tensors: kws::TENSORS, operators: kws::OPERATORS };
 #[cfg(not(kws_model))]
-const KWS_ARENA_BYTES: usize = 0;
-#[cfg(kws_model)]
-const MAX_TENSORS: usize = if kws::TENSORS > 32 { kws::TENSORS } else { 32 };
-#[cfg(not(kws_model))]
-const MAX_TENSORS: usize = 32;
-#[cfg(kws_model)]
-const MAX_OPERATORS: usize = if kws::OPERATORS > 16 { kws::OPERATORS } else { 16 };
-#[cfg(not(kws_model))]
-const MAX_OPERATORS: usize = 16;
+const KWS: Sizes = Sizes { arena: 0, tensors: 0, operators: 0 };
 /// The models compiled in, as a constant for the service's array.
 const MODEL_COUNT: usize = MODELS.len();
 
