@@ -235,7 +235,7 @@ const UNROLL: usize = 32;
 const STEP: usize = 2;
 /// The packed kernel's lane width: a unit's sum sits in the low `LANE` bits of a
 /// 64-bit accumulator, its neighbour's above.
-const LANE: u32 = 23;
+pub const LANE: u32 = 23;
 
 impl FullyConnected {
     /// Whether the packed kernel applies: enough depth and units to gain, and every

@@ -17,17 +17,22 @@
 //! # Ok::<(), inference_aot::Error>(())
 //! ```
 //!
-//! Operators: FULLY_CONNECTED (int8, per-tensor weights, fused NONE/RELU/RELU6/
-//! RELU_N1_TO_1). Another operator is refused by name ([`Error::Unsupported`]);
-//! each new one is a module beside `fully_connected.rs` and an arm in [`generate`].
+//! Operators (int8): FULLY_CONNECTED (per-tensor weights), CONV_2D and
+//! DEPTHWISE_CONV_2D (per-channel weights, padding, strides, dilation, depthwise
+//! multipliers), AVERAGE_POOL_2D, ADD (inputs of one shape), SOFTMAX and RESHAPE; the
+//! fused activations NONE, RELU, RELU6, RELU_N1_TO_1. Another operator is refused by
+//! name ([`Error::Unsupported`]); each is a module (`fully_connected.rs`, `conv.rs`,
+//! `simple.rs`) and an arm in [`generate`].
 
 use inference::{DType, Model, OpCode, TensorInfo};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
+mod conv;
 mod fully_connected;
 mod options;
 mod plan;
+mod simple;
 
 /// What [`generate`] can refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +111,144 @@ trait Step {
     fn emit(&self, n: usize, out: &mut String) -> Result<()>;
     /// One line for the generated module's documentation.
     fn describe(&self) -> String;
+    /// Bytes of arena the operator needs during its step alone (its function then
+    /// takes them as a last `&mut [i8; N]`).
+    fn scratch(&self) -> usize {
+        0
+    }
+}
+
+/// The plan's key for operator `n`'s scratch (tensor indices are far below).
+fn scratch_key(n: usize) -> usize {
+    usize::MAX - n
+}
+
+/// The statement of `invoke` that runs step `n`: its tensors taken from the input and
+/// output fields or split off the arena at their planned offsets.
+fn invoke_step(
+    n: usize,
+    step: &dyn Step,
+    input: &Activation,
+    output: &Activation,
+    plan: &plan::Plan,
+    tensors: &BTreeMap<usize, Activation>,
+) -> Result<String> {
+    // Arena regions: (offset, length, name, mutable), lowest first.
+    let mut regions: Vec<(usize, usize, String, bool)> = Vec::new();
+    let mut args = Vec::new();
+    for &t in step.reads() {
+        if t == input.index {
+            args.push("&self.input".to_string());
+            continue;
+        }
+        let at = *plan.offsets.get(&t).ok_or(Error::Malformed)?;
+        let name = format!("t{t}");
+        if !regions.iter().any(|r| r.2 == name) {
+            regions.push((at, tensors[&t].bytes, name.clone(), false));
+        }
+        args.push(name);
+    }
+    let y = step.writes();
+    if y == output.index {
+        args.push("&mut self.output".to_string());
+    } else {
+        let at = *plan.offsets.get(&y).ok_or(Error::Malformed)?;
+        regions.push((at, tensors[&y].bytes, format!("t{y}"), true));
+        args.push(format!("t{y}"));
+    }
+    if step.scratch() > 0 {
+        let at = *plan.offsets.get(&scratch_key(n)).ok_or(Error::Malformed)?;
+        regions.push((at, step.scratch(), "scratch".into(), true));
+        args.push("scratch".into());
+    }
+    regions.sort();
+    let mut s = String::new();
+    if regions.is_empty() {
+        writeln!(s, "        op{n}({});", args.join(", "))?;
+        return Ok(s);
+    }
+    writeln!(s, "        'op{n}: {{")?;
+    writeln!(s, "            let rest = &mut self.arena[..];")?;
+    let mut end = 0;
+    for (at, len, name, mutable) in &regions {
+        if *at < end {
+            return Err(Error::Unsupported {
+                op: "model",
+                what: "an arena plan whose tensors overlap in a step",
+            });
+        }
+        writeln!(
+            s,
+            "            let Some((_, rest)) = rest.split_at_mut_checked({}) else {{ break 'op{n} }};",
+            at - end
+        )?;
+        writeln!(
+            s,
+            "            let Some((r, rest)) = rest.split_at_mut_checked({len}) else {{ break 'op{n} }};"
+        )?;
+        let chunk = if *mutable { "first_chunk_mut" } else { "first_chunk" };
+        writeln!(s, "            let Some({name}) = r.{chunk}::<{len}>() else {{ break 'op{n} }};")?;
+        end = at + len;
+    }
+    writeln!(s, "            op{n}({});", args.join(", "))?;
+    writeln!(s, "        }}")?;
+    Ok(s)
+}
+
+/// The per-channel requantization of the convolutions, once per module.
+const REQUANT: &str = r#"
+/// A channel's requantization: TFLM's `MultiplyByQuantizedMultiplier` as
+/// `inference::quant::Requant` computes it (one 64-bit multiply-add, two shifts).
+#[allow(dead_code)]
+struct Rq {
+    multiplier: i32,
+    left_factor: i32,
+    /// The right shift (0: none, the left factor applies).
+    right: u32,
+    /// `2^30 + 2^(30 + right shift)`.
+    round: i64,
+}
+
+/// `MultiplyByQuantizedMultiplier(acc, q)`.
+#[allow(dead_code)]
+#[inline(always)]
+fn requant(acc: i32, q: &Rq) -> i32 {
+    if q.right == 0 {
+        ((i64::from(acc.wrapping_mul(q.left_factor)) * i64::from(q.multiplier) + (1 << 30)) >> 31) as i32
+    } else {
+        requant_right(acc, q)
+    }
+}
+
+/// [`requant`] for a right shift of 1 or more.
+#[allow(dead_code)]
+#[inline(always)]
+fn requant_right(acc: i32, q: &Rq) -> i32 {
+    let k = q.round + (i64::from(acc >> 31) << 31);
+    (((i64::from(acc) * i64::from(q.multiplier) + k) >> 32) as i32) >> (q.right - 1)
+}
+"#;
+
+/// A per-channel requantization table as Rust (`Rq` entries), from TFLite's
+/// multiplier and shift per channel.
+fn rq_table(name: &str, multipliers: &[(i32, i32)]) -> String {
+    let mut s = format!(
+        "static {name}: [Rq; {}] = [
+",
+        multipliers.len()
+    );
+    for &(m, shift) in multipliers {
+        let left = 1i32.wrapping_shl(shift.max(0) as u32);
+        let right = (-shift).clamp(0, 31) as u32;
+        let round = (1i64 << 30) + (1i64 << (30 + right));
+        let _ =
+            writeln!(s, "    Rq {{ multiplier: {m}, left_factor: {left}, right: {right}, round: {round} }},");
+    }
+    s.push_str(
+        "];
+",
+    );
+    s
 }
 
 /// The constant tensor `index` of a model.
@@ -132,7 +275,6 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
         _ => Err(Error::Unsupported { op: "model", what }),
     };
     let input = Activation::of(&m, single(m.inputs(), "more or fewer than one input")?, "model input")?;
-    let output = Activation::of(&m, single(m.outputs(), "more or fewer than one output")?, "model output")?;
 
     let mut tensors = BTreeMap::new();
     tensors.insert(input.index, input.clone());
@@ -141,6 +283,12 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
         let op = m.operator(n)?;
         let step: Box<dyn Step> = match op.code() {
             OpCode::FULLY_CONNECTED => Box::new(fully_connected::FullyConnected::new(&m, model, n, &op)?),
+            OpCode::CONV_2D => Box::new(conv::Conv::new(&m, model, n, &op, false)?),
+            OpCode::DEPTHWISE_CONV_2D => Box::new(conv::Conv::new(&m, model, n, &op, true)?),
+            OpCode::AVERAGE_POOL_2D => Box::new(simple::AveragePool::new(&m, model, n, &op)?),
+            OpCode::SOFTMAX => Box::new(simple::Softmax::new(&m, model, n, &op)?),
+            OpCode::ADD => Box::new(simple::Add::new(&m, model, n, &op)?),
+            OpCode::RESHAPE => Box::new(simple::Reshape::new(&m, &op)?),
             other => {
                 return Err(Error::Unsupported { op: other.name(), what: "this operator" });
             }
@@ -156,28 +304,36 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
         tensors.insert(step.writes(), Activation::of(&m, step.writes(), "operator output")?);
         steps.push(step);
     }
+    let output = Activation::of(&m, single(m.outputs(), "more or fewer than one output")?, "model output")?;
+    if steps.iter().any(|step| step.reads().contains(&output.index)) {
+        return Err(Error::Unsupported { op: "model", what: "an operator that reads the model's output" });
+    }
     if !tensors.contains_key(&output.index) {
         return Err(Error::Unsupported { op: "model", what: "an output no operator computes" });
     }
 
     // The input and output are fields of their own (the input is kept, the output
     // stays readable); the other tensors share the arena, planned by their lifetimes
-    // in steps: from the step that writes one to the last that reads it.
-    let mut lives: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    // in steps: from the step that writes one to the last that reads it. An
+    // operator's scratch (a padded copy of a convolution's input) lives in its step.
+    let mut lives: BTreeMap<usize, (usize, usize, usize)> = BTreeMap::new();
     for (n, step) in steps.iter().enumerate() {
         for &t in step.reads() {
             if let Some(life) = lives.get_mut(&t) {
-                life.1 = life.1.max(n);
+                life.2 = life.2.max(n);
             }
         }
         let t = step.writes();
         if t != output.index {
-            lives.entry(t).or_insert((n, n));
+            lives.entry(t).or_insert((tensors[&t].bytes, n, n));
+        }
+        if step.scratch() > 0 {
+            lives.insert(scratch_key(n), (step.scratch(), n, n));
         }
     }
-    let plan = plan::greedy(lives.iter().map(|(&t, &(first, last))| plan::Need {
+    let plan = plan::greedy(lives.iter().map(|(&t, &(bytes, first, last))| plan::Need {
         tensor: t,
-        bytes: tensors[&t].bytes,
+        bytes,
         first,
         last,
     }));
@@ -228,77 +384,23 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
     )?;
     writeln!(out, "    /// The output tensor, as the last [`Engine::invoke`] left it.")?;
     writeln!(out, "    pub fn output(&self) -> &[i8; OUTPUT_BYTES] {{\n        &self.output\n    }}\n")?;
-    writeln!(out, "    /// Runs the model on the input. The checks on constant offsets below are")?;
-    writeln!(out, "    /// decided when the engine is compiled: they leave no code.")?;
+    writeln!(out, "    /// Runs the model on the input. The arena is split at constant offsets,")?;
+    writeln!(out, "    /// decided when the engine is compiled: the checks leave no code.")?;
+    writeln!(out, "    #[allow(unused_variables)]")?;
     writeln!(out, "    pub fn invoke(&mut self) {{")?;
-    let place =
-        |t: usize| -> Option<(usize, usize)> { plan.offsets.get(&t).map(|&at| (at, tensors[&t].bytes)) };
     for (n, step) in steps.iter().enumerate() {
-        // One input per operator so far (FULLY_CONNECTED's); an operator of two
-        // computed inputs (ADD) will need a three-way split of the arena here.
-        let (&[x], y) = (step.reads(), step.writes()) else {
-            return Err(Error::Unsupported {
-                op: "model",
-                what: "an operator with other than one computed input",
-            });
-        };
-        let call = match (x == input.index, y == output.index, place(x), place(y)) {
-            (true, true, _, _) => format!("op{n}(&self.input, &mut self.output);"),
-            (true, false, _, Some((at, len))) => format!(
-                "if let Some(y) = tensor_mut::<{at}, {len}>(&mut self.arena) {{\n            op{n}(&self.input, y);\n        }}"
-            ),
-            (false, true, Some((at, len)), _) => format!(
-                "if let Some(x) = tensor::<{at}, {len}>(&self.arena) {{\n            op{n}(x, &mut self.output);\n        }}"
-            ),
-            (false, false, Some((xa, xl)), Some((ya, yl))) => format!(
-                "if let Some((x, y)) = split::<{xa}, {xl}, {ya}, {yl}>(&mut self.arena) {{\n            op{n}(x, y);\n        }}"
-            ),
-            _ => return Err(Error::Unsupported { op: "model", what: "an operator that reads the model's output" }),
-        };
-        writeln!(out, "        {call}")?;
+        let call = invoke_step(n, step.as_ref(), &input, &output, &plan, &tensors)?;
+        out.push_str(&call);
     }
     writeln!(out, "    }}\n}}\n")?;
-    out.push_str(ARENA_HELPERS);
-    writeln!(out)?;
     fully_connected::emit_packed_constants(&mut out)?;
+    out.push_str(REQUANT);
     for (n, step) in steps.iter().enumerate() {
         writeln!(out)?;
         step.emit(n, &mut out)?;
     }
     Ok(out)
 }
-
-/// Tensors of the arena by constant offsets (`None` only if the plan were wrong).
-const ARENA_HELPERS: &str = r#"/// `N` bytes at `AT`.
-#[inline(always)]
-#[allow(dead_code)]
-fn tensor<const AT: usize, const N: usize>(arena: &[i8; ARENA_BYTES]) -> Option<&[i8; N]> {
-    arena.get(AT..)?.first_chunk::<N>()
-}
-
-/// `N` bytes at `AT`, to write.
-#[inline(always)]
-#[allow(dead_code)]
-fn tensor_mut<const AT: usize, const N: usize>(arena: &mut [i8; ARENA_BYTES]) -> Option<&mut [i8; N]> {
-    arena.get_mut(AT..)?.first_chunk_mut::<N>()
-}
-
-/// An operator's input (`N` bytes at `X`) and output (`M` at `Y`), which the plan
-/// keeps apart.
-#[inline(always)]
-#[allow(dead_code)]
-fn split<const X: usize, const N: usize, const Y: usize, const M: usize>(
-    arena: &mut [i8; ARENA_BYTES],
-) -> Option<(&[i8; N], &mut [i8; M])> {
-    if X < Y {
-        let (low, high) = arena.split_at_mut_checked(Y)?;
-        Some((low.get(X..)?.first_chunk::<N>()?, high.first_chunk_mut::<M>()?))
-    } else {
-        let (low, high) = arena.split_at_mut_checked(X)?;
-        Some((high.first_chunk::<N>()?, low.get_mut(Y..)?.first_chunk_mut::<M>()?))
-    }
-}
-"#;
 
 /// An f32 as a Rust literal that reads back as the same bits.
 fn float(x: f32) -> String {

@@ -81,3 +81,22 @@ pub fn u8_field(model: &[u8], op: usize, kind: u8, field: usize, default: u8) ->
         None => Ok(default),
     }
 }
+
+/// A 4-byte little-endian field of operator `op`'s options of type `kind` (`default`
+/// where the operator has no options or the field is absent): int32 and float32
+/// fields (strides, filter sizes, a float's bits).
+pub fn u32_field(model: &[u8], op: usize, kind: u8, field: usize, default: u32) -> Result<u32> {
+    let Some((found, table)) = options(model, op)? else { return Ok(default) };
+    if found != kind {
+        return Err(Error::Malformed);
+    }
+    match Fb(model).field(table, field)? {
+        Some(at) => Ok(Fb(model).u32_at(at)? as u32),
+        None => Ok(default),
+    }
+}
+
+/// [`u32_field`] of an int32 field.
+pub fn i32_field(model: &[u8], op: usize, kind: u8, field: usize, default: i32) -> Result<i32> {
+    Ok(u32_field(model, op, kind, field, default as u32)? as i32)
+}

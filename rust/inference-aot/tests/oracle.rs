@@ -46,10 +46,42 @@ fn main() {
 /// Compiles `model`'s engine (relative to the workspace root) and checks it
 /// against TFLM on `cases` seeded inputs.
 fn equals_tflm(model: &str, cases: usize) {
-    equals_tflm_at(&root().join(model), cases);
+    equals_tflm_at(&root().join(model), cases, false);
 }
 
-fn equals_tflm_at(path: &Path, cases: usize) {
+/// The oracle's records for `args` (`count` cases): input and output sizes, then the
+/// records, each the input's bytes and the output's.
+fn oracle(path: &Path, dir: &Path, args: &[&str], count: usize) -> (usize, usize, Vec<u8>) {
+    let oracle = dir.join("oracle");
+    let status = Command::new(python())
+        .arg(root().join("tools/tflm_oracle.py"))
+        .arg(path)
+        .args(args)
+        .arg("-o")
+        .arg(&oracle)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{}: tflm_oracle.py failed", path.display());
+    let b = std::fs::read(&oracle).unwrap();
+    assert_eq!(&b[..8], b"TFLMORC1");
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!((u32_at(8), u32_at(12), u32_at(16)), (1, 1, count));
+    // Two descriptors (int8): dtype, rank, pad, dims, scale, zero point.
+    let mut at = 20;
+    let mut sizes = Vec::new();
+    for _ in 0..2 {
+        let rank = b[at + 1] as usize;
+        sizes.push((0..rank).map(|d| u32_at(at + 4 + 4 * d)).product::<usize>());
+        at += 4 + 4 * rank + 8;
+    }
+    let records = b[at..].to_vec();
+    assert_eq!(records.len(), count * (sizes[0] + sizes[1]));
+    (sizes[0], sizes[1], records)
+}
+
+/// Compiles the engine of the model at `path` and checks it against TFLM on `cases`
+/// seeded inputs, and on the bench images' input when `bench`.
+fn equals_tflm_at(path: &Path, cases: usize, bench: bool) {
     let model = &path.display().to_string();
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let source = inference_aot::generate(&bytes, model).unwrap_or_else(|e| panic!("{model}: {e}"));
@@ -67,30 +99,19 @@ fn equals_tflm_at(path: &Path, cases: usize) {
         .unwrap();
     assert!(status.success(), "{model}: the generated source does not compile");
 
-    let oracle = dir.join("oracle");
-    let status = Command::new(python())
-        .arg(root().join("tools/tflm_oracle.py"))
-        .arg(path)
-        .args(["--seed", "7", "--count", &cases.to_string(), "-o"])
-        .arg(&oracle)
-        .status()
-        .unwrap();
-    assert!(status.success(), "{model}: tflm_oracle.py failed");
-    let b = std::fs::read(&oracle).unwrap();
-    assert_eq!(&b[..8], b"TFLMORC1");
-    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
-    assert_eq!((u32_at(8), u32_at(12), u32_at(16)), (1, 1, cases));
-    // Two descriptors (int8): dtype, rank, pad, dims, scale, zero point.
-    let mut at = 20;
-    let mut sizes = Vec::new();
-    for _ in 0..2 {
-        let rank = b[at + 1] as usize;
-        sizes.push((0..rank).map(|d| u32_at(at + 4 + 4 * d)).product::<usize>());
-        at += 4 + 4 * rank + 8;
+    let (n_in, n_out, mut records) =
+        oracle(path, &dir, &["--seed", "7", "--count", &cases.to_string()], cases);
+    let mut cases = cases;
+    if bench {
+        // The bench images' input, int8 `(i * 7919) % 256 - 128`, as one more case.
+        let values: Vec<String> = (0..n_in).map(|i| (((i * 7919) % 256) as i32 - 128).to_string()).collect();
+        let file = dir.join("bench-input.txt");
+        std::fs::write(&file, values.join(" ")).unwrap();
+        let (_, _, more) = oracle(path, &dir, &["--inputs", file.to_str().unwrap()], 1);
+        records.extend(more);
+        cases += 1;
     }
-    let (n_in, n_out) = (sizes[0], sizes[1]);
-    let records = &b[at..];
-    assert_eq!(records.len(), cases * (n_in + n_out));
+    let records = &records[..];
     let inputs: Vec<u8> = records.chunks_exact(n_in + n_out).flat_map(|r| r[..n_in].to_vec()).collect();
 
     let mut child =
@@ -153,6 +174,35 @@ fn fully_connected_variants_equal_tflm() {
         if name == "fc_aot_left_shift" {
             assert!(source.contains("acc.wrapping_mul(4)"), "{name}: a left shift of 2");
         }
-        equals_tflm_at(model, 50);
+        equals_tflm_at(model, 50, false);
     }
+}
+
+/// `models/ops`' convolution models: padded and not, strides 1 and 2, depthwise
+/// multipliers 1 to 3, per-channel weights, few channels (not packed).
+#[test]
+fn convolution_models_equal_tflm() {
+    equals_tflm("models/ops/conv_int8.tflite", 50);
+    equals_tflm("models/ops/depthwise_int8.tflite", 50);
+}
+
+/// MLPerf Tiny's keyword spotting DS-CNN: CONV_2D (10 x 4, stride 2, padded),
+/// DEPTHWISE_CONV_2D 3 x 3 and pointwise CONV_2D, AVERAGE_POOL_2D, RESHAPE,
+/// FULLY_CONNECTED, SOFTMAX.
+#[test]
+fn keyword_spotting_equals_tflm() {
+    equals_tflm_at(&root().join("../shared/models/mlperf-tiny/kws_ref_model.tflite"), 20, true);
+}
+
+/// MLPerf Tiny's visual wake words MobileNetV1 (96 x 96 x 3): the convolutions with
+/// strides of 2.
+#[test]
+fn visual_wake_words_equals_tflm() {
+    equals_tflm_at(&root().join("../shared/models/mlperf-tiny/vww_96_int8.tflite"), 20, true);
+}
+
+/// MLPerf Tiny's ResNet-8 (CIFAR-10): 3 x 3 CONV_2D and the residual ADDs.
+#[test]
+fn resnet8_equals_tflm() {
+    equals_tflm_at(&root().join("../shared/models/mlperf-tiny/pretrainedResnet_quant.tflite"), 20, true);
 }

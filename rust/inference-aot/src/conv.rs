@@ -1,0 +1,533 @@
+//! CONV_2D and DEPTHWISE_CONV_2D, int8 with per-channel (or per-tensor) weights, as
+//! TFLM's `reference_integer_ops::ConvPerChannel` and `DepthwiseConvPerChannel`
+//! compute them: `clamp(out_offset + MultiplyByQuantizedMultiplier(bias + sum(w (x +
+//! in_offset)), channel))`, the taps in the padding skipped.
+//!
+//! Everything but the input is fixed here. The input offset's share is folded into
+//! each channel's bias (`bias + in_offset sum(w)`, the same wrapping sum regrouped);
+//! a layer with padding first copies its input into a padded image (scratch in the
+//! arena) filled with the input's zero point, whose taps then add `w (zp +
+//! in_offset) = 0`, exactly what skipping them adds: every window is then a
+//! window inside an image, at constant offsets from its first byte. CONV_2D's
+//! channels go four at a time through the packed kernel of `fully_connected`
+//! (two channels per 64-bit multiply-accumulate), where the weights allow it.
+
+use crate::fully_connected::LANE;
+use crate::{constant, list, options, rq_table, Error, Result, Step};
+use inference::quant::{quantize_multiplier, Activation};
+use inference::{DType, Model, Operator};
+use std::fmt::Write;
+
+/// Schema option types and field ids.
+const CONV_OPTIONS: u8 = 1;
+const DEPTHWISE_OPTIONS: u8 = 2;
+
+/// Inputs of a packed layer are taken this many at a time, each block unrolled.
+const STEP: usize = 4;
+
+pub struct Conv {
+    depthwise: bool,
+    reads: [usize; 1],
+    writes: usize,
+    input: [usize; 3],
+    output: [usize; 3],
+    filter: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// The depthwise multiplier (1 for CONV_2D).
+    multiplier: usize,
+    /// The padded image's height and width and the input's place in it, when the
+    /// layer pads.
+    padded: Option<([usize; 2], [usize; 2])>,
+    input_zero_point: i32,
+    /// Per output channel, its taps: CONV_2D `[h][w][in]`, DEPTHWISE `[h][w]`.
+    weights: Vec<Vec<i8>>,
+    /// The bias plus the input offset times the channel's weight sum.
+    folded: Vec<i32>,
+    requant: Vec<(i32, i32)>,
+    output_offset: i32,
+    range: (i32, i32),
+    activation: Activation,
+}
+
+/// TFLite's `ComputeOutSize` and leading padding (`ComputePaddingHeightWidth`).
+fn out_and_pad(
+    same: bool,
+    input: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+) -> Option<(usize, usize)> {
+    let effective = (filter - 1) * dilation + 1;
+    let out = if same { input.div_ceil(stride) } else { (input + stride).checked_sub(effective)? / stride };
+    let total = ((out.checked_sub(1)?) * stride + effective).saturating_sub(input);
+    Some((out, total / 2))
+}
+
+impl Conv {
+    pub fn new(
+        model: &Model<'_>,
+        bytes: &[u8],
+        n: usize,
+        op: &Operator<'_>,
+        depthwise: bool,
+    ) -> Result<Self> {
+        let name = if depthwise { "DEPTHWISE_CONV_2D" } else { "CONV_2D" };
+        let unsupported = |what| Error::Unsupported { op: name, what };
+        let x_index = op.inputs().next().flatten().ok_or(unsupported("an operator without input"))?;
+        let y_index = op.outputs().next().flatten().ok_or(unsupported("an operator without output"))?;
+        let (x, y) = (model.tensor(x_index)?, model.tensor(y_index)?);
+        let w = constant(model, op.inputs().nth(1).flatten(), name, "weights that are not constant")?;
+        if (x.dtype, w.dtype, y.dtype) != (DType::I8, DType::I8, DType::I8) {
+            return Err(unsupported("a type other than int8"));
+        }
+        let (kind, ids) = if depthwise {
+            (DEPTHWISE_OPTIONS, [0, 1, 2, 4, 5, 6])
+        } else {
+            (CONV_OPTIONS, [0, 1, 2, 3, 4, 5])
+        };
+        let same = options::u8_field(bytes, n, kind, ids[0], 0)? == 0;
+        let stride_w = options::i32_field(bytes, n, kind, ids[1], 0)?;
+        let stride_h = options::i32_field(bytes, n, kind, ids[2], 0)?;
+        let code = options::u8_field(bytes, n, kind, ids[3], 0)?;
+        let dilation_w = options::i32_field(bytes, n, kind, ids[4], 1)?;
+        let dilation_h = options::i32_field(bytes, n, kind, ids[5], 1)?;
+        let positive = |v: i32| usize::try_from(v).ok().filter(|&v| v > 0).ok_or(Error::Malformed);
+        let stride = [positive(stride_h)?, positive(stride_w)?];
+        let dilation = [positive(dilation_h)?, positive(dilation_w)?];
+        let dims = |t: &inference::TensorInfo<'_>| -> Result<[usize; 4]> {
+            if t.rank() != 4 {
+                return Err(unsupported("a tensor of another rank than 4"));
+            }
+            Ok([0, 1, 2, 3].map(|d| t.dim(d) as usize))
+        };
+        let ([xb, ih, iw, ic], [yb, oh, ow, oc], wd) = (dims(&x)?, dims(&y)?, dims(&w)?);
+        if xb != 1 || yb != 1 {
+            return Err(unsupported("more than one batch"));
+        }
+        let (fh, fw, multiplier) = if depthwise {
+            if wd[0] != 1 || wd[3] != oc || ic == 0 || oc % ic != 0 {
+                return Err(Error::Malformed);
+            }
+            (wd[1], wd[2], oc / ic)
+        } else {
+            if wd[0] != oc {
+                return Err(Error::Malformed);
+            }
+            if wd[3] != ic {
+                return Err(unsupported("grouped filters"));
+            }
+            (wd[1], wd[2], 1)
+        };
+        let (out_h, pad_top) = out_and_pad(same, ih, fh, stride[0], dilation[0]).ok_or(Error::Malformed)?;
+        let (out_w, pad_left) = out_and_pad(same, iw, fw, stride[1], dilation[1]).ok_or(Error::Malformed)?;
+        if (out_h, out_w) != (oh, ow) {
+            return Err(Error::Malformed);
+        }
+        // The image every window reads: rows up to the last window's last tap.
+        let need = [
+            (oh - 1) * stride[0] + (fh - 1) * dilation[0] + 1,
+            (ow - 1) * stride[1] + (fw - 1) * dilation[1] + 1,
+        ];
+        let padded = if pad_top > 0 || pad_left > 0 || need[0] > ih || need[1] > iw {
+            Some((need, [pad_top, pad_left]))
+        } else {
+            None
+        };
+
+        let data = w.data.unwrap_or_default();
+        let taps = fh * fw;
+        let weights: Vec<Vec<i8>> = if depthwise {
+            (0..oc)
+                .map(|c| (0..taps).map(|t| data.get(t * oc + c).map_or(0, |&b| b as i8)).collect())
+                .collect()
+        } else {
+            data.chunks_exact(taps * ic).map(|row| row.iter().map(|&b| b as i8).collect()).collect()
+        };
+        if weights.len() != oc || weights.iter().any(|r| r.len() != if depthwise { taps } else { taps * ic })
+        {
+            return Err(Error::Malformed);
+        }
+        let bias: Vec<i32> = match op.inputs().nth(2).flatten() {
+            Some(t) => {
+                let b = constant(model, Some(t), name, "a bias that is not constant")?;
+                if b.dtype != DType::I32 {
+                    return Err(unsupported("a bias other than int32"));
+                }
+                let data = b.data.unwrap_or_default();
+                data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            }
+            None => vec![0; oc],
+        };
+        if bias.len() != oc {
+            return Err(Error::Malformed);
+        }
+        let input_offset = x.zero_point.wrapping_neg();
+        let folded = weights
+            .iter()
+            .zip(&bias)
+            .map(|(row, &b)| {
+                let sum = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v.into()));
+                b.wrapping_add(input_offset.wrapping_mul(sum))
+            })
+            .collect();
+        // PopulateConvolutionQuantizationParams: the effective scale in double.
+        let requant = (0..oc)
+            .map(|c| {
+                let real = f64::from(x.scale) * f64::from(w.scale_of(c)) / f64::from(y.scale);
+                let (m, s) = quantize_multiplier(real);
+                if m < 0 || s > 30 {
+                    return Err(unsupported("a requantization multiplier outside [0, 2^31) x 2^[.., 30]"));
+                }
+                Ok((m, s))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let activation = Activation::from_schema(code).ok_or(unsupported("this fused activation"))?;
+        let range =
+            activation.int8_range(y.scale, y.zero_point).ok_or(unsupported("this activation range"))?;
+        Ok(Conv {
+            depthwise,
+            reads: [x_index],
+            writes: y_index,
+            input: [ih, iw, ic],
+            output: [oh, ow, oc],
+            filter: [fh, fw],
+            stride,
+            dilation,
+            multiplier,
+            padded,
+            input_zero_point: x.zero_point,
+            weights,
+            folded,
+            requant,
+            output_offset: y.zero_point,
+            range: (range.0.max(-128), range.1.min(127)),
+            activation,
+        })
+    }
+
+    /// The image's width as the windows see it (the padded one's, or the input's).
+    fn image_width(&self) -> usize {
+        self.padded.map_or(self.input[1], |(size, _)| size[1])
+    }
+
+    /// Whether the packed kernel applies to CONV_2D: four channels or more, and every
+    /// channel's sum within its lane for every input (`128 sum |w| < 2^(LANE-1)`).
+    fn packs(&self) -> bool {
+        !self.depthwise
+            && self.output[2] >= 4
+            && self.weights.iter().all(|row| {
+                let bound: i64 = row.iter().map(|&w| i64::from(w).abs() * 128).sum();
+                bound < 1 << (LANE - 1)
+            })
+    }
+
+    /// The runs of one window in the image, from its first byte: (image offset, tap
+    /// offset, length), each contiguous in both.
+    fn runs(&self) -> Vec<(usize, usize, usize)> {
+        let [_, _, ic] = self.input;
+        let [fh, fw] = self.filter;
+        let row = self.image_width() * ic;
+        if self.dilation[1] == 1 {
+            if fw * ic == row && self.dilation[0] == 1 {
+                return vec![(0, 0, fh * fw * ic)];
+            }
+            (0..fh).map(|fy| (fy * self.dilation[0] * row, fy * fw * ic, fw * ic)).collect()
+        } else {
+            let mut runs = Vec::new();
+            for fy in 0..fh {
+                for fx in 0..fw {
+                    runs.push((
+                        fy * self.dilation[0] * row + fx * self.dilation[1] * ic,
+                        (fy * fw + fx) * ic,
+                        ic,
+                    ));
+                }
+            }
+            runs
+        }
+    }
+
+    /// Bytes from a window's first byte to its last, plus one.
+    fn window_span(&self) -> usize {
+        let [_, _, ic] = self.input;
+        let [fh, fw] = self.filter;
+        ((fh - 1) * self.dilation[0] * self.image_width() + (fw - 1) * self.dilation[1] + 1) * ic
+    }
+
+    fn emit_padding(&self, out: &mut String) -> Result<()> {
+        let [ih, iw, ic] = self.input;
+        let Some(([ph, pw], [top, left])) = self.padded else {
+            writeln!(out, "    let image = x;")?;
+            return Ok(());
+        };
+        let rows = ih.min(ph.saturating_sub(top));
+        let run = iw.min(pw.saturating_sub(left)) * ic;
+        writeln!(
+            out,
+            "    // The input in a padded image of {ph} x {pw}, the padding the input's zero point."
+        )?;
+        writeln!(out, "    pad.fill({});", self.input_zero_point)?;
+        writeln!(
+            out,
+            "    for (iy, row) in x.as_chunks::<{}>().0.iter().take({rows}).enumerate() {{",
+            iw * ic
+        )?;
+        writeln!(out, "        let at = (iy + {top}) * {} + {};", pw * ic, left * ic)?;
+        writeln!(
+            out,
+            "        if let (Some(to), Some(from)) = (pad.get_mut(at..at + {run}), row.get(..{run})) {{"
+        )?;
+        writeln!(out, "            to.copy_from_slice(from);")?;
+        writeln!(out, "        }}\n    }}")?;
+        writeln!(out, "    let image = &*pad;")?;
+        Ok(())
+    }
+}
+
+impl Step for Conv {
+    fn reads(&self) -> &[usize] {
+        &self.reads
+    }
+
+    fn writes(&self) -> usize {
+        self.writes
+    }
+
+    fn scratch(&self) -> usize {
+        self.padded.map_or(0, |([h, w], _)| h * w * self.input[2])
+    }
+
+    fn describe(&self) -> String {
+        let [ih, iw, ic] = self.input;
+        let [oh, ow, oc] = self.output;
+        format!(
+            "{} int8, {ih}x{iw}x{ic} -> {oh}x{ow}x{oc}, filter {}x{}, stride {:?}, dilation {:?}{}, {:?}",
+            if self.depthwise { "DEPTHWISE_CONV_2D" } else { "CONV_2D" },
+            self.filter[0],
+            self.filter[1],
+            self.stride,
+            self.dilation,
+            if self.padded.is_some() { ", padded" } else { "" },
+            self.activation
+        )
+    }
+
+    fn emit(&self, n: usize, out: &mut String) -> Result<()> {
+        let [ih, iw, ic] = self.input;
+        let [oh, ow, oc] = self.output;
+        let (xn, yn) = (ih * iw * ic, oh * ow * oc);
+        let span = self.window_span();
+        let row = self.image_width() * ic;
+        let all_right = self.requant.iter().all(|&(_, s)| s < 0);
+        out.push_str(&rq_table(&format!("OP{n}_RQ"), &self.requant));
+        if self.depthwise {
+            self.emit_depthwise_statics(n, out)?;
+        } else {
+            self.emit_conv_statics(n, out)?;
+        }
+        writeln!(out, "/// Operator {n}: {}.", self.describe())?;
+        writeln!(out, "#[inline(never)]")?;
+        let pad = match self.scratch() {
+            0 => String::new(),
+            s => format!(", pad: &mut [i8; {s}]"),
+        };
+        writeln!(out, "fn op{n}(x: &[i8; {xn}], y: &mut [i8; {yn}]{pad}) {{")?;
+        self.emit_padding(out)?;
+        writeln!(out, "    for (oy, row) in y.as_chunks_mut::<{}>().0.iter_mut().enumerate() {{", ow * oc)?;
+        writeln!(out, "        for (ox, out) in row.as_chunks_mut::<{oc}>().0.iter_mut().enumerate() {{")?;
+        writeln!(out, "            let at = oy * {} + ox * {};", self.stride[0] * row, self.stride[1] * ic)?;
+        writeln!(
+            out,
+            "            if let Some(window) = image.get(at..).and_then(|w| w.first_chunk::<{span}>()) {{"
+        )?;
+        writeln!(out, "                op{n}_pixel(window, out);")?;
+        writeln!(out, "            }}\n        }}\n    }}\n}}\n")?;
+        writeln!(out, "#[inline(always)]")?;
+        writeln!(out, "fn op{n}_pixel(x: &[i8; {span}], out: &mut [i8; {oc}]) {{")?;
+        if self.depthwise {
+            self.emit_depthwise_pixel(n, out)?;
+        } else {
+            self.emit_conv_pixel(n, out)?;
+        }
+        writeln!(out, "}}\n")?;
+        let (min, max) = self.range;
+        writeln!(out, "#[inline(always)]")?;
+        writeln!(out, "fn op{n}_out(acc: i32, q: &Rq) -> i8 {{")?;
+        let f = if all_right { "requant_right" } else { "requant" };
+        writeln!(out, "    {f}(acc, q).wrapping_add({}).max({min}).min({max}) as i8", self.output_offset)?;
+        writeln!(out, "}}")?;
+        Ok(())
+    }
+}
+
+impl Conv {
+    fn emit_conv_statics(&self, n: usize, out: &mut String) -> Result<()> {
+        let oc = self.output[2];
+        let taps = self.weights[0].len();
+        let grouped = if self.packs() { oc / 4 * 4 } else { 0 };
+        if grouped > 0 {
+            writeln!(
+                out,
+                "/// Operator {n}'s channels 0 to {}, packed per group of four and per tap:",
+                grouped - 1
+            )?;
+            writeln!(out, "/// `p01 + p23 << 32`, `pab = wa + wb << LANE` (see `fully_connected`).")?;
+            let mut text = Vec::new();
+            for g in 0..grouped / 4 {
+                let w = |u: usize, k: usize| i32::from(self.weights[4 * g + u][k]);
+                let words: Vec<String> = (0..taps)
+                    .map(|k| {
+                        let pack = |a: usize, b: usize| (w(b, k) << LANE) + w(a, k);
+                        format!("{}", (i64::from(pack(2, 3)) << 32) | i64::from(pack(0, 1) as u32))
+                    })
+                    .collect();
+                text.push(format!("[{}]", words.join(", ")));
+            }
+            writeln!(
+                out,
+                "static OP{n}_PACKED: [[i64; {taps}]; {}] = [{}];",
+                grouped / 4,
+                text.join(",\n    ")
+            )?;
+        }
+        if grouped < oc {
+            let rows: Vec<String> = self.weights[grouped..].iter().map(|r| list(r.iter())).collect();
+            writeln!(out, "/// Operator {n}'s channels {grouped} to {}: their taps.", oc - 1)?;
+            writeln!(out, "static OP{n}_WEIGHTS: [[i8; {taps}]; {}] = [{}];", oc - grouped, rows.join(", "))?;
+        }
+        // Less half a lane in the packed low lanes (channels 0 and 2 of a group).
+        let half = 1i32 << (LANE - 1);
+        let bias = self.folded.iter().enumerate().map(|(c, &b)| {
+            if c < grouped && c % 2 == 0 {
+                b.wrapping_sub(half)
+            } else {
+                b
+            }
+        });
+        writeln!(out, "/// Operator {n}'s bias plus the input offset times each channel's weight sum.")?;
+        writeln!(out, "static OP{n}_BIAS: [i32; {oc}] = {};", list(bias))?;
+        Ok(())
+    }
+
+    fn emit_conv_pixel(&self, n: usize, out: &mut String) -> Result<()> {
+        let oc = self.output[2];
+        let runs = self.runs();
+        let grouped = if self.packs() { oc / 4 * 4 } else { 0 };
+        for (r, &(at, _, len)) in runs.iter().enumerate() {
+            writeln!(out, "    let Some(x{r}) = x.get({at}..).and_then(|x| x.first_chunk::<{len}>()) else {{ return }};")?;
+        }
+        if grouped > 0 {
+            writeln!(out, "    let (groups, rest) = out.split_at_mut({grouped});")?;
+            writeln!(
+                out,
+                "    let bias = OP{n}_BIAS.as_chunks::<4>().0.iter().zip(OP{n}_RQ.as_chunks::<4>().0);"
+            )?;
+            writeln!(
+                out,
+                "    for ((o, w), (b, q)) in groups.as_chunks_mut::<4>().0.iter_mut().zip(&OP{n}_PACKED).zip(bias) {{"
+            )?;
+            writeln!(out, "        let (mut low, mut high) = (HALF_LANE, HALF_LANE);")?;
+            for (r, &(_, w_at, len)) in runs.iter().enumerate() {
+                writeln!(
+                    out,
+                    "        let Some(w{r}) = w.get({w_at}..).and_then(|w| w.first_chunk::<{len}>()) else {{ return }};"
+                )?;
+                writeln!(
+                    out,
+                    "        for (w, x) in w{r}.as_chunks::<{STEP}>().0.iter().zip(x{r}.as_chunks::<{STEP}>().0) {{"
+                )?;
+                for k in 0..STEP {
+                    writeln!(out, "            let x{k} = i64::from(x[{k}]);")?;
+                    writeln!(out, "            low += x{k} * i64::from(w[{k}] as i32);")?;
+                    writeln!(out, "            high += x{k} * (w[{k}] >> 32);")?;
+                }
+                writeln!(out, "        }}")?;
+                if len % STEP != 0 {
+                    let done = len / STEP * STEP;
+                    writeln!(out, "        for (&w, &x) in w{r}[{done}..].iter().zip(&x{r}[{done}..]) {{")?;
+                    writeln!(out, "            let x = i64::from(x);")?;
+                    writeln!(out, "            low += x * i64::from(w as i32);")?;
+                    writeln!(out, "            high += x * (w >> 32);")?;
+                    writeln!(out, "        }}")?;
+                }
+            }
+            writeln!(out, "        o[0] = op{n}_out(b[0].wrapping_add(low as i32 & LANE_MASK), &q[0]);")?;
+            writeln!(out, "        o[1] = op{n}_out(b[1].wrapping_add((low >> LANE) as i32), &q[1]);")?;
+            writeln!(out, "        o[2] = op{n}_out(b[2].wrapping_add(high as i32 & LANE_MASK), &q[2]);")?;
+            writeln!(out, "        o[3] = op{n}_out(b[3].wrapping_add((high >> LANE) as i32), &q[3]);")?;
+            writeln!(out, "    }}")?;
+        } else {
+            writeln!(out, "    let rest = &mut out[..];")?;
+        }
+        if grouped < oc {
+            writeln!(out, "    let params = OP{n}_BIAS[{grouped}..].iter().zip(&OP{n}_RQ[{grouped}..]);")?;
+            writeln!(out, "    for ((o, w), (&b, q)) in rest.iter_mut().zip(&OP{n}_WEIGHTS).zip(params) {{")?;
+            writeln!(out, "        let mut acc = b;")?;
+            for (r, &(_, w_at, len)) in runs.iter().enumerate() {
+                writeln!(out, "        for (&w, &x) in w[{w_at}..{}].iter().zip(x{r}) {{", w_at + len)?;
+                writeln!(out, "            acc = acc.wrapping_add(i32::from(w) * i32::from(x));")?;
+                writeln!(out, "        }}")?;
+            }
+            writeln!(out, "        *o = op{n}_out(acc, q);")?;
+            writeln!(out, "    }}")?;
+        } else {
+            writeln!(out, "    let _ = rest;")?;
+        }
+        Ok(())
+    }
+
+    fn emit_depthwise_statics(&self, n: usize, out: &mut String) -> Result<()> {
+        let oc = self.output[2];
+        let taps = self.weights[0].len();
+        let rows: Vec<String> = self.weights.iter().map(|r| list(r.iter())).collect();
+        writeln!(out, "/// Operator {n}'s taps, per output channel (rows, then columns).")?;
+        writeln!(out, "static OP{n}_WEIGHTS: [[i8; {taps}]; {oc}] = [{}];", rows.join(", "))?;
+        writeln!(out, "/// Operator {n}'s bias plus the input offset times each channel's weight sum.")?;
+        writeln!(out, "static OP{n}_BIAS: [i32; {oc}] = {};", list(self.folded.iter()))?;
+        Ok(())
+    }
+
+    fn emit_depthwise_pixel(&self, n: usize, out: &mut String) -> Result<()> {
+        let ic = self.input[2];
+        let [fh, fw] = self.filter;
+        let row = self.image_width() * ic;
+        let offsets: Vec<usize> = (0..fh)
+            .flat_map(|fy| (0..fw).map(move |fx| (fy, fx)))
+            .map(|(fy, fx)| fy * self.dilation[0] * row + fx * self.dilation[1] * ic)
+            .collect();
+        for (t, at) in offsets.iter().enumerate() {
+            writeln!(
+                out,
+                "    let Some(x{t}) = x.get({at}..).and_then(|x| x.first_chunk::<{ic}>()) else {{ return }};"
+            )?;
+        }
+        let m = self.multiplier;
+        writeln!(out, "    for c in 0..{ic} {{")?;
+        if m == 1 {
+            writeln!(out, "        let (w, q, o) = (&OP{n}_WEIGHTS[c], &OP{n}_RQ[c], &mut out[c]);")?;
+            writeln!(out, "        let acc = OP{n}_BIAS[c]")?;
+            for t in 0..offsets.len() {
+                writeln!(out, "            .wrapping_add(i32::from(w[{t}]) * i32::from(x{t}[c]))")?;
+            }
+            writeln!(out, "            ;")?;
+            writeln!(out, "        *o = op{n}_out(acc, q);")?;
+        } else {
+            writeln!(out, "        for m in 0..{m} {{")?;
+            writeln!(out, "            let k = c * {m} + m;")?;
+            writeln!(
+                out,
+                "            let (Some(w), Some(q), Some(&b), Some(o)) = (OP{n}_WEIGHTS.get(k), OP{n}_RQ.get(k), OP{n}_BIAS.get(k), out.get_mut(k)) else {{ continue }};"
+            )?;
+            writeln!(out, "            let acc = b")?;
+            for t in 0..offsets.len() {
+                writeln!(out, "                .wrapping_add(i32::from(w[{t}]) * i32::from(x{t}[c]))")?;
+            }
+            writeln!(out, "                ;")?;
+            writeln!(out, "            *o = op{n}_out(acc, q);")?;
+            writeln!(out, "        }}")?;
+        }
+        writeln!(out, "    }}")?;
+        Ok(())
+    }
+}
