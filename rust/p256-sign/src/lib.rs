@@ -237,6 +237,70 @@ impl SecretKey {
     pub fn diffie_hellman(&self, peer: &[u8; 65]) -> Result<[u8; 32]> {
         diffie_hellman(self, peer)
     }
+
+    /// See [`diffie_hellman_prepared`].
+    pub fn diffie_hellman_prepared(&self, peer: &PublicKeyTable) -> Result<[u8; 32]> {
+        diffie_hellman_prepared(self, peer)
+    }
+
+    /// See [`public_key_and_diffie_hellman`].
+    pub fn public_key_and_diffie_hellman(&self, peer: &PublicKeyTable) -> Result<([u8; 65], [u8; 32])> {
+        public_key_and_diffie_hellman(self, peer)
+    }
+}
+
+/// A peer's public key prepared for many ECDHs with it (the recipient of encrypted
+/// results, say): its comb table, `(2j + 1) 16^i P` for `j < 8`, `i < 64`, in affine
+/// coordinates, **32 KiB** (`core::mem::size_of::<PublicKeyTable>()` is 32,772
+/// bytes). With it an ECDH is a fixed-base multiplication like [`public_key`]'s, 63
+/// mixed additions and no doubling, instead of [`diffie_hellman`]'s 252 doublings.
+///
+/// Made in place ([`PublicKeyTable::set`]) so that it never passes through a stack:
+/// keep it in a static or on the heap. The table holds multiples of a public point
+/// only; nothing in it is secret.
+#[derive(Clone)]
+pub struct PublicKeyTable {
+    table: point::CombTable,
+    set: bool,
+}
+
+impl PublicKeyTable {
+    /// A table with no key: ECDH with it is refused ([`Error::InvalidPublicKey`]).
+    pub const EMPTY: PublicKeyTable = PublicKeyTable { table: [[[[0; 8]; 2]; 8]; 64], set: false };
+
+    /// Checks `peer` (`04 || x || y`, `x` and `y` below p, on the curve, as
+    /// [`diffie_hellman`] does) and makes its table in place, about 12 M instructions on
+    /// the Cortex-M33; a refused key leaves the table empty. Runs on public data.
+    pub fn set(&mut self, peer: &[u8; 65]) -> Result<()> {
+        self.set = false;
+        let p = point::from_uncompressed(peer).ok_or(Error::InvalidPublicKey)?;
+        point::comb_table(&p, &mut self.table);
+        self.set = true;
+        Ok(())
+    }
+
+    /// Whether a key was set.
+    pub fn is_set(&self) -> bool {
+        self.set
+    }
+
+    /// The key, `04 || x || y` (the table's first entry, `P` itself), if one was set.
+    pub fn public_key(&self) -> Option<[u8; 65]> {
+        self.set.then(|| {
+            let [x, y] = self.table[0][0];
+            let mut out = [0u8; 65];
+            out[0] = 0x04;
+            out[1..33].copy_from_slice(&arith::to_be_bytes(&x));
+            out[33..].copy_from_slice(&arith::to_be_bytes(&y));
+            out
+        })
+    }
+}
+
+impl core::fmt::Debug for PublicKeyTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PublicKeyTable").field("set", &self.set).finish_non_exhaustive()
+    }
 }
 
 /// Bytes of stack overwritten below the caller's frame after signing: the about
@@ -254,6 +318,10 @@ const PUBLIC_KEY_STACK_WIPE: usize = 2176;
 
 /// The same after [`diffie_hellman`], whose functions use about 2,660 bytes.
 const ECDH_STACK_WIPE: usize = 2816;
+
+/// The same after [`diffie_hellman_prepared`] and [`public_key_and_diffie_hellman`],
+/// whose functions use about the stack of [`public_key`]'s.
+const ECDH_PREPARED_STACK_WIPE: usize = 2560;
 
 /// The SEC1 uncompressed public key `04 || x || y` of `key` (`d G`).
 pub fn public_key(key: &SecretKey) -> [u8; 65] {
@@ -328,6 +396,52 @@ pub fn diffie_hellman(key: &SecretKey, peer: &[u8; 65]) -> Result<[u8; 32]> {
 /// [`diffie_hellman`] checks it: `Ok` or [`Error::InvalidPublicKey`].
 pub fn check_public_key(peer: &[u8; 65]) -> Result<()> {
     point::from_uncompressed(peer).map(|_| ()).ok_or(Error::InvalidPublicKey)
+}
+
+/// [`diffie_hellman`] with a prepared peer key: the same shared secret, by the comb
+/// (`point::mul_comb`, constant time in `d` as [`public_key`] is). An empty table is
+/// refused ([`Error::InvalidPublicKey`]).
+pub fn diffie_hellman_prepared(key: &SecretKey, peer: &PublicKeyTable) -> Result<[u8; 32]> {
+    let shared = diffie_hellman_prepared_below(key, peer);
+    zeroize::zeroize_stack::<ECDH_PREPARED_STACK_WIPE>();
+    shared
+}
+
+/// [`diffie_hellman_prepared`] in frames of its own, below the caller's.
+#[inline(never)]
+fn diffie_hellman_prepared_below(key: &SecretKey, peer: &PublicKeyTable) -> Result<[u8; 32]> {
+    if !peer.set {
+        return Err(Error::InvalidPublicKey);
+    }
+    Ok(point::mul_comb(&key.d, &peer.table).affine_x().to_be_bytes())
+}
+
+/// The public key of `key` and its ECDH shared secret with the prepared `peer` at
+/// once, as [`public_key`] and [`diffie_hellman_prepared`] give them, for an
+/// ephemeral key (ECDH-ES): two comb multiplications and one inversion for both.
+pub fn public_key_and_diffie_hellman(key: &SecretKey, peer: &PublicKeyTable) -> Result<([u8; 65], [u8; 32])> {
+    let both = public_key_and_diffie_hellman_below(key, peer);
+    zeroize::zeroize_stack::<ECDH_PREPARED_STACK_WIPE>();
+    both
+}
+
+/// [`public_key_and_diffie_hellman`] in frames of its own, below the caller's.
+#[inline(never)]
+fn public_key_and_diffie_hellman_below(
+    key: &SecretKey,
+    peer: &PublicKeyTable,
+) -> Result<([u8; 65], [u8; 32])> {
+    if !peer.set {
+        return Err(Error::InvalidPublicKey);
+    }
+    let public = point::mul_base(&key.d);
+    let shared = point::mul_comb(&key.d, &peer.table);
+    let (p, x) = point::to_affine_and_x(&public, &shared);
+    let mut out = [0u8; 65];
+    out[0] = 0x04;
+    out[1..33].copy_from_slice(&p.x.to_be_bytes());
+    out[33..].copy_from_slice(&p.y.to_be_bytes());
+    Ok((out, x.to_be_bytes()))
 }
 
 /// [`diffie_hellman`] in frames of its own, below the caller's.

@@ -58,6 +58,17 @@ impl Jacobian {
     }
 }
 
+/// The affine form of `a` and the affine x of `b`, with one inversion for both
+/// (`(Z_a Z_b)^-1`, then each `Z^-1` by one multiplication): an ephemeral public
+/// key and its shared secret.
+pub fn to_affine_and_x(a: &Jacobian, b: &Jacobian) -> (Affine, Fe) {
+    let inv = a.z.mul(&b.z).invert();
+    let za = inv.mul(&b.z);
+    let zb = inv.mul(&a.z);
+    let za2 = za.sqr();
+    (Affine { x: a.x.mul(&za2), y: a.y.mul(&za2.mul(&za)) }, b.x.mul(&zb.sqr()))
+}
+
 /// `q + p` for `q != ±p`, `q` finite: 8 multiplications and 3 squarings.
 /// Returns the sum and `H = x(p) - x(q)` (zero exactly when `q = ±p`).
 fn add_mixed(q: &Jacobian, p: &Affine) -> (Jacobian, Fe) {
@@ -125,19 +136,31 @@ fn bits5(k: &Limbs, i: usize) -> u32 {
     ((u64::from(lo) | (u64::from(hi) << 32)) >> (at % 32)) as u32 & 0x1f
 }
 
+/// A comb table: `table[i][j] = (2j + 1) 16^i P` in affine coordinates (x, y) for a
+/// point `P` of the curve, 64 windows of 8 points, 32 KiB.
+pub type CombTable = [[[Limbs; 2]; 8]; 64];
+
 /// `k G` for a scalar `k` in `[1, n - 1]` (little-endian limbs), in Jacobian form.
 pub fn mul_base(k: &Limbs) -> Jacobian {
+    mul_comb(k, &TABLE)
+}
+
+/// `k P` for a scalar `k` in `[1, n - 1]` and the comb table of `P` (`TABLE` for
+/// `G`, [`comb_table`] for another point), in Jacobian form. The argument above on
+/// exceptional cases is about scalars only: it holds for any `P` of the curve
+/// other than infinity, whose order is the prime n.
+pub fn mul_comb(k: &Limbs, table: &CombTable) -> Jacobian {
     // Odd scalar: k, or n - k (then the result is negated).
     let even = arith::mask((k[0] & 1) ^ 1);
     let k = arith::select(even, k, &scalar::neg(k));
 
-    let p = digit_point(&TABLE[0], bits5(&k, 0) | 1);
+    let p = digit_point(&table[0], bits5(&k, 0) | 1);
     let mut q = Jacobian { x: p.x, y: p.y, z: Fe::ONE };
-    for (i, window) in TABLE.iter().enumerate().take(63).skip(1) {
+    for (i, window) in table.iter().enumerate().take(63).skip(1) {
         q = add_mixed(&q, &digit_point(window, bits5(&k, i) | 1)).0;
     }
     // The top digit, (k >> 252) | 1, is positive: it is entry (k >> 253).
-    let p = lookup(&TABLE[63], bits5(&k, 63) >> 1);
+    let p = lookup(&table[63], bits5(&k, 63) >> 1);
     let (sum, h) = add_mixed(&q, &p);
     let doubled = double_affine(&p);
     let m = arith::mask(h.is_zero());
@@ -245,6 +268,25 @@ pub fn mul(k: &Limbs, p: &Affine) -> Jacobian {
     };
     q.y = Fe::select(even, &q.y, &q.y.neg());
     q
+}
+
+/// Fills `table` with the comb table of the affine point `p` (a point of the curve,
+/// not infinity): window `i` holds the odd multiples of `B_i = 16^i P`
+/// ([`odd_multiples`], one inversion), and `B_(i+1) = 15 B_i + B_i`, made affine
+/// with a second inversion. This runs on a public point (the recipient's key),
+/// once when the key is set: about 12 M instructions on the M33.
+pub fn comb_table(p: &Affine, table: &mut CombTable) {
+    let mut base = *p;
+    for (i, window) in table.iter_mut().enumerate() {
+        odd_multiples(&base, window);
+        if i < 63 {
+            // 15 B != ±B (the order n is a prime above 16), so the addition is not
+            // exceptional, and 16 B is not infinity.
+            let [x, y] = window[7];
+            let fifteen = Jacobian { x: Fe(x), y: Fe(y), z: Fe::ONE };
+            base = add_mixed(&fifteen, &base).0.to_affine();
+        }
+    }
 }
 
 /// `b` of the curve `y^2 = x^3 - 3x + b`, little-endian limbs.

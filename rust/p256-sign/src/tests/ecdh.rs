@@ -9,7 +9,7 @@ use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{AffinePoint, EncodedPoint, NonZeroScalar, ProjectivePoint, PublicKey};
 
 /// RustCrypto's shared secret (the x coordinate of `key * peer`).
-fn rustcrypto_ecdh(key: &[u8; 32], peer: &[u8; 65]) -> [u8; 32] {
+pub fn rustcrypto_ecdh(key: &[u8; 32], peer: &[u8; 65]) -> [u8; 32] {
     let secret = NonZeroScalar::try_from(&key[..]).unwrap();
     let public = PublicKey::from_sec1_bytes(peer).unwrap();
     let shared = p256::ecdh::diffie_hellman(secret, public.as_affine());
@@ -17,7 +17,7 @@ fn rustcrypto_ecdh(key: &[u8; 32], peer: &[u8; 65]) -> [u8; 32] {
 }
 
 /// RustCrypto's `key * peer` as SEC1 `04 || x || y`.
-fn rustcrypto_mul(key: &[u8; 32], peer: &[u8; 65]) -> [u8; 65] {
+pub fn rustcrypto_mul(key: &[u8; 32], peer: &[u8; 65]) -> [u8; 65] {
     let secret = NonZeroScalar::try_from(&key[..]).unwrap();
     let public = PublicKey::from_sec1_bytes(peer).unwrap();
     let product = (ProjectivePoint::from(*public.as_affine()) * *secret).to_affine();
@@ -81,7 +81,7 @@ fn ecdh_equals_rustcrypto_on_100000_seeded_keys_and_points() {
 /// Peer points for the edge scalars: `s G` for s = 1, 2, 3, 0xff, 2^255, 2^128,
 /// n - 1, n - 2, n - 3 (so G, -G, 2G, -2G ..) and four seeded scalars, and the
 /// point with x = 0.
-fn edge_points() -> Vec<[u8; 65]> {
+pub fn edge_points() -> Vec<[u8; 65]> {
     let mut rng = Rng::new(0xec0d_ed9e);
     let mut scalars: Vec<[u8; 32]> = edge_keys().into_iter().take(9).collect();
     scalars.extend((0..4).map(|_| rng.bytes()));

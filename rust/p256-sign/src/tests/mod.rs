@@ -5,6 +5,7 @@
 mod arith;
 mod ecdh;
 mod ecdsa;
+mod prepared;
 
 use crate::arith::Limbs;
 
