@@ -2,9 +2,9 @@
 //! beside the repository (a clear error if absent), and writes `models.rs` for the
 //! images: per model its path (for `include_bytes!`), its tensor and operator counts,
 //! the exact arena it needs ([`inference::Model::arena_bytes`]) and the output our
-//! engine gives on the host for the bench input, which the image must reproduce. The
-//! models that `inference-aot` compiles (only FULLY_CONNECTED so far: AD) are also
-//! generated as Rust, `<name>_aot.rs`, for the `<name>_aot` images. Links
+//! engine gives on the host for the bench input, which the image must reproduce. All four
+//! are also compiled by `inference-aot` into Rust, `<name>_aot.rs`, for the `<name>_aot`
+//! images. Links
 //! the images with m33-rt's memory map and startup, with a larger stack for the arenas.
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ const MODELS: [(&str, &str); 4] = [
 ];
 
 /// The models compiled ahead of time as well (module name `<name>_aot`).
-const AOT: [&str; 1] = ["ad"];
+const AOT: [&str; 4] = ["kws", "vww", "resnet", "ad"];
 
 /// The stack of these images: the arena lives on it (VWW's is about 100 kB).
 const STACK: &str = "256K";

@@ -5,10 +5,11 @@
 //!
 //! Everything but the input is fixed here. The input offset's share is folded into
 //! each channel's bias (`bias + in_offset sum(w)`, the same wrapping sum regrouped);
-//! a layer with padding first copies its input into a padded image (scratch in the
-//! arena) filled with the input's zero point, whose taps then add `w (zp +
-//! in_offset) = 0`, exactly what skipping them adds: every window is then a
-//! window inside an image, at constant offsets from its first byte. CONV_2D's
+//! a window that reaches into the padding is first gathered into a patch on the
+//! stack, its taps in the padding filled with the input's zero point, which add `w
+//! (zp + in_offset) = 0`, exactly what skipping them adds; a window inside the image
+//! is read in place. Either way each tap is at a constant offset from the window's
+//! first byte. CONV_2D's
 //! channels go four at a time through the packed kernel of `fully_connected`
 //! (two channels per 64-bit multiply-accumulate), where the weights allow it.
 
@@ -36,9 +37,10 @@ pub struct Conv {
     dilation: [usize; 2],
     /// The depthwise multiplier (1 for CONV_2D).
     multiplier: usize,
-    /// The padded image's height and width and the input's place in it, when the
-    /// layer pads.
-    padded: Option<([usize; 2], [usize; 2])>,
+    /// The padding above and left of the image.
+    pad: [usize; 2],
+    /// Whether some window reaches into the padding.
+    border: bool,
     input_zero_point: i32,
     /// Per output channel, its taps: CONV_2D `[h][w][in]`, DEPTHWISE `[h][w]`.
     weights: Vec<Vec<i8>>,
@@ -129,11 +131,7 @@ impl Conv {
             (oh - 1) * stride[0] + (fh - 1) * dilation[0] + 1,
             (ow - 1) * stride[1] + (fw - 1) * dilation[1] + 1,
         ];
-        let padded = if pad_top > 0 || pad_left > 0 || need[0] > ih || need[1] > iw {
-            Some((need, [pad_top, pad_left]))
-        } else {
-            None
-        };
+        let border = pad_top > 0 || pad_left > 0 || need[0] > ih || need[1] > iw;
 
         let data = w.data.unwrap_or_default();
         let taps = fh * fw;
@@ -195,7 +193,8 @@ impl Conv {
             stride,
             dilation,
             multiplier,
-            padded,
+            pad: [pad_top, pad_left],
+            border,
             input_zero_point: x.zero_point,
             weights,
             folded,
@@ -206,9 +205,20 @@ impl Conv {
         })
     }
 
-    /// The image's width as the windows see it (the padded one's, or the input's).
-    fn image_width(&self) -> usize {
-        self.padded.map_or(self.input[1], |(size, _)| size[1])
+    /// Where a window's taps are in the image: (bytes between tap rows, between taps
+    /// of a row, from the first tap's byte to the last's plus one).
+    fn in_image(&self) -> Layout {
+        let [_, iw, ic] = self.input;
+        let [fh, fw] = self.filter;
+        let (tap_row, col) = (self.dilation[0] * iw * ic, self.dilation[1] * ic);
+        Layout { tap_row, col, span: (fh - 1) * tap_row + (fw - 1) * col + ic }
+    }
+
+    /// The same in a gathered patch (the taps side by side, in the weights' order).
+    fn in_patch(&self) -> Layout {
+        let ic = self.input[2];
+        let [fh, fw] = self.filter;
+        Layout { tap_row: fw * ic, col: ic, span: fh * fw * ic }
     }
 
     /// Whether the packed kernel applies to CONV_2D: four channels or more, and every
@@ -222,67 +232,83 @@ impl Conv {
             })
     }
 
-    /// The runs of one window in the image, from its first byte: (image offset, tap
+    /// The runs of one window laid out as `at`: (offset from its first byte, tap
     /// offset, length), each contiguous in both.
-    fn runs(&self) -> Vec<(usize, usize, usize)> {
-        let [_, _, ic] = self.input;
+    fn runs(&self, at: Layout) -> Vec<(usize, usize, usize)> {
+        let ic = self.input[2];
         let [fh, fw] = self.filter;
-        let row = self.image_width() * ic;
-        if self.dilation[1] == 1 {
-            if fw * ic == row && self.dilation[0] == 1 {
+        if at.col == ic {
+            if at.tap_row == fw * ic {
                 return vec![(0, 0, fh * fw * ic)];
             }
-            (0..fh).map(|fy| (fy * self.dilation[0] * row, fy * fw * ic, fw * ic)).collect()
+            (0..fh).map(|fy| (fy * at.tap_row, fy * fw * ic, fw * ic)).collect()
         } else {
             let mut runs = Vec::new();
             for fy in 0..fh {
                 for fx in 0..fw {
-                    runs.push((
-                        fy * self.dilation[0] * row + fx * self.dilation[1] * ic,
-                        (fy * fw + fx) * ic,
-                        ic,
-                    ));
+                    runs.push((fy * at.tap_row + fx * at.col, (fy * fw + fx) * ic, ic));
                 }
             }
             runs
         }
     }
 
-    /// Bytes from a window's first byte to its last, plus one.
-    fn window_span(&self) -> usize {
-        let [_, _, ic] = self.input;
-        let [fh, fw] = self.filter;
-        ((fh - 1) * self.dilation[0] * self.image_width() + (fw - 1) * self.dilation[1] + 1) * ic
-    }
-
-    fn emit_padding(&self, out: &mut String) -> Result<()> {
+    /// The loops of `op{n}` over the output pixels: a window inside the image read in
+    /// place, one over the padding gathered first.
+    fn emit_pixels(&self, n: usize, out: &mut String) -> Result<()> {
         let [ih, iw, ic] = self.input;
-        let Some(([ph, pw], [top, left])) = self.padded else {
-            writeln!(out, "    let image = x;")?;
-            return Ok(());
-        };
-        let rows = ih.min(ph.saturating_sub(top));
-        let run = iw.min(pw.saturating_sub(left)) * ic;
+        let [oh, ow, oc] = self.output;
+        let [fh, fw] = self.filter;
+        let _ = oh;
+        let image = self.in_image();
+        let span = [(fh - 1) * self.dilation[0] + 1, (fw - 1) * self.dilation[1] + 1];
+        if self.border {
+            writeln!(out, "    let mut patch = [{}i8; {}];", self.input_zero_point, self.in_patch().span)?;
+        }
+        writeln!(out, "    for (oy, row) in y.as_chunks_mut::<{}>().0.iter_mut().enumerate() {{", ow * oc)?;
+        writeln!(out, "        let iy = (oy * {}) as isize - {};", self.stride[0], self.pad[0])?;
+        writeln!(out, "        let rows_inside = iy >= 0 && iy + {} <= {ih};", span[0])?;
+        writeln!(out, "        for (ox, out) in row.as_chunks_mut::<{oc}>().0.iter_mut().enumerate() {{")?;
+        writeln!(out, "            let ix = (ox * {}) as isize - {};", self.stride[1], self.pad[1])?;
+        writeln!(out, "            if rows_inside && ix >= 0 && ix + {} <= {iw} {{", span[1])?;
+        writeln!(out, "                let at = (iy as usize * {iw} + ix as usize) * {ic};")?;
         writeln!(
             out,
-            "    // The input in a padded image of {ph} x {pw}, the padding the input's zero point."
+            "                if let Some(window) = x.get(at..).and_then(|w| w.first_chunk::<{}>()) {{",
+            image.span
         )?;
-        writeln!(out, "    pad.fill({});", self.input_zero_point)?;
-        writeln!(
-            out,
-            "    for (iy, row) in x.as_chunks::<{}>().0.iter().take({rows}).enumerate() {{",
-            iw * ic
-        )?;
-        writeln!(out, "        let at = (iy + {top}) * {} + {};", pw * ic, left * ic)?;
-        writeln!(
-            out,
-            "        if let (Some(to), Some(from)) = (pad.get_mut(at..at + {run}), row.get(..{run})) {{"
-        )?;
-        writeln!(out, "            to.copy_from_slice(from);")?;
-        writeln!(out, "        }}\n    }}")?;
-        writeln!(out, "    let image = &*pad;")?;
+        writeln!(out, "                    op{n}_pixel(window, out);")?;
+        writeln!(out, "                }}")?;
+        if self.border {
+            writeln!(out, "            }} else {{")?;
+            writeln!(out, "                // The window's taps, those in the padding the zero point.")?;
+            writeln!(
+                out,
+                "                for (t, tap) in patch.as_chunks_mut::<{ic}>().0.iter_mut().enumerate() {{"
+            )?;
+            writeln!(out, "                    let yy = iy + (t / {fw} * {}) as isize;", self.dilation[0])?;
+            writeln!(out, "                    let xx = ix + (t % {fw} * {}) as isize;", self.dilation[1])?;
+            writeln!(out, "                    let at = (yy * {iw} + xx) as usize * {ic};")?;
+            writeln!(out, "                    match x.get(at..).and_then(|p| p.first_chunk::<{ic}>()) {{")?;
+            writeln!(
+                out,
+                "                        Some(pixel) if (0..{ih}).contains(&yy) && (0..{iw}).contains(&xx) => *tap = *pixel,"
+            )?;
+            writeln!(out, "                        _ => *tap = [{}; {ic}],", self.input_zero_point)?;
+            writeln!(out, "                    }}\n                }}")?;
+            writeln!(out, "                op{n}_border(&patch, out);")?;
+        }
+        writeln!(out, "            }}\n        }}\n    }}")?;
         Ok(())
     }
+}
+
+/// Where a window's taps lie (see [`Conv::in_image`]).
+#[derive(Clone, Copy)]
+struct Layout {
+    tap_row: usize,
+    col: usize,
+    span: usize,
 }
 
 impl Step for Conv {
@@ -292,10 +318,6 @@ impl Step for Conv {
 
     fn writes(&self) -> usize {
         self.writes
-    }
-
-    fn scratch(&self) -> usize {
-        self.padded.map_or(0, |([h, w], _)| h * w * self.input[2])
     }
 
     fn describe(&self) -> String {
@@ -308,7 +330,7 @@ impl Step for Conv {
             self.filter[1],
             self.stride,
             self.dilation,
-            if self.padded.is_some() { ", padded" } else { "" },
+            if self.border { ", padded" } else { "" },
             self.activation
         )
     }
@@ -317,8 +339,6 @@ impl Step for Conv {
         let [ih, iw, ic] = self.input;
         let [oh, ow, oc] = self.output;
         let (xn, yn) = (ih * iw * ic, oh * ow * oc);
-        let span = self.window_span();
-        let row = self.image_width() * ic;
         let all_right = self.requant.iter().all(|&(_, s)| s < 0);
         out.push_str(&rq_table(&format!("OP{n}_RQ"), &self.requant));
         if self.depthwise {
@@ -328,29 +348,23 @@ impl Step for Conv {
         }
         writeln!(out, "/// Operator {n}: {}.", self.describe())?;
         writeln!(out, "#[inline(never)]")?;
-        let pad = match self.scratch() {
-            0 => String::new(),
-            s => format!(", pad: &mut [i8; {s}]"),
-        };
-        writeln!(out, "fn op{n}(x: &[i8; {xn}], y: &mut [i8; {yn}]{pad}) {{")?;
-        self.emit_padding(out)?;
-        writeln!(out, "    for (oy, row) in y.as_chunks_mut::<{}>().0.iter_mut().enumerate() {{", ow * oc)?;
-        writeln!(out, "        for (ox, out) in row.as_chunks_mut::<{oc}>().0.iter_mut().enumerate() {{")?;
-        writeln!(out, "            let at = oy * {} + ox * {};", self.stride[0] * row, self.stride[1] * ic)?;
-        writeln!(
-            out,
-            "            if let Some(window) = image.get(at..).and_then(|w| w.first_chunk::<{span}>()) {{"
-        )?;
-        writeln!(out, "                op{n}_pixel(window, out);")?;
-        writeln!(out, "            }}\n        }}\n    }}\n}}\n")?;
-        writeln!(out, "#[inline(always)]")?;
-        writeln!(out, "fn op{n}_pixel(x: &[i8; {span}], out: &mut [i8; {oc}]) {{")?;
-        if self.depthwise {
-            self.emit_depthwise_pixel(n, out)?;
-        } else {
-            self.emit_conv_pixel(n, out)?;
-        }
+        writeln!(out, "fn op{n}(x: &[i8; {xn}], y: &mut [i8; {yn}]) {{")?;
+        self.emit_pixels(n, out)?;
         writeln!(out, "}}\n")?;
+        let mut layouts = vec![("pixel", self.in_image())];
+        if self.border {
+            layouts.push(("border", self.in_patch()));
+        }
+        for (name, at) in layouts {
+            writeln!(out, "#[inline(always)]")?;
+            writeln!(out, "fn op{n}_{name}(x: &[i8; {}], out: &mut [i8; {oc}]) {{", at.span)?;
+            if self.depthwise {
+                self.emit_depthwise_pixel(n, at, out)?;
+            } else {
+                self.emit_conv_pixel(n, at, out)?;
+            }
+            writeln!(out, "}}\n")?;
+        }
         let (min, max) = self.range;
         writeln!(out, "#[inline(always)]")?;
         writeln!(out, "fn op{n}_out(acc: i32, q: &Rq) -> i8 {{")?;
@@ -410,9 +424,9 @@ impl Conv {
         Ok(())
     }
 
-    fn emit_conv_pixel(&self, n: usize, out: &mut String) -> Result<()> {
+    fn emit_conv_pixel(&self, n: usize, layout: Layout, out: &mut String) -> Result<()> {
         let oc = self.output[2];
-        let runs = self.runs();
+        let runs = self.runs(layout);
         let grouped = if self.packs() { oc / 4 * 4 } else { 0 };
         for (r, &(at, _, len)) in runs.iter().enumerate() {
             writeln!(out, "    let Some(x{r}) = x.get({at}..).and_then(|x| x.first_chunk::<{len}>()) else {{ return }};")?;
@@ -488,13 +502,12 @@ impl Conv {
         Ok(())
     }
 
-    fn emit_depthwise_pixel(&self, n: usize, out: &mut String) -> Result<()> {
+    fn emit_depthwise_pixel(&self, n: usize, layout: Layout, out: &mut String) -> Result<()> {
         let ic = self.input[2];
         let [fh, fw] = self.filter;
-        let row = self.image_width() * ic;
         let offsets: Vec<usize> = (0..fh)
             .flat_map(|fy| (0..fw).map(move |fx| (fy, fx)))
-            .map(|(fy, fx)| fy * self.dilation[0] * row + fx * self.dilation[1] * ic)
+            .map(|(fy, fx)| fy * layout.tap_row + fx * layout.col)
             .collect();
         for (t, at) in offsets.iter().enumerate() {
             writeln!(

@@ -3,9 +3,66 @@
 //! (load, validate, plan, prepare), then two inferences on the bench input (int8
 //! `(i * 7919) % 256 - 128`, written again before each), whose outputs must equal
 //! what our engine gives on the host (which the oracle tests compare with TFLM).
-//! `ad_aot::Engine` is AD compiled ahead of time by `inference-aot` (`build.rs`), for
-//! the `ad_aot` image, whose output must be the same.
+//! `<name>_aot::Engine` is each model compiled ahead of time by `inference-aot`
+//! (`build.rs`), for the `<name>_aot` images ([`aot_image!`]), whose outputs must be
+//! the same.
 #![no_std]
+
+/// The `main` of an image that runs model `$model` compiled ahead of time
+/// (`$model_aot::Engine`) twice on the bench input, as `ad_aot.rs` does, and checks
+/// each output against the interpreter's on the host (`$model::OUTPUT`). There is no
+/// setup to measure; the engine (its input, output and arena) is on main's stack.
+#[macro_export]
+macro_rules! aot_image {
+    ($model:ident, $aot:ident, $names:expr) => {
+        use core::hint::black_box;
+        use m33_bench_mlperf::$aot::Engine;
+        use m33_rt::console::Console;
+        use m33_rt::{bench, stack};
+
+        fn main() -> u32 {
+            bench::calibrate();
+            let mut engine = Engine::new();
+            for name in $names {
+                run(&mut engine, name);
+                if !check(&engine) {
+                    return 5;
+                }
+            }
+            stack::report_peak();
+            0
+        }
+
+        /// Writes the bench input and runs one measured inference (no console buffer
+        /// on the stack meanwhile).
+        #[inline(never)]
+        fn run(engine: &mut Engine, name: &str) {
+            for (i, b) in engine.input().iter_mut().enumerate() {
+                *b = black_box((((i * 7919) % 256) as u8 ^ 0x80) as i8);
+            }
+            bench::measure(name, || engine.invoke());
+        }
+
+        /// Prints the output and compares it with the interpreter's on the host.
+        #[inline(never)]
+        fn check(engine: &Engine) -> bool {
+            let out = engine.output();
+            let mut console = Console::new();
+            console.put("output:");
+            for &v in out {
+                console.put(" ").put_i32(v.into());
+            }
+            console.put("\n");
+            if out[..] != m33_bench_mlperf::$model::OUTPUT[..] {
+                console.put("output differs from the host's\n");
+                return false;
+            }
+            true
+        }
+
+        m33_rt::image_main!(main);
+    };
+}
 
 #[cfg(feature = "image")]
 include!(concat!(env!("OUT_DIR"), "/models.rs"));
