@@ -18,8 +18,12 @@
 #include <zephyr/net/tls_credentials.h>
 #include <zephyr/random/random.h>
 
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509.h>
+
 /* The prototypes, as the Rust side declares them (cargo xtask headers). */
 #include "secure_inference_ns.h"
+#include "si_net.h"
 
 /* si_bootstrap_{ca,cert,key}[] from the Kconfig's credential folder (pem_to_c.py). */
 #include "si_bootstrap_creds.h"
@@ -77,7 +81,7 @@ uint16_t si_net_bootstrap_port(void)
 	return CONFIG_BOOTSTRAP_SERVER_PORT;
 }
 
-static int si_resolve(const char *host, uint16_t port, struct sockaddr_in *addr)
+int si_net_resolve(const char *host, uint16_t port, struct sockaddr_in *addr)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sin_family = AF_INET;
@@ -122,7 +126,7 @@ int si_net_connect(const char *host, uint16_t port, uint32_t timeout_ms, int *st
 	if (!si_creds_added) {
 		return -ENOENT;
 	}
-	err = si_resolve(host, port, &addr);
+	err = si_net_resolve(host, port, &addr);
 	if (err != 0) {
 		return err;
 	}
@@ -196,4 +200,49 @@ uint64_t si_net_seed(void)
 
 	sys_rand_get(&seed, sizeof(seed));
 	return seed;
+}
+
+/* Words for the network's failures: the errnos a connection meets, and the mbedTLS
+ * errors of the broker's handshake (src/broker_tls.c). NULL for other codes. */
+const char *si_net_strerror(int code)
+{
+	switch (code) {
+	case -ENOENT:
+		return "no bootstrap credential in this build (CONFIG_SECURE_INFER_BOOTSTRAP_CREDS)";
+	case -ECONNREFUSED:
+		return "connection refused";
+	case -ETIMEDOUT:
+	case -EAGAIN:
+	case MBEDTLS_ERR_SSL_TIMEOUT:
+		return "timed out";
+	case -EHOSTUNREACH:
+		return "host unreachable";
+	case -ENETUNREACH:
+		return "network unreachable";
+	case -ECONNRESET:
+		return "connection reset by the peer";
+	case -ENOTCONN:
+		return "not connected";
+	case -EIO:
+		return "I/O error";
+	case -ENOMEM:
+	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+	case MBEDTLS_ERR_X509_ALLOC_FAILED:
+		return "out of memory (CONFIG_MBEDTLS_HEAP_SIZE)";
+	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+		return "the server's certificate does not verify (not from the CA, or not for this name)";
+	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+		return "the server ended the handshake with an alert";
+	case MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE:
+		return "no common TLS parameters with the server";
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+		return "the server closed the connection";
+	case MBEDTLS_ERR_PK_BAD_INPUT_DATA:
+		return "the Client TLS key is not usable";
+	case MBEDTLS_ERR_X509_INVALID_FORMAT:
+		return "a certificate does not parse";
+	default:
+		return NULL;
+	}
 }

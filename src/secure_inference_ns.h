@@ -22,6 +22,18 @@
 #define SI_EINVAL -22
 
 /**
+ * The bytes the C glue reserves per queue slot (`CONFIG_NONSECURE_AZURE_QUEUE` of
+ * them, 8-aligned): at least a [`Slot`].
+ */
+#define SI_AZURE_SLOT_BYTES 520
+
+/**
+ * `si_tls_recv`'s answer when the broker closed the connection: beyond every errno
+ * and mbedTLS error code.
+ */
+#define SI_TLS_CLOSED -65536
+
+/**
  * Writes `len` bytes of UTF-8 text to the shell (`shell_fprintf` in the glue).
  */
 typedef void (*SiWriteFn)(void *ctx, const char *text, size_t len);
@@ -50,6 +62,22 @@ struct SiConfig {
    * `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` runs.
    */
   uint32_t infer_get_max_steps;
+  /**
+   * `CONFIG_NONSECURE_AZURE_FORMAT_*`: 1 SIGN1, 2 ENCRYPT0.
+   */
+  uint32_t azure_format;
+  /**
+   * `CONFIG_NONSECURE_AZURE_PERIOD`, seconds.
+   */
+  uint32_t azure_period_s;
+  /**
+   * `CONFIG_NONSECURE_AZURE_QUEUE`, slots.
+   */
+  uint32_t azure_queue;
+  /**
+   * `CONFIG_NONSECURE_AZURE_KEEP_ALIVE`, seconds.
+   */
+  uint16_t azure_keep_alive_s;
 };
 
 /**
@@ -71,6 +99,76 @@ int si_shell_run(const char *path,
  * Zephyr's fatal error path, in the glue (`k_panic`).
  */
 extern void si_rust_panic(void);
+
+/**
+ * TCP and TLS to `host:port` with the client certificate `cert` (DER) and the
+ * key in the secure world: 0, or a negative errno (`*stage` 0) or mbedTLS error
+ * (`*stage` 1, the handshake).
+ */
+extern int si_tls_open(const char *host,
+                       uint16_t port,
+                       const uint8_t *cert,
+                       size_t cert_len,
+                       uint32_t timeout_ms,
+                       int *stage);
+
+/**
+ * Writes all `len` bytes: 0 or a negative error.
+ */
+extern int si_tls_send(const uint8_t *buf, size_t len);
+
+/**
+ * What arrives within `timeout_ms`, up to `len` bytes: the count, 0 for none,
+ * [`SI_TLS_CLOSED`] when the broker closed, or a negative error.
+ */
+extern int si_tls_recv(uint8_t *buf, size_t len, uint32_t timeout_ms);
+
+/**
+ * Closes the broker connection (nothing if none is open).
+ */
+extern void si_tls_close(void);
+
+/**
+ * The lock of [`STATE`] (a Zephyr mutex).
+ */
+extern void si_azure_lock(void);
+
+extern void si_azure_unlock(void);
+
+/**
+ * Starts the publisher's thread, which calls [`si_azure_main`].
+ */
+extern void si_azure_spawn(void);
+
+/**
+ * Waits until the publisher's thread has ended (at once if there is none).
+ */
+extern void si_azure_join(void);
+
+/**
+ * Milliseconds since boot (`k_uptime_get`).
+ */
+extern uint64_t si_uptime_ms(void);
+
+/**
+ * The handshake's signature with the Client TLS key, for the PSA wrapper of
+ * `src/broker_tls.c`: `digest` is 32 bytes, `signature` receives r ‖ s (64 bytes).
+ * Returns a PSA status.
+ *
+ * # Safety
+ * `digest` is readable for 32 bytes and `signature` writable for 64 during the call.
+ */
+int32_t si_identity_tls_sign(const uint8_t *digest, uint8_t *signature);
+
+/**
+ * The publisher's thread: runs until `azure stop`. `slots` is the C glue's storage
+ * for `count` queue slots.
+ *
+ * # Safety
+ * `slots` is 8-aligned, writable for `count * SI_AZURE_SLOT_BYTES` bytes and used by
+ * nothing else while this runs; one publisher thread at a time.
+ */
+void si_azure_main(uint8_t *slots, size_t count);
 
 /**
  * The CA certificate (DER) of the compiled-in bootstrap credential, `len` bytes
@@ -119,5 +217,11 @@ extern void si_net_sleep_ms(uint32_t ms);
  * 64 bits from the entropy driver (`sys_rand_get`: TF-M's RNG through PSA).
  */
 extern uint64_t si_net_seed(void);
+
+/**
+ * Words for a negative errno or mbedTLS error: a static string, or NULL for a
+ * code the glue does not name.
+ */
+extern const char *si_net_strerror(int code);
 
 #endif  /* SECURE_INFERENCE_NS_H */

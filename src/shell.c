@@ -24,6 +24,10 @@ static const struct SiConfig si_config = {
 	.verify_sign = IS_ENABLED(CONFIG_NONSECURE_COSE_VERIFY_SIGN),
 	.default_format = SI_DEFAULT_FORMAT,
 	.infer_get_max_steps = CONFIG_NONSECURE_INFER_GET_MAX_STEPS,
+	.azure_format = IS_ENABLED(CONFIG_NONSECURE_AZURE_FORMAT_ENCRYPT0) ? 2 : 1,
+	.azure_period_s = CONFIG_NONSECURE_AZURE_PERIOD,
+	.azure_queue = CONFIG_NONSECURE_AZURE_QUEUE,
+	.azure_keep_alive_s = CONFIG_NONSECURE_AZURE_KEEP_ALIVE,
 };
 
 static void si_write(void *ctx, const char *text, size_t len)

@@ -18,7 +18,13 @@
 void si_identity_init(void);
 
 /**
- * Answers the message waiting on `signal`.
+ * Logs the identity partition's `count`th `TLS_SIGN` signature on TF-M's secure
+ * console (`tfm_partitions/si_identity/si_identity.c`).
+ */
+extern void si_identity_log_tls_signature(uint32_t count);
+
+/**
+ * Answers the message waiting on `signal`; a `TLS_SIGN` signature made is logged.
  */
 void si_identity_serve(uint32_t signal);
 

@@ -24,12 +24,20 @@ pub struct IdentityService {
     /// `None` if derivation failed at boot: the keys are then "unknown".
     identity: Option<DeviceIdentity>,
     org: &'static str,
+    /// `TLS_SIGN` signatures made since boot: the firmware logs each (one per TLS
+    /// handshake of the device), so that a signature the device did not expect shows.
+    tls_signatures: u32,
 }
 
 impl IdentityService {
     /// Derives the identity; a failure leaves the service up, reporting unknown keys.
     pub fn new(kdf: &mut dyn HukKdf, extra: &LabelExtra, org: &'static str) -> Self {
-        IdentityService { identity: DeviceIdentity::derive(kdf, extra).ok(), org }
+        IdentityService { identity: DeviceIdentity::derive(kdf, extra).ok(), org, tls_signatures: 0 }
+    }
+
+    /// `TLS_SIGN` signatures made since boot (wrapping).
+    pub fn tls_signatures(&self) -> u32 {
+        self.tls_signatures
     }
 
     pub fn identity(&self) -> Option<&DeviceIdentity> {
@@ -72,7 +80,9 @@ impl IdentityService {
                 let mut digest = [0u8; 32];
                 psa::read_exact(msg, 1, &mut digest)?;
                 let sig = identity.sign_prehash(key, &digest).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
-                msg.write(0, &sig)
+                msg.write(0, &sig)?;
+                self.tls_signatures = self.tls_signatures.wrapping_add(1);
+                Ok(())
             }
             api::COSE_SIGN => {
                 if msg.client_id() != secure_api::pid::INFERENCE {

@@ -120,12 +120,24 @@ pub extern "C" fn si_identity_init() {
     IDENTITY.with(|state| *state = Some(IdentityService::new(&mut TfmHuk, &BUILD_LABEL_EXTRA, CSR_ORG)));
 }
 
-/// Answers the message waiting on `signal`.
+extern "C" {
+    /// Logs the identity partition's `count`th `TLS_SIGN` signature on TF-M's secure
+    /// console (`tfm_partitions/si_identity/si_identity.c`).
+    fn si_identity_log_tls_signature(count: u32);
+}
+
+/// Answers the message waiting on `signal`; a `TLS_SIGN` signature made is logged.
 #[no_mangle]
 pub extern "C" fn si_identity_serve(signal: u32) {
     IDENTITY.with(|state| {
         if let Some(service) = state {
+            let before = service.tls_signatures();
             psa_tfm::serve(signal, service);
+            let after = service.tls_signatures();
+            if after != before {
+                // SAFETY: a plain C function taking a number, on this partition's thread.
+                unsafe { si_identity_log_tls_signature(after) };
+            }
         }
     });
 }

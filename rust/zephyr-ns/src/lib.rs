@@ -11,6 +11,8 @@ use ns_app::shell::{Config, Context};
 use psa_tfm::TfmClient;
 
 #[cfg(feature = "net")]
+mod azure;
+#[cfg(feature = "net")]
 mod net;
 
 /// Writes `len` bytes of UTF-8 text to the shell (`shell_fprintf` in the glue).
@@ -32,6 +34,14 @@ pub struct SiConfig {
     pub default_format: u32,
     /// `CONFIG_NONSECURE_INFER_GET_MAX_STEPS`: the most angles one `infer get` runs.
     pub infer_get_max_steps: u32,
+    /// `CONFIG_NONSECURE_AZURE_FORMAT_*`: 1 SIGN1, 2 ENCRYPT0.
+    pub azure_format: u32,
+    /// `CONFIG_NONSECURE_AZURE_PERIOD`, seconds.
+    pub azure_period_s: u32,
+    /// `CONFIG_NONSECURE_AZURE_QUEUE`, slots.
+    pub azure_queue: u32,
+    /// `CONFIG_NONSECURE_AZURE_KEEP_ALIVE`, seconds.
+    pub azure_keep_alive_s: u16,
 }
 /// The most arguments a command takes (Zephyr's are far fewer).
 pub const SI_ARGS_MAX: usize = 8;
@@ -98,6 +108,10 @@ pub unsafe extern "C" fn si_shell_run(
         verify_sign: config.verify_sign,
         default_format: config.default_format,
         infer_get_max_steps: config.infer_get_max_steps,
+        azure_format: config.azure_format,
+        azure_period_s: config.azure_period_s,
+        azure_queue: config.azure_queue,
+        azure_keep_alive_s: config.azure_keep_alive_s,
         #[cfg(feature = "net")]
         bootstrap_host,
         #[cfg(feature = "net")]
@@ -110,10 +124,11 @@ pub unsafe extern "C" fn si_shell_run(
     let tensor = unsafe { &mut *core::ptr::addr_of_mut!(TENSOR) };
     let mut ctx =
         Context { client: &mut client, config: &config, https: None, azure: None, tensor: Some(tensor) };
-    // The firmware's network, when Zephyr has one (`keys ca`).
+    // The firmware's network, when Zephyr has one (`keys ca`, `azure`).
     #[cfg(feature = "net")]
     {
         ctx.https = Some(&net::ZephyrHttps);
+        ctx.azure = Some(&azure::ZephyrAzure);
     }
     match handler(&mut ctx, &args[..argc], &mut writer) {
         Ok(()) => 0,

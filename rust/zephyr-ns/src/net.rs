@@ -13,7 +13,7 @@ const TIMEOUT_MS: u32 = 10_000;
 /// `si_net_connect`'s stage for a failed TLS handshake.
 const STAGE_TLS: c_int = 1;
 /// The longest host name the glue is given (DNS's limit).
-const HOST_MAX: usize = 253;
+pub(crate) const HOST_MAX: usize = 253;
 
 extern "C" {
     /// The CA certificate (DER) of the compiled-in bootstrap credential, `len` bytes
@@ -37,6 +37,9 @@ extern "C" {
     fn si_net_sleep_ms(ms: u32);
     /// 64 bits from the entropy driver (`sys_rand_get`: TF-M's RNG through PSA).
     fn si_net_seed() -> u64;
+    /// Words for a negative errno or mbedTLS error: a static string, or NULL for a
+    /// code the glue does not name.
+    fn si_net_strerror(code: c_int) -> *const c_char;
 }
 
 /// `CONFIG_BOOTSTRAP_SERVER_HOST` and `_PORT`.
@@ -51,17 +54,48 @@ pub fn bootstrap_server() -> (&'static str, u16) {
 /// Zephyr's TLS sockets with the bootstrap credential.
 pub struct ZephyrHttps;
 
-/// A negative errno as the transport error's words.
-struct Errno(c_int);
+/// A failed network call's code as words: a negative errno, or an mbedTLS error of the
+/// broker's handshake, which the glue names (`si_net_strerror`).
+pub(crate) struct Errno(pub(crate) c_int);
 
 impl core::fmt::Display for Errno {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match -self.0 {
-            // ENOENT: the glue has no credential to connect with.
-            2 => f.write_str("no bootstrap credential in this build (CONFIG_SECURE_INFER_BOOTSTRAP_CREDS)"),
-            e => write!(f, "errno {e}"),
+        // SAFETY: takes a number, returns NULL or a static NUL-terminated string.
+        let text = unsafe { si_net_strerror(self.0) };
+        if text.is_null() {
+            return write!(f, "error {}", self.0);
+        }
+        // SAFETY: non-NULL: a string literal of the glue (static storage).
+        let text = unsafe { CStr::from_ptr(text) }.to_str().unwrap_or("");
+        if self.0 > -0x1000 {
+            write!(f, "{text} (errno {})", -self.0)
+        } else {
+            write!(f, "{text} (mbedTLS -0x{:04x})", -self.0)
         }
     }
+}
+
+/// `host` NUL-terminated in `buf`: `None` if it is too long or holds a NUL.
+pub(crate) fn host_cstr<'b>(host: &str, buf: &'b mut [u8; HOST_MAX + 1]) -> Option<&'b CStr> {
+    let name = host.as_bytes();
+    if name.len() > HOST_MAX || name.contains(&0) {
+        return None;
+    }
+    buf[..name.len()].copy_from_slice(name);
+    buf[name.len()] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).ok()
+}
+
+/// Sleeps `ms` milliseconds.
+pub(crate) fn sleep_ms(ms: u32) {
+    // SAFETY: a plain sleep.
+    unsafe { si_net_sleep_ms(ms) }
+}
+
+/// 64 bits from the entropy driver.
+pub(crate) fn seed() -> u64 {
+    // SAFETY: takes nothing; the entropy driver fills the value.
+    unsafe { si_net_seed() }
 }
 
 /// An open connection, closed on drop.
@@ -93,15 +127,13 @@ impl Https for ZephyrHttps {
         request: &[u8],
         receive: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), TransportError> {
-        let mut host = [0u8; HOST_MAX + 1];
-        let name = server.host.as_bytes();
-        if name.len() > HOST_MAX || name.contains(&0) {
+        let mut buf = [0u8; HOST_MAX + 1];
+        let Some(host) = host_cstr(server.host, &mut buf) else {
             return Err(TransportError::new(TransportKind::Unreachable, &"host name too long"));
-        }
-        host[..name.len()].copy_from_slice(name);
+        };
         let mut stage: c_int = 0;
-        // SAFETY: `host` is NUL-terminated (zeroed past the name), `stage` a valid output.
-        let fd = unsafe { si_net_connect(host.as_ptr().cast(), server.port, TIMEOUT_MS, &mut stage) };
+        // SAFETY: `host` is NUL-terminated, `stage` a valid output.
+        let fd = unsafe { si_net_connect(host.as_ptr(), server.port, TIMEOUT_MS, &mut stage) };
         if fd < 0 {
             let kind = if stage == STAGE_TLS { TransportKind::Tls } else { TransportKind::Unreachable };
             return Err(TransportError::new(kind, &Errno(fd)));
@@ -129,13 +161,11 @@ impl Https for ZephyrHttps {
     }
 
     fn sleep_ms(&self, ms: u32) {
-        // SAFETY: a plain sleep.
-        unsafe { si_net_sleep_ms(ms) }
+        sleep_ms(ms)
     }
 
     fn seed(&self) -> u64 {
-        // SAFETY: takes nothing; the entropy driver fills the value.
-        unsafe { si_net_seed() }
+        seed()
     }
 
     fn now(&self) -> Option<u64> {
