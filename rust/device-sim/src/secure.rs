@@ -129,8 +129,10 @@ pub fn services(
     );
     // The arena lives as long as the secure process: the prepared models point into it.
     let arena = Box::leak(vec![0u8; partitions::inference::ARENA_BYTES].into_boxed_slice());
+    // So does the recipient key's comb table (32 KiB, made here once).
+    let table = Box::leak(Box::new(partitions::inference::PublicKeyTable::EMPTY));
     let inference =
-        partitions::inference::InferenceService::new(inference_platform, &config.recipient, arena);
+        partitions::inference::InferenceService::new(inference_platform, &config.recipient, table, arena);
     for m in inference.models() {
         let state = if m.active { "loaded" } else { "REFUSED (see infer model)" };
         log.push(format!(

@@ -53,26 +53,32 @@ static IDENTITY: PartitionState<IdentityService> = PartitionState::new();
 static INFERENCE: PartitionState<InferenceService<'static, TfmPlatform>> = PartitionState::new();
 
 /// The inference partition's arena, which its prepared models point into for the
-/// partition's whole life: handed out once.
-struct InferenceArena(UnsafeCell<[u8; ARENA_BYTES]>, AtomicBool);
+/// partition's whole life, and the comb table of the ENCRYPT0 recipient's key (32 KiB,
+/// made once at init): handed out once.
+struct InferenceArena(UnsafeCell<([u8; ARENA_BYTES], partitions::inference::PublicKeyTable)>, AtomicBool);
 
 // SAFETY: the bytes are reached only through the one reference `take` hands out.
 unsafe impl Sync for InferenceArena {}
 
 impl InferenceArena {
-    /// The arena, the first time; `None` after.
-    fn take(&'static self) -> Option<&'static mut [u8]> {
+    /// The arena and the table, the first time; `None` after.
+    fn take(
+        &'static self,
+    ) -> Option<(&'static mut [u8], &'static mut partitions::inference::PublicKeyTable)> {
         if self.1.swap(true, Ordering::AcqRel) {
             return None;
         }
         // SAFETY: the flag above lets this line run once, so no other reference to the
         // bytes exists or will.
-        Some(unsafe { &mut *self.0.get() })
+        let (arena, table) = unsafe { &mut *self.0.get() };
+        Some((arena, table))
     }
 }
 
-static INFERENCE_ARENA: InferenceArena =
-    InferenceArena(UnsafeCell::new([0; ARENA_BYTES]), AtomicBool::new(false));
+static INFERENCE_ARENA: InferenceArena = InferenceArena(
+    UnsafeCell::new(([0; ARENA_BYTES], partitions::inference::PublicKeyTable::EMPTY)),
+    AtomicBool::new(false),
+);
 
 /// The HUK as TF-M hands it to a partition: bound to the caller's partition id.
 struct TfmHuk;
@@ -147,8 +153,8 @@ pub extern "C" fn si_identity_serve(signal: u32) {
 pub extern "C" fn si_inference_init() {
     INFERENCE.with(|state| {
         let platform = TfmPlatform { client: TfmClient::new() };
-        if let Some(arena) = INFERENCE_ARENA.take() {
-            *state = Some(InferenceService::new(platform, &BUILD_RECIPIENT, arena));
+        if let Some((arena, table)) = INFERENCE_ARENA.take() {
+            *state = Some(InferenceService::new(platform, &BUILD_RECIPIENT, table, arena));
         }
     });
 }

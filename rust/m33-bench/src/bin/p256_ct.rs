@@ -1,7 +1,11 @@
 //! p256-sign's constant-time test image (issue #18), for `tools/m33trace.py`: for
 //! each key below, one public key (`public-key/<key>`), one signature
 //! (`sign/<key>`, a digest of its own) and one ECDH (`ecdh/<key>@<peer>`, with the
-//! peer points below in turn) between `m33_rt::bench` markers. The tracer records
+//! peer points below in turn) between `m33_rt::bench` markers, and the same ECDH
+//! through the peer's prepared comb table (`ecdh-prepared/<key>@<peer>`) and with
+//! the public key at once (`public-key-and-ecdh/<key>@<peer>`, ECDH-ES as ENCRYPT0
+//! results use it); the table is made before each, outside the markers, in the same
+//! place. The tracer records
 //! each operation's instruction count, executed blocks and data addresses, and
 //! requires them identical across the keys (and, for ECDH, the peer points).
 //!
@@ -16,7 +20,10 @@
 
 use core::hint::black_box;
 use m33_rt::bench;
-use p256_sign::{diffie_hellman, public_key, sign_prehash, SecretKey};
+use p256_sign::{
+    diffie_hellman, diffie_hellman_prepared, public_key, public_key_and_diffie_hellman, sign_prehash,
+    PublicKeyTable, SecretKey,
+};
 
 /// The keys, most telling first (the test command runs the first few): the issue's
 /// edge scalars, the comb's exceptional scalar and its complement, patterned words,
@@ -160,6 +167,8 @@ fn main() -> u32 {
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
     let mut buf = [0u8; 48];
+    // The peer's comb table (32 KiB), in the same place for every key.
+    let mut table = PublicKeyTable::EMPTY;
     for (i, (label, key_hex)) in KEYS[..keys].iter().enumerate() {
         // The key, its bytes and the digest live in the same stack slots for every
         // key, so their addresses are the same in every trace.
@@ -191,6 +200,21 @@ fn main() -> u32 {
         });
         if black_box(shared).is_err() {
             return 3;
+        }
+        if table.set(&peer).is_err() {
+            return 4;
+        }
+        let prepared = bench::measure(name_with(&mut buf, "ecdh-prepared", label, suffix), || {
+            diffie_hellman_prepared(black_box(&key), black_box(&table))
+        });
+        if black_box(prepared) != shared {
+            return 5;
+        }
+        let both = bench::measure(name_with(&mut buf, "public-key-and-ecdh", label, suffix), || {
+            public_key_and_diffie_hellman(black_box(&key), black_box(&table))
+        });
+        if black_box(both) != Ok((public, prepared.unwrap_or_default())) {
+            return 6;
         }
         black_box(bench::measure(name(&mut buf, "leak-count", label), || leak_count(black_box(&secret))));
         black_box(bench::measure(name(&mut buf, "leak-blocks", label), || leak_blocks(black_box(&secret))));

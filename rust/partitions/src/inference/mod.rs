@@ -15,6 +15,8 @@ pub mod results;
 use crate::Platform;
 use cose_results::Claims;
 use inference::{DType, Interpreter, Model};
+/// The comb table of the ENCRYPT0 recipient's key that [`InferenceService::new`] fills.
+pub use p256_sign::PublicKeyTable;
 use psa::{Message, Service, ServiceInfo, Status};
 use results::{Recipient, Signer};
 use secure_api::inference as api;
@@ -201,21 +203,29 @@ pub struct InferenceService<'a, P: Platform> {
     /// Read from the identity partition at the first result.
     signer: Option<Signer>,
     /// `None` if the configured key is not a curve point: ENCRYPT0 is then refused.
-    recipient: Option<Recipient>,
+    recipient: Option<Recipient<'a>>,
 }
 
 impl<'a, P: Platform> InferenceService<'a, P> {
     /// Validates, plans and prepares every compiled-in model, each over its own part of
     /// `arena` ([`ARENA_BYTES`] suffice for the compiled-in models; a model that does
     /// not fit is refused); `recipient` is the SEC1 point that ENCRYPT0 results are
-    /// encrypted for ([`BUILD_RECIPIENT`] on the device).
-    pub fn new(platform: P, recipient: &[u8], arena: &'a mut [u8]) -> Self {
+    /// encrypted for ([`BUILD_RECIPIENT`] on the device), whose comb table is made
+    /// once here in `recipient_table` (32 KiB, the caller's for the service's life, a
+    /// static on the device; about 12 M instructions on the M33), so that each
+    /// result's ECDH is a fixed-base multiplication.
+    pub fn new(
+        platform: P,
+        recipient: &[u8],
+        recipient_table: &'a mut PublicKeyTable,
+        arena: &'a mut [u8],
+    ) -> Self {
         let mut service = InferenceService {
             platform,
             models: [const { None }; MODEL_COUNT],
             counter: counter::ResultCounter::new(),
             signer: None,
-            recipient: Recipient::from_sec1(recipient),
+            recipient: Recipient::new(recipient, recipient_table),
         };
         let mut free = arena;
         for (slot, source) in service.models.iter_mut().zip(MODELS) {
@@ -431,7 +441,7 @@ impl<'a, P: Platform> InferenceService<'a, P> {
         msg: &mut dyn Message,
         made: Made<'_>,
         format: u32,
-        recipient: Option<Recipient>,
+        recipient: Option<Recipient<'a>>,
         nonce: &[u8],
     ) -> Result<(), Status> {
         let signer = match self.signer {

@@ -50,22 +50,24 @@ pub struct Signer {
     pub kid: [u8; 32],
 }
 
-/// Where ENCRYPT0 results go: a P-256 public key and its thumbprint.
+/// Where ENCRYPT0 results go: a P-256 public key, as its comb table, and its
+/// thumbprint.
 #[derive(Clone, Copy)]
-pub struct Recipient {
-    /// SEC1 uncompressed, a point of the curve (checked once here, and again by
-    /// each ECDH).
-    key: [u8; 65],
+pub struct Recipient<'a> {
+    /// The point's comb table (32 KiB, made once): each result's ECDH is then a
+    /// fixed-base multiplication.
+    table: &'a p256_sign::PublicKeyTable,
     kid: [u8; 32],
 }
 
-impl Recipient {
-    /// From an uncompressed SEC1 point; `None` if it is not a point of the curve.
-    pub fn from_sec1(sec1: &[u8]) -> Option<Self> {
+impl<'a> Recipient<'a> {
+    /// From an uncompressed SEC1 point, whose comb table is made in `table`; `None`
+    /// if it is not a point of the curve (the table is then left empty).
+    pub fn new(sec1: &[u8], table: &'a mut p256_sign::PublicKeyTable) -> Option<Self> {
         let key: [u8; 65] = sec1.try_into().ok()?;
-        p256_sign::check_public_key(&key).ok()?;
         let point = Ec2Key::from_sec1(sec1).ok()?;
-        Some(Recipient { key, kid: thumbprint(&point) })
+        table.set(&key).ok()?;
+        Some(Recipient { table, kid: thumbprint(&point) })
     }
 
     pub fn kid(&self) -> &[u8; 32] {
@@ -118,22 +120,48 @@ pub fn sign1(
     .map_err(|_| status)
 }
 
+/// Bytes of stack overwritten below [`encrypt0`]'s frame after the encryption: the
+/// frames of [`encrypt0_below`] held the ephemeral scalar, the shared secret, the
+/// HKDF's HMAC states (the PRK), the content key and its AES key schedule, in copies
+/// that no wipe of a variable reaches. It covers what those frames use on the
+/// Cortex-M33 (built as the images are) with room to spare.
+const ENCRYPT_STACK_WIPE: usize = 4096;
+
 /// Signs, then encrypts the COSE_Sign1 for `recipient` (ECDH-ES + HKDF-256, A256GCM).
 pub fn encrypt0(
     platform: &mut dyn Platform,
     signer: &Signer,
-    recipient: &Recipient,
+    recipient: &Recipient<'_>,
     claims: &Claims<'_>,
     out: &mut [u8],
 ) -> Result<usize, Status> {
     let mut inner = [0u8; SIGN1_MAX];
     let n = sign1(platform, signer, claims, &mut inner)?;
-    let (ephemeral, secret, iv) = ephemeral_key_and_iv(platform, claims.counter)?;
-    // The x coordinate of the ephemeral scalar times the recipient's point, by
-    // p256-sign's constant-time variable-base multiplication.
-    let shared =
-        Zeroizing::new(secret.diffie_hellman(&recipient.key).map_err(|_| Status::ERROR_GENERIC_ERROR)?);
+    let written = encrypt0_below(platform, recipient, claims.counter, inner.get(..n), out);
+    zeroize::zeroize_stack::<ENCRYPT_STACK_WIPE>();
+    written
+}
+
+/// The encryption of [`encrypt0`] in frames of its own, below the caller's, which
+/// [`encrypt0`] then wipes.
+#[inline(never)]
+fn encrypt0_below(
+    platform: &mut dyn Platform,
+    recipient: &Recipient<'_>,
+    counter: u64,
+    inner: Option<&[u8]>,
+    out: &mut [u8],
+) -> Result<usize, Status> {
+    let inner = inner.ok_or(Status::ERROR_GENERIC_ERROR)?;
+    let (secret, iv) = ephemeral_key_and_iv(platform, counter)?;
+    // The ephemeral public key and the x coordinate of the ephemeral scalar times the
+    // recipient's point, both by p256-sign's constant-time fixed-base comb (the
+    // recipient's table made once), with one inversion for the two.
+    let (public, shared) =
+        secret.public_key_and_diffie_hellman(recipient.table).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
     drop(secret);
+    let shared = Zeroizing::new(shared);
+    let ephemeral = Ec2Key::from_sec1(&public).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
     let mut context = [0u8; encrypt::KDF_CONTEXT_LEN];
     let mut aad = [0u8; encrypt::ENC_STRUCTURE_LEN];
     let failed = |_| Status::ERROR_GENERIC_ERROR;
@@ -148,7 +176,7 @@ pub fn encrypt0(
         return Err(Status::ERROR_GENERIC_ERROR);
     }
     let cipher = Aes256Gcm::new(cek.as_ref().into());
-    encrypt::encode(&inner[..n], &iv, &ephemeral, &recipient.kid, out, |text| {
+    encrypt::encode(inner, &iv, &ephemeral, &recipient.kid, out, |text| {
         let tag = cipher
             .encrypt_in_place_detached(&iv.into(), aad, text)
             .map_err(|_| cose_results::Error::Crypto)?;
@@ -157,17 +185,16 @@ pub fn encrypt0(
     .map_err(|_| Status::ERROR_GENERIC_ERROR)
 }
 
-/// A fresh key pair and IV. The RNG's bytes are hedged with the result counter,
-/// which never repeats: `HKDF-SHA256(salt = counter, IKM = 32 random bytes,
+/// A fresh ephemeral scalar and IV. The RNG's bytes are hedged with the result
+/// counter, which never repeats: `HKDF-SHA256(salt = counter, IKM = 32 random bytes,
 /// info = "si.v1.encrypt0", 44)` gives the scalar and the IV, so that an RNG that
 /// repeats itself (TF-M's dummy provisioning seeds its DRBG identically on every boot
-/// under QEMU) still never reuses an ephemeral key or an AES-GCM nonce. The public half
-/// comes from `p256-sign`'s fixed-base comb; the secret (wiped when dropped) is for
-/// its ECDH.
+/// under QEMU) still never reuses an ephemeral key or an AES-GCM nonce. The secret
+/// (wiped when dropped) gives the public key and the ECDH at once.
 fn ephemeral_key_and_iv(
     platform: &mut dyn Platform,
     counter: u64,
-) -> Result<(Ec2Key, p256_sign::SecretKey, [u8; encrypt::IV_LEN]), Status> {
+) -> Result<(p256_sign::SecretKey, [u8; encrypt::IV_LEN]), Status> {
     let mut seed = Zeroizing::new([0u8; 32]);
     let mut okm = Zeroizing::new([0u8; 32 + encrypt::IV_LEN]);
     for _ in 0..SCALAR_ATTEMPTS {
@@ -180,10 +207,9 @@ fn ephemeral_key_and_iv(
         let Ok(secret) = p256_sign::SecretKey::from_bytes(&bytes) else {
             continue;
         };
-        let public = Ec2Key::from_sec1(&secret.public_key()).map_err(|_| Status::ERROR_GENERIC_ERROR)?;
         let mut iv = [0u8; encrypt::IV_LEN];
         iv.copy_from_slice(&okm[32..]);
-        return Ok((public, secret, iv));
+        return Ok((secret, iv));
     }
     Err(Status::ERROR_INSUFFICIENT_ENTROPY)
 }
@@ -220,13 +246,14 @@ mod tests {
 
     #[test]
     fn a_repeating_rng_still_gives_each_result_its_own_key_and_iv() {
-        let (key0, _, iv0) = ephemeral_key_and_iv(&mut StuckRng(0x42), 0).unwrap();
-        let (key1, _, iv1) = ephemeral_key_and_iv(&mut StuckRng(0x42), 1).unwrap();
+        let public = |(key, iv): (p256_sign::SecretKey, _)| (key.public_key(), iv);
+        let (key0, iv0) = public(ephemeral_key_and_iv(&mut StuckRng(0x42), 0).unwrap());
+        let (key1, iv1) = public(ephemeral_key_and_iv(&mut StuckRng(0x42), 1).unwrap());
         assert_ne!(key0, key1);
         assert_ne!(iv0, iv1);
         // The RNG's bytes count too: with the same counter, other bytes give another
         // pair (a key made from the public counter alone would be anyone's).
-        let (other, _, other_iv) = ephemeral_key_and_iv(&mut StuckRng(0x43), 1).unwrap();
+        let (other, other_iv) = public(ephemeral_key_and_iv(&mut StuckRng(0x43), 1).unwrap());
         assert_ne!(other, key1);
         assert_ne!(other_iv, iv1);
     }

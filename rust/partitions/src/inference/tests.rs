@@ -85,7 +85,8 @@ fn tensor_request(label: &[u8], request: &[u8], tensor: usize, out: usize) -> Co
 #[test]
 fn refused_tensor_requests_read_no_tensor_and_reach_no_platform_call() {
     let mut arena = vec![0u8; ARENA_BYTES];
-    let mut service = InferenceService::new(Failing, &BUILD_RECIPIENT, &mut arena);
+    let mut table = std::boxed::Box::new(PublicKeyTable::EMPTY);
+    let mut service = InferenceService::new(Failing, &BUILD_RECIPIENT, &mut table, &mut arena);
     let cbor = api::FORMAT_CBOR.to_le_bytes();
     let mut cases: Vec<(&str, Counting, Status)> = vec![
         ("unknown model", tensor_request(b"nope", &cbor, 490, api::RESULT_MAX), Status::ERROR_DOES_NOT_EXIST),
