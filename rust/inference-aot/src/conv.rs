@@ -23,8 +23,9 @@ use std::fmt::Write;
 const CONV_OPTIONS: u8 = 1;
 const DEPTHWISE_OPTIONS: u8 = 2;
 
-/// Inputs of a packed layer are taken this many at a time, each block unrolled.
-const STEP: usize = 4;
+/// Inputs of a packed layer are taken this many at a time, each block unrolled (in
+/// blocks of 4 LLVM spilled accumulators: KWS 7,055,707 instructions, 6,732,792 in 2).
+const STEP: usize = 2;
 
 pub struct Conv {
     depthwise: bool,
