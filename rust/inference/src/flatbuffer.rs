@@ -61,11 +61,6 @@ impl<'a> Buf<'a> {
         Table::at(self, self.follow(0)?)
     }
 
-    /// The elements of a vector of bytes read from this buffer.
-    pub fn bytes(self, v: Vector) -> &'a [u8] {
-        self.bytes_of(v, 1)
-    }
-
     /// The elements of a vector of `elem`-byte scalars, as bytes.
     /// (Empty if `elem` is not the size the vector was read with and the bytes do not
     /// fit: never a panic.)
@@ -199,5 +194,117 @@ impl Vector {
     pub fn table(self, buf: Buf<'_>, i: usize) -> Fb<Table> {
         let at = self.check(i, 4)?;
         Table::at(buf, buf.follow(at)?)
+    }
+}
+
+/// Reads of a model [`crate::Model::load`] validated: the setup reads each tensor's
+/// description about four times (the loader's operator checks, the planner, each
+/// preparation), after the loader checked every offset, length and value once. These
+/// reads check only that each byte lies in the buffer (a read outside is `None`, never
+/// a panic or a value from outside the buffer): a compare and a load each, inlined.
+#[derive(Clone, Copy)]
+pub struct Trusted<'a>(pub &'a [u8]);
+
+/// A table as [`Trusted`] reads it: its position, its vtable and the vtable's length.
+#[derive(Clone, Copy)]
+pub struct TrustedTable {
+    pos: usize,
+    vtable: usize,
+    vtable_len: usize,
+}
+
+impl<'a> Trusted<'a> {
+    #[inline(always)]
+    fn array<const N: usize>(self, at: usize) -> Option<[u8; N]> {
+        self.0.get(at..)?.first_chunk().copied()
+    }
+
+    #[inline(always)]
+    pub fn u32(self, at: usize) -> Option<u32> {
+        self.array(at).map(u32::from_le_bytes)
+    }
+
+    #[inline(always)]
+    fn u16(self, at: usize) -> Option<usize> {
+        self.array(at).map(|b| u16::from_le_bytes(b) as usize)
+    }
+
+    /// `len` bytes at `at`.
+    #[inline(always)]
+    pub fn bytes(self, at: usize, len: usize) -> Option<&'a [u8]> {
+        self.0.get(at..at.checked_add(len)?)
+    }
+
+    /// Follows the `u32` offset stored at `at`.
+    #[inline(always)]
+    fn follow(self, at: usize) -> Option<usize> {
+        Some(at.wrapping_add(self.u32(at)? as usize))
+    }
+
+    #[inline(always)]
+    fn table_at(self, pos: usize) -> Option<TrustedTable> {
+        let vtable = pos.wrapping_sub(self.u32(pos)? as i32 as isize as usize);
+        Some(TrustedTable { pos, vtable, vtable_len: self.u16(vtable)? })
+    }
+
+    /// Element `i` of a vector of tables (`i` checked against its length).
+    #[inline(always)]
+    pub fn table_of(self, v: Vector, i: usize) -> Option<TrustedTable> {
+        if i >= v.len() {
+            return None;
+        }
+        self.table_at(self.follow(v.start.get() as usize + 4 * i)?)
+    }
+
+    /// The position of field `id`'s value, 0 if absent (a field never lies at 0).
+    #[inline(always)]
+    fn field(self, t: TrustedTable, id: usize) -> Option<usize> {
+        let slot = 4 + 2 * id;
+        if slot + 2 > t.vtable_len {
+            return Some(0);
+        }
+        Some(match self.u16(t.vtable.wrapping_add(slot))? {
+            0 => 0,
+            off => t.pos.wrapping_add(off),
+        })
+    }
+
+    #[inline(always)]
+    pub fn u8_or(self, t: TrustedTable, id: usize, default: u8) -> Option<u8> {
+        match self.field(t, id)? {
+            0 => Some(default),
+            at => self.0.get(at).copied(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn u32_or(self, t: TrustedTable, id: usize, default: u32) -> Option<u32> {
+        match self.field(t, id)? {
+            0 => Some(default),
+            at => self.u32(at),
+        }
+    }
+
+    /// A table field, if present (`Some(None)`: absent).
+    #[inline(always)]
+    pub fn table(self, t: TrustedTable, id: usize) -> Option<Option<TrustedTable>> {
+        match self.field(t, id)? {
+            0 => Some(None),
+            at => self.table_at(self.follow(at)?).map(Some),
+        }
+    }
+
+    /// A vector field: the position of its first element and its length ((0, 0) when
+    /// absent).
+    #[inline(always)]
+    pub fn vector(self, t: TrustedTable, id: usize) -> Option<(usize, usize)> {
+        match self.field(t, id)? {
+            0 => Some((0, 0)),
+            at => {
+                let start = self.follow(at)?;
+                let len = self.u32(start)? as usize;
+                Some((start.wrapping_add(4), len))
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The part of the TFLite schema (`tensorflow/lite/schema/schema.fbs`) the engine
 //! reads, over [`crate::flatbuffer`], and the model-level validation.
 
-use crate::flatbuffer::{Buf, Table, Vector};
+use crate::flatbuffer::{Buf, Table, Trusted, Vector};
 use crate::{Error, Result};
 
 /// The most dimensions a tensor may have.
@@ -263,12 +263,6 @@ pub struct Model<'a> {
     outputs: Vector,
 }
 
-/// Whether every read of a tensor checks the quantization of all its channels. Builds
-/// with convolutions, whose per-channel weights and biases are read several times
-/// during setup (validation, planning, preparation), check them all once, at load
-/// (about 40 instructions a channel, thousands of channels), and then channel 0's.
-const ALL_CHANNELS_ON_READ: bool = !cfg!(any(feature = "op-conv-2d", feature = "op-depthwise-conv-2d"));
-
 impl<'a> Model<'a> {
     /// A model of nothing: what an [`crate::Interpreter::empty`] holds.
     pub(crate) const EMPTY: Model<'a> = Model {
@@ -305,12 +299,10 @@ impl<'a> Model<'a> {
             outputs: need(graph.vector(buf, 2, 4)?, why!("no outputs"))?,
             operators: need(graph.vector(buf, 3, 4)?, why!("no operators"))?,
         };
+        // Every tensor validated once, completely: later reads check only bounds.
+        let mut info = TensorInfo::EMPTY;
         for i in 0..model.tensors().len() {
-            if ALL_CHANNELS_ON_READ {
-                model.is_constant(i)?;
-            } else {
-                model.check_all_channels(i)?;
-            }
+            model.validate_tensor(i, &mut info)?;
         }
         for v in [model.input_list(), model.output_list()] {
             for i in 0..v.len() {
@@ -392,10 +384,6 @@ impl<'a> Model<'a> {
         Ok(crate::Operator::new(self.buf(), self.operator_info(i)?))
     }
 
-    fn buffers(&self) -> Vector {
-        self.buffers
-    }
-
     fn codes(&self) -> Vector {
         self.codes
     }
@@ -408,41 +396,91 @@ impl<'a> Model<'a> {
         self.operators
     }
 
-    /// Tensor `i`, validated: type, shape, constant data size, quantization.
+    /// Tensor `i`: type, shape, constant data, quantization (as validated at load).
     pub fn tensor(&self, i: usize) -> Result<TensorInfo<'a>> {
         let mut info = TensorInfo::EMPTY;
         self.read_tensor(i, &mut info)?;
         Ok(info)
     }
 
-    /// Whether tensor `i` is a constant, after validating it as [`Model::tensor`]
-    /// does. Not inlined: the loader's frame then holds no [`TensorInfo`].
-    #[inline(never)]
+    /// Whether tensor `i` is a constant.
     fn is_constant(&self, i: usize) -> Result<bool> {
         let mut info = TensorInfo::EMPTY;
         self.read_tensor(i, &mut info)?;
         Ok(info.data.is_some())
     }
 
-    /// Validates tensor `i` with every channel's quantization, where reads do not.
+    /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a
+    /// copy). [`Model::load`] validated every tensor, structure and values, before
+    /// anything else reads one; so this read, which the setup makes about four times a
+    /// tensor (the loader's operator checks, the planner, each preparation), checks
+    /// no value again, only that each byte it reads lies in the model
+    /// ([`Trusted`]): an index past the tensors or a defect is an error, never a
+    /// panic, and the model's bytes cannot change meanwhile (`Model` borrows them).
     #[inline(never)]
-    fn check_all_channels(&self, i: usize) -> Result<()> {
-        let mut info = TensorInfo::EMPTY;
-        self.read_tensor_checking::<true>(i, &mut info)
-    }
-
-    /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a copy).
-    #[inline(always)]
     pub(crate) fn read_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
-        self.read_tensor_checking::<ALL_CHANNELS_ON_READ>(i, info)
+        match self.read_trusted(i, info) {
+            Some(()) => Ok(()),
+            None => Err(Error::Malformed(why!("tensor index, or an offset outside the model"))),
+        }
     }
 
-    /// [`Model::read_tensor`], checking the quantization of every channel (`ALL`) or
-    /// of channel 0 only, the per-tensor figures.
+    #[inline(always)]
+    fn read_trusted(&self, i: usize, info: &mut TensorInfo<'a>) -> Option<()> {
+        let r = Trusted(self.buf);
+        let t = r.table_of(self.tensors, i)?;
+        // The type, rank, sizes and quantization were validated at load: the type is
+        // one of these four, the product of the dimensions fits in 2^24, a zero point
+        // in an i32 (its low word) and the quantized dimension in a byte.
+        let dtype = match r.u8_or(t, 1, 0)? {
+            0 => DType::F32,
+            2 => DType::I32,
+            4 => DType::I64,
+            _ => DType::I8,
+        };
+        let (shape, rank) = r.vector(t, 0)?;
+        let shape = r.bytes(shape, rank.wrapping_mul(4))?;
+        let mut elements: u32 = 1;
+        for d in shape.chunks_exact(4) {
+            elements = elements.wrapping_mul(u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
+        }
+        let b = r.table_of(self.buffers, r.u32_or(t, 2, 0)? as usize)?;
+        let data = match r.vector(b, 0)? {
+            (_, 0) => None,
+            (at, len) => Some(r.bytes(at, len)?),
+        };
+        *info = TensorInfo {
+            dtype,
+            shape,
+            elements,
+            data,
+            scale: 0.0,
+            zero_point: 0,
+            channel_scales: &[],
+            quantized_dimension: 0,
+        };
+        if let Some(q) = r.table(t, 4)? {
+            let (scales, count) = r.vector(q, 2)?;
+            if count > 0 {
+                let (zps, _) = r.vector(q, 3)?;
+                info.scale = f32::from_bits(r.u32(scales)?);
+                info.zero_point = r.u32(zps)? as i32;
+            }
+            if count > 1 {
+                info.channel_scales = r.bytes(scales, count.wrapping_mul(4))?;
+                info.quantized_dimension = r.u8_or(q, 6, 0)?;
+            }
+        }
+        Some(())
+    }
+
+    /// Validates tensor `i` completely, the quantization of every channel included:
+    /// what [`Model::load`] does once for each tensor (through [`Table`], whose
+    /// functions the loader shares: less flash than another inlined reader).
     #[inline(never)]
-    fn read_tensor_checking<const ALL: bool>(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
+    pub(crate) fn validate_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
         let buf = self.buf();
-        let t = self.tensors().table(buf, i)?;
+        let t = self.tensors.table(buf, i)?;
         let dtype = DType::from_schema(t.u8_or(buf, 1, 0)?)?;
         let shape = t.vector(buf, 0, 4)?;
         if shape.len() > MAX_DIMS {
@@ -465,13 +503,13 @@ impl<'a> Model<'a> {
             .filter(|&b| b <= 1 << 24)
             .ok_or(Error::Malformed(why!("tensor too large")))?;
         let buffer = t.u32_or(buf, 2, 0)? as usize;
-        if buffer >= self.buffers().len() {
+        if buffer >= self.buffers.len() {
             return Err(Error::Malformed(why!("tensor buffer index")));
         }
-        let data = self.buffers().table(buf, buffer)?.vector(buf, 0, 1)?;
+        let data = self.buffers.table(buf, buffer)?.vector(buf, 0, 1)?;
         let data = match data.len() {
             0 => None,
-            n if n == bytes => Some(buf.bytes(data)),
+            n if n == bytes => Some(buf.bytes_of(data, 1)),
             _ => return Err(Error::Malformed(why!("constant tensor data size does not match its shape",))),
         };
         *info = TensorInfo {
@@ -505,8 +543,7 @@ impl<'a> Model<'a> {
                 DType::I8 => (-128, 127),
                 _ => (i32::MIN.into(), i32::MAX.into()),
             };
-            let checked = if ALL { scales.len() } else { scales.len().min(1) };
-            for c in (0..checked).rev() {
+            for c in (0..scales.len()).rev() {
                 let (scale, zp) = (scales.f32(buf, c)?, zps.i64(buf, c)?);
                 if !positive_finite(scale) {
                     return Err(Error::Malformed(why!("quantization scale is not positive and finite")));

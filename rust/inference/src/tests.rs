@@ -205,3 +205,42 @@ fn an_operator_writing_its_own_input_is_refused_at_load() {
     bytes[output_at..output_at + 4].copy_from_slice(&(input as u32).to_le_bytes());
     assert!(matches!(Model::load(&bytes), Err(Error::Malformed(_))), "{:?}", Model::load(&bytes).err());
 }
+
+/// After [`Model::load`] has validated every tensor, the setup reads them again with
+/// bounds checks only (`Model::read_tensor`): those reads must give exactly what the
+/// validating read gives, on every tensor of every model at hand (per-channel
+/// weights, f32, int32 biases, constants and arena tensors), and refuse an index
+/// past the tensors.
+#[test]
+fn reads_after_load_equal_the_validating_read() {
+    let mut models: Vec<Vec<u8>> = [
+        "models/sine/sine_int8.tflite",
+        "models/sine/sine_float.tflite",
+        "models/ops/conv_int8.tflite",
+        "models/ops/depthwise_int8.tflite",
+        "models/ops/fc_int8.tflite",
+        "models/ops/conv_float32.tflite",
+        "models/ops/elementwise_int8.tflite",
+    ]
+    .iter()
+    .map(|p| project(p))
+    .collect();
+    for name in ["mlperf-tiny/kws_ref_model.tflite", "mlperf-tiny/ad01_int8.tflite"] {
+        models.push(shared(name));
+    }
+    let mut per_channel = 0;
+    for bytes in &models {
+        let model = Model::load(bytes).unwrap();
+        for i in 0..model.tensor_count() {
+            let mut validated = crate::TensorInfo::EMPTY;
+            model.validate_tensor(i, &mut validated).unwrap();
+            let read = model.tensor(i).unwrap();
+            assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "tensor {i}");
+            per_channel += usize::from(read.is_per_channel());
+        }
+        let past = model.tensor_count();
+        assert!(matches!(model.tensor(past), Err(Error::Malformed(_))));
+        assert!(matches!(model.tensor(usize::MAX), Err(Error::Malformed(_))));
+    }
+    assert!(per_channel > 0, "no per-channel tensor was compared");
+}
