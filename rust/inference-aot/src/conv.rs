@@ -222,6 +222,15 @@ impl Conv {
         Layout { tap_row: fw * ic, col: ic, span: fh * fw * ic }
     }
 
+    /// Each channel's bias as the kernels add it: the folded bias, less half a lane
+    /// in the packed kernel's low lanes (channels 0 and 2 of a group).
+    fn biases(&self) -> Vec<i32> {
+        let grouped = if self.packs() { self.output[2] / 4 * 4 } else { 0 };
+        let half = 1i32 << (LANE - 1);
+        let low = |c: usize| c < grouped && c.is_multiple_of(2);
+        self.folded.iter().enumerate().map(|(c, &b)| if low(c) { b.wrapping_sub(half) } else { b }).collect()
+    }
+
     /// Whether the packed kernel applies to CONV_2D: four channels or more, and every
     /// channel's sum within its lane for every input (`128 sum |w| < 2^(LANE-1)`).
     fn packs(&self) -> bool {
@@ -341,7 +350,7 @@ impl Step for Conv {
         let [oh, ow, oc] = self.output;
         let (xn, yn) = (ih * iw * ic, oh * ow * oc);
         let all_right = self.requant.iter().all(|&(_, s)| s < 0);
-        out.push_str(&rq_table(&format!("OP{n}_RQ"), &self.requant));
+        out.push_str(&rq_table(&format!("OP{n}_RQ"), &self.requant, &self.biases()));
         if self.depthwise {
             self.emit_depthwise_statics(n, out)?;
         } else {
@@ -370,7 +379,11 @@ impl Step for Conv {
         writeln!(out, "#[inline(always)]")?;
         writeln!(out, "fn op{n}_out(acc: i32, q: &Rq) -> i8 {{")?;
         let f = if all_right { "requant_right" } else { "requant" };
-        writeln!(out, "    {f}(acc, q).wrapping_add({}).max({min}).min({max}) as i8", self.output_offset)?;
+        writeln!(
+            out,
+            "    {f}(acc.wrapping_add(q.bias), q).wrapping_add({}).max({min}).min({max}) as i8",
+            self.output_offset
+        )?;
         writeln!(out, "}}")?;
         Ok(())
     }
@@ -411,17 +424,6 @@ impl Conv {
             writeln!(out, "/// Operator {n}'s channels {grouped} to {}: their taps.", oc - 1)?;
             writeln!(out, "static OP{n}_WEIGHTS: [[i8; {taps}]; {}] = [{}];", oc - grouped, rows.join(", "))?;
         }
-        // Less half a lane in the packed low lanes (channels 0 and 2 of a group).
-        let half = 1i32 << (LANE - 1);
-        let bias = self.folded.iter().enumerate().map(|(c, &b)| {
-            if c < grouped && c % 2 == 0 {
-                b.wrapping_sub(half)
-            } else {
-                b
-            }
-        });
-        writeln!(out, "/// Operator {n}'s bias plus the input offset times each channel's weight sum.")?;
-        writeln!(out, "static OP{n}_BIAS: [i32; {oc}] = {};", list(bias))?;
         Ok(())
     }
 
@@ -436,11 +438,7 @@ impl Conv {
             writeln!(out, "    let (groups, rest) = out.split_at_mut({grouped});")?;
             writeln!(
                 out,
-                "    let bias = OP{n}_BIAS.as_chunks::<4>().0.iter().zip(OP{n}_RQ.as_chunks::<4>().0);"
-            )?;
-            writeln!(
-                out,
-                "    for ((o, w), (b, q)) in groups.as_chunks_mut::<4>().0.iter_mut().zip(&OP{n}_PACKED).zip(bias) {{"
+                "    for ((o, w), q) in groups.as_chunks_mut::<4>().0.iter_mut().zip(&OP{n}_PACKED).zip(OP{n}_RQ.as_chunks::<4>().0) {{"
             )?;
             writeln!(out, "        let (mut low, mut high) = (HALF_LANE, HALF_LANE);")?;
             for (r, &(_, w_at, len)) in runs.iter().enumerate() {
@@ -467,18 +465,18 @@ impl Conv {
                     writeln!(out, "        }}")?;
                 }
             }
-            writeln!(out, "        o[0] = op{n}_out(b[0].wrapping_add(low as i32 & LANE_MASK), &q[0]);")?;
-            writeln!(out, "        o[1] = op{n}_out(b[1].wrapping_add((low >> LANE) as i32), &q[1]);")?;
-            writeln!(out, "        o[2] = op{n}_out(b[2].wrapping_add(high as i32 & LANE_MASK), &q[2]);")?;
-            writeln!(out, "        o[3] = op{n}_out(b[3].wrapping_add((high >> LANE) as i32), &q[3]);")?;
+            writeln!(out, "        o[0] = op{n}_out(low as i32 & LANE_MASK, &q[0]);")?;
+            writeln!(out, "        o[1] = op{n}_out((low >> LANE) as i32, &q[1]);")?;
+            writeln!(out, "        o[2] = op{n}_out(high as i32 & LANE_MASK, &q[2]);")?;
+            writeln!(out, "        o[3] = op{n}_out((high >> LANE) as i32, &q[3]);")?;
             writeln!(out, "    }}")?;
         } else {
             writeln!(out, "    let rest = &mut out[..];")?;
         }
         if grouped < oc {
-            writeln!(out, "    let params = OP{n}_BIAS[{grouped}..].iter().zip(&OP{n}_RQ[{grouped}..]);")?;
-            writeln!(out, "    for ((o, w), (&b, q)) in rest.iter_mut().zip(&OP{n}_WEIGHTS).zip(params) {{")?;
-            writeln!(out, "        let mut acc = b;")?;
+            writeln!(out, "    let params = &OP{n}_RQ[{grouped}..];")?;
+            writeln!(out, "    for ((o, w), q) in rest.iter_mut().zip(&OP{n}_WEIGHTS).zip(params) {{")?;
+            writeln!(out, "        let mut acc = 0i32;")?;
             for (r, &(_, w_at, len)) in runs.iter().enumerate() {
                 writeln!(out, "        for (&w, &x) in w[{w_at}..{}].iter().zip(x{r}) {{", w_at + len)?;
                 writeln!(out, "            acc = acc.wrapping_add(i32::from(w) * i32::from(x));")?;
@@ -498,8 +496,6 @@ impl Conv {
         let rows: Vec<String> = self.weights.iter().map(|r| list(r.iter())).collect();
         writeln!(out, "/// Operator {n}'s taps, per output channel (rows, then columns).")?;
         writeln!(out, "static OP{n}_WEIGHTS: [[i8; {taps}]; {oc}] = [{}];", rows.join(", "))?;
-        writeln!(out, "/// Operator {n}'s bias plus the input offset times each channel's weight sum.")?;
-        writeln!(out, "static OP{n}_BIAS: [i32; {oc}] = {};", list(self.folded.iter()))?;
         Ok(())
     }
 
@@ -520,7 +516,7 @@ impl Conv {
         writeln!(out, "    for c in 0..{ic} {{")?;
         if m == 1 {
             writeln!(out, "        let (w, q, o) = (&OP{n}_WEIGHTS[c], &OP{n}_RQ[c], &mut out[c]);")?;
-            writeln!(out, "        let acc = OP{n}_BIAS[c]")?;
+            writeln!(out, "        let acc = 0i32")?;
             for t in 0..offsets.len() {
                 writeln!(out, "            .wrapping_add(i32::from(w[{t}]) * i32::from(x{t}[c]))")?;
             }
@@ -531,9 +527,9 @@ impl Conv {
             writeln!(out, "            let k = c * {m} + m;")?;
             writeln!(
                 out,
-                "            let (Some(w), Some(q), Some(&b), Some(o)) = (OP{n}_WEIGHTS.get(k), OP{n}_RQ.get(k), OP{n}_BIAS.get(k), out.get_mut(k)) else {{ continue }};"
+                "            let (Some(w), Some(q), Some(o)) = (OP{n}_WEIGHTS.get(k), OP{n}_RQ.get(k), out.get_mut(k)) else {{ continue }};"
             )?;
-            writeln!(out, "            let acc = b")?;
+            writeln!(out, "            let acc = 0i32")?;
             for t in 0..offsets.len() {
                 writeln!(out, "                .wrapping_add(i32::from(w[{t}]) * i32::from(x{t}[c]))")?;
             }

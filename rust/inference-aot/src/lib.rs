@@ -197,14 +197,16 @@ fn invoke_step(
 
 /// The per-channel requantization of the convolutions, once per module.
 const REQUANT: &str = r#"
-/// A channel's requantization: TFLM's `MultiplyByQuantizedMultiplier` as
+/// A channel's bias and requantization: TFLM's `MultiplyByQuantizedMultiplier` as
 /// `inference::quant::Requant` computes it (one 64-bit multiply-add, two shifts).
 #[allow(dead_code)]
 struct Rq {
+    /// The bias, with the input offset's share folded in.
+    bias: i32,
     multiplier: i32,
     left_factor: i32,
-    /// The right shift (0: none, the left factor applies).
-    right: u32,
+    /// The right shift less one; -1 for none (the left factor applies).
+    shift: i32,
     /// `2^30 + 2^(30 + right shift)`.
     round: i64,
 }
@@ -213,7 +215,7 @@ struct Rq {
 #[allow(dead_code)]
 #[inline(always)]
 fn requant(acc: i32, q: &Rq) -> i32 {
-    if q.right == 0 {
+    if q.shift < 0 {
         ((i64::from(acc.wrapping_mul(q.left_factor)) * i64::from(q.multiplier) + (1 << 30)) >> 31) as i32
     } else {
         requant_right(acc, q)
@@ -225,29 +227,25 @@ fn requant(acc: i32, q: &Rq) -> i32 {
 #[inline(always)]
 fn requant_right(acc: i32, q: &Rq) -> i32 {
     let k = q.round + (i64::from(acc >> 31) << 31);
-    (((i64::from(acc) * i64::from(q.multiplier) + k) >> 32) as i32) >> (q.right - 1)
+    (((i64::from(acc) * i64::from(q.multiplier) + k) >> 32) as i32) >> q.shift
 }
 "#;
 
-/// A per-channel requantization table as Rust (`Rq` entries), from TFLite's
-/// multiplier and shift per channel.
-fn rq_table(name: &str, multipliers: &[(i32, i32)]) -> String {
-    let mut s = format!(
-        "static {name}: [Rq; {}] = [
-",
-        multipliers.len()
-    );
-    for &(m, shift) in multipliers {
+/// A per-channel table as Rust (`Rq` entries), from each channel's bias and TFLite
+/// multiplier and shift.
+fn rq_table(name: &str, multipliers: &[(i32, i32)], biases: &[i32]) -> String {
+    let mut s = format!("static {name}: [Rq; {}] = [\n", multipliers.len());
+    for (&(m, shift), &bias) in multipliers.iter().zip(biases) {
         let left = 1i32.wrapping_shl(shift.max(0) as u32);
-        let right = (-shift).clamp(0, 31) as u32;
+        let right = (-shift).clamp(0, 31);
         let round = (1i64 << 30) + (1i64 << (30 + right));
-        let _ =
-            writeln!(s, "    Rq {{ multiplier: {m}, left_factor: {left}, right: {right}, round: {round} }},");
+        let _ = writeln!(
+            s,
+            "    Rq {{ bias: {bias}, multiplier: {m}, left_factor: {left}, shift: {}, round: {round} }},",
+            right - 1
+        );
     }
-    s.push_str(
-        "];
-",
-    );
+    s.push_str("];\n");
     s
 }
 
