@@ -294,6 +294,27 @@ impl<'a> Trusted<'a> {
         }
     }
 
+    /// A table field as a [`Table`] (`Some(None)`: absent), for readers that take one
+    /// (an operator's options).
+    #[inline(always)]
+    pub fn table_handle(self, t: TrustedTable, id: usize) -> Option<Option<Table>> {
+        let Some(t) = self.table(t, id)? else { return Some(None) };
+        let pos = NonZeroU32::new(u32::try_from(t.pos).ok()?)?;
+        Some(Some(Table { pos, vtable: u32::try_from(t.vtable).ok()? }))
+    }
+
+    /// A vector field as a [`Vector`] (empty when absent).
+    #[inline(always)]
+    pub fn vector_handle(self, t: TrustedTable, id: usize) -> Option<Vector> {
+        match self.vector(t, id)? {
+            (_, 0) => Some(Vector::EMPTY),
+            (start, len) => {
+                let start = NonZeroU32::new(u32::try_from(start).ok()?)?;
+                Some(Vector { start, len: u32::try_from(len).ok()? })
+            }
+        }
+    }
+
     /// A vector field: the position of its first element and its length ((0, 0) when
     /// absent).
     #[inline(always)]

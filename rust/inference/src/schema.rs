@@ -238,7 +238,7 @@ impl TensorInfo<'_> {
 
 /// One operator: its code, version, tensor indices (-1: optional input absent) and
 /// options table.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct OperatorInfo {
     pub code: OpCode,
     pub version: i32,
@@ -316,7 +316,7 @@ impl<'a> Model<'a> {
             }
         }
         for i in 0..model.operators().len() {
-            let op = model.operator_info(i)?;
+            let op = model.validate_operator(i)?;
             let n = model.tensors().len() as i32;
             for j in 0..op.inputs.len() {
                 // -1: an optional input left out.
@@ -560,8 +560,32 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// Operator `i` with its code resolved.
+    /// Operator `i` with its code resolved, read as [`Model::read_tensor`] reads a
+    /// tensor: [`Model::load`] validated every operator (`validate_operator`), so only
+    /// the bounds of each byte are checked again.
+    #[inline(never)]
     pub(crate) fn operator_info(&self, i: usize) -> Result<OperatorInfo> {
+        let r = Trusted(self.buf);
+        let read = || {
+            let op = r.table_of(self.operators, i)?;
+            let code = r.table_of(self.codes, r.u32_or(op, 0, 0)? as usize)?;
+            let deprecated = r.u8_or(code, 0, 0)? as i8 as i32;
+            let builtin = (r.u32_or(code, 3, 0)? as i32).max(deprecated);
+            Some(OperatorInfo {
+                code: OpCode::from_code(builtin),
+                version: r.u32_or(code, 2, 1)? as i32,
+                inputs: r.vector_handle(op, 1)?,
+                outputs: r.vector_handle(op, 2)?,
+                options_type: r.u8_or(op, 3, 0)?,
+                options: r.table_handle(op, 4)?,
+            })
+        };
+        read().ok_or(Error::Malformed(why!("operator index, or an offset outside the model")))
+    }
+
+    /// Operator `i` with its code resolved, every offset checked: what [`Model::load`]
+    /// does once for each operator.
+    pub(crate) fn validate_operator(&self, i: usize) -> Result<OperatorInfo> {
         let buf = self.buf();
         let op = self.operators().table(buf, i)?;
         let index = op.u32_or(buf, 0, 0)? as usize;

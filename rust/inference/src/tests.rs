@@ -206,11 +206,12 @@ fn an_operator_writing_its_own_input_is_refused_at_load() {
     assert!(matches!(Model::load(&bytes), Err(Error::Malformed(_))), "{:?}", Model::load(&bytes).err());
 }
 
-/// After [`Model::load`] has validated every tensor, the setup reads them again with
-/// bounds checks only (`Model::read_tensor`): those reads must give exactly what the
-/// validating read gives, on every tensor of every model at hand (per-channel
-/// weights, f32, int32 biases, constants and arena tensors), and refuse an index
-/// past the tensors.
+/// After [`Model::load`] has validated every tensor and operator, the setup reads them
+/// again with bounds checks only (`Model::read_tensor`, `Model::operator_info`): those
+/// reads must give exactly what the validating reads give, on every tensor and
+/// operator of every model at hand (per-channel weights, f32, int32 biases, constants
+/// and arena tensors, operators with and without options), and refuse an index past
+/// the end.
 #[test]
 fn reads_after_load_equal_the_validating_read() {
     let mut models: Vec<Vec<u8>> = [
@@ -238,6 +239,11 @@ fn reads_after_load_equal_the_validating_read() {
             assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "tensor {i}");
             per_channel += usize::from(read.is_per_channel());
         }
+        for i in 0..model.operator_count() {
+            let (read, validated) = (model.operator_info(i).unwrap(), model.validate_operator(i).unwrap());
+            assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "operator {i}");
+        }
+        assert!(model.operator(model.operator_count()).is_err());
         let past = model.tensor_count();
         assert!(matches!(model.tensor(past), Err(Error::Malformed(_))));
         assert!(matches!(model.tensor(usize::MAX), Err(Error::Malformed(_))));
