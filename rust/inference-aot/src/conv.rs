@@ -240,6 +240,20 @@ impl Conv {
         !self.depthwise && self.dilation[1] == 1 && runs.len() > 1 && runs.iter().all(|r| r.2 < 8)
     }
 
+    /// Whether DEPTHWISE_CONV_2D computes neighbouring pixels two at a time: each tap's
+    /// two inputs packed in one word, `xa + xb << LANE`, times the tap's weight in one
+    /// 64-bit multiply-accumulate (the packed kernel's idea with the roles swapped),
+    /// where every channel's sum stays inside its lane (`128 sum |w| < 2^(LANE-1)`).
+    fn pairs(&self) -> bool {
+        self.depthwise
+            && self.multiplier == 1
+            && self.output[1] >= 2
+            && self.weights.iter().all(|row| {
+                let bound: i64 = row.iter().map(|&w| i64::from(w).abs() * 128).sum();
+                bound < 1 << (LANE - 1)
+            })
+    }
+
     /// Whether the packed kernel applies to CONV_2D: four channels or more, and every
     /// channel's sum within its lane for every input (`128 sum |w| < 2^(LANE-1)`).
     fn packs(&self) -> bool {
@@ -288,8 +302,42 @@ impl Conv {
         writeln!(out, "    for (oy, row) in y.as_chunks_mut::<{}>().0.iter_mut().enumerate() {{", ow * oc)?;
         writeln!(out, "        let iy = (oy * {}) as isize - {};", self.stride[0], self.pad[0])?;
         writeln!(out, "        let rows_inside = iy >= 0 && iy + {} <= {ih};", span[0])?;
-        writeln!(out, "        for (ox, out) in row.as_chunks_mut::<{oc}>().0.iter_mut().enumerate() {{")?;
-        writeln!(out, "            let ix = (ox * {}) as isize - {};", self.stride[1], self.pad[1])?;
+        if self.pairs() {
+            // Two neighbours at once where both windows are inside the image.
+            let (step, pair) = (self.stride[1], image.span + self.stride[1] * ic);
+            writeln!(out, "        let mut ox = 0;")?;
+            writeln!(out, "        while ox < {ow} {{")?;
+            writeln!(out, "            let ix = (ox * {step}) as isize - {};", self.pad[1])?;
+            writeln!(
+                out,
+                "            if rows_inside && ix >= 0 && ix + {} <= {iw} && ox + 1 < {ow} {{",
+                span[1] + step
+            )?;
+            writeln!(out, "                let at = (iy as usize * {iw} + ix as usize) * {ic};")?;
+            writeln!(
+                out,
+                "                let window = x.get(at..).and_then(|w| w.first_chunk::<{pair}>());"
+            )?;
+            writeln!(
+                out,
+                "                let out = row.get_mut(ox * {oc}..).and_then(|o| o.first_chunk_mut::<{}>());",
+                2 * oc
+            )?;
+            writeln!(out, "                if let (Some(window), Some(out)) = (window, out) {{")?;
+            writeln!(out, "                    op{n}_pair(window, out);")?;
+            writeln!(out, "                }}")?;
+            writeln!(out, "                ox += 2;")?;
+            writeln!(out, "                continue;")?;
+            writeln!(out, "            }}")?;
+            writeln!(out, "            let Some(out) = row.get_mut(ox * {oc}..).and_then(|o| o.first_chunk_mut::<{oc}>()) else {{ break }};")?;
+            writeln!(out, "            ox += 1;")?;
+        } else {
+            writeln!(
+                out,
+                "        for (ox, out) in row.as_chunks_mut::<{oc}>().0.iter_mut().enumerate() {{"
+            )?;
+            writeln!(out, "            let ix = (ox * {}) as isize - {};", self.stride[1], self.pad[1])?;
+        }
         writeln!(out, "            if rows_inside && ix >= 0 && ix + {} <= {iw} {{", span[1])?;
         writeln!(out, "                let at = (iy as usize * {iw} + ix as usize) * {ic};")?;
         if gathers {
@@ -394,6 +442,18 @@ impl Step for Conv {
         }
         if self.border || self.gathers_inside() {
             layouts.push(("border", self.in_patch()));
+        }
+        if self.pairs() {
+            let at = self.in_image();
+            writeln!(out, "#[inline(always)]")?;
+            writeln!(
+                out,
+                "fn op{n}_pair(x: &[i8; {}], out: &mut [i8; {}]) {{",
+                at.span + self.stride[1] * self.input[2],
+                2 * oc
+            )?;
+            self.emit_depthwise_pair(n, at, out)?;
+            writeln!(out, "}}\n")?;
         }
         for (name, at) in layouts {
             writeln!(out, "#[inline(always)]")?;
@@ -526,6 +586,44 @@ impl Conv {
         let rows: Vec<String> = self.weights.iter().map(|r| list(r.iter())).collect();
         writeln!(out, "/// Operator {n}'s taps, per output channel (rows, then columns).")?;
         writeln!(out, "static OP{n}_WEIGHTS: [[i8; {taps}]; {oc}] = [{}];", rows.join(", "))?;
+        Ok(())
+    }
+
+    fn emit_depthwise_pair(&self, n: usize, layout: Layout, out: &mut String) -> Result<()> {
+        let ic = self.input[2];
+        let [fh, fw] = self.filter;
+        let next = self.stride[1] * ic;
+        let offsets: Vec<usize> = (0..fh)
+            .flat_map(|fy| (0..fw).map(move |fx| (fy, fx)))
+            .map(|(fy, fx)| fy * layout.tap_row + fx * layout.col)
+            .collect();
+        for (t, at) in offsets.iter().enumerate() {
+            writeln!(
+                out,
+                "    let Some(a{t}) = x.get({at}..).and_then(|x| x.first_chunk::<{ic}>()) else {{ return }};"
+            )?;
+            writeln!(
+                out,
+                "    let Some(b{t}) = x.get({}..).and_then(|x| x.first_chunk::<{ic}>()) else {{ return }};",
+                at + next
+            )?;
+        }
+        writeln!(out, "    for c in 0..{ic} {{")?;
+        writeln!(out, "        let (w, q) = (&OP{n}_WEIGHTS[c], &OP{n}_RQ[c]);")?;
+        writeln!(out, "        let acc = HALF_LANE")?;
+        for t in 0..offsets.len() {
+            writeln!(
+                out,
+                "            + i64::from(i32::from(a{t}[c]) + (i32::from(b{t}[c]) << LANE)) * i64::from(w[{t}])"
+            )?;
+        }
+        writeln!(out, "            ;")?;
+        writeln!(
+            out,
+            "        out[c] = op{n}_out((acc as i32 & LANE_MASK).wrapping_sub(1 << (LANE - 1)), q);"
+        )?;
+        writeln!(out, "        out[{ic} + c] = op{n}_out((acc >> LANE) as i32, q);")?;
+        writeln!(out, "    }}")?;
         Ok(())
     }
 

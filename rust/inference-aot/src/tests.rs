@@ -63,4 +63,10 @@ fn convolutions_gather_only_the_windows_over_the_padding() {
     // depthwise_int8: multipliers 2 and 3 take the general channel loop.
     let source = generate(&model("models/ops/depthwise_int8.tflite"), "depthwise_int8.tflite").unwrap();
     assert!(source.contains("let k = c * 2 + m;") && source.contains("let k = c * 3 + m;"));
+    // The multiplier-1 layer computes neighbours in pairs; the others one by one.
+    assert!(
+        source.contains("fn op1_pair(")
+            && !source.contains("fn op0_pair(")
+            && !source.contains("fn op2_pair(")
+    );
 }
