@@ -186,6 +186,13 @@ fn convolution_models_equal_tflm() {
     equals_tflm("models/ops/depthwise_int8.tflite", 50);
 }
 
+/// `models/ops`' fully connected model: three FULLY_CONNECTED (RELU, RELU6, none)
+/// into SOFTMAX, whose fixed point the generated module carries.
+#[test]
+fn fully_connected_and_softmax_model_equals_tflm() {
+    equals_tflm("models/ops/fc_int8.tflite", 100);
+}
+
 /// MLPerf Tiny's keyword spotting DS-CNN: CONV_2D (10 x 4, stride 2, padded),
 /// DEPTHWISE_CONV_2D 3 x 3 and pointwise CONV_2D, AVERAGE_POOL_2D, RESHAPE,
 /// FULLY_CONNECTED, SOFTMAX.
