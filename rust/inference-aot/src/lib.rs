@@ -19,10 +19,11 @@
 //!
 //! Operators (int8): FULLY_CONNECTED (per-tensor weights), CONV_2D and
 //! DEPTHWISE_CONV_2D (per-channel weights, padding, strides, dilation, depthwise
-//! multipliers), AVERAGE_POOL_2D, ADD (inputs of one shape), SOFTMAX and RESHAPE; the
-//! fused activations NONE, RELU, RELU6, RELU_N1_TO_1. Another operator is refused by
-//! name ([`Error::Unsupported`]); each is a module (`fully_connected.rs`, `conv.rs`,
-//! `simple.rs`) and an arm in [`generate`].
+//! multipliers), AVERAGE_POOL_2D (windows inside the image), ADD (inputs of one
+//! shape), SOFTMAX and RESHAPE; the fused activations NONE, RELU, RELU6,
+//! RELU_N1_TO_1. Another operator is refused by name ([`Error::Unsupported`]); each
+//! is a module (`fully_connected.rs`, `conv.rs`, `simple.rs`) and an arm in
+//! [`generate`].
 
 use inference::{DType, Model, OpCode, TensorInfo};
 use std::collections::BTreeMap;
