@@ -290,9 +290,8 @@ impl Conv {
     /// place, one over the padding gathered first.
     fn emit_pixels(&self, n: usize, out: &mut String) -> Result<()> {
         let [ih, iw, ic] = self.input;
-        let [oh, ow, oc] = self.output;
+        let [_, ow, oc] = self.output;
         let [fh, fw] = self.filter;
-        let _ = oh;
         let image = self.in_image();
         let span = [(fh - 1) * self.dilation[0] + 1, (fw - 1) * self.dilation[1] + 1];
         let gathers = self.gathers_inside();

@@ -112,16 +112,6 @@ trait Step {
     fn emit(&self, n: usize, out: &mut String) -> Result<()>;
     /// One line for the generated module's documentation.
     fn describe(&self) -> String;
-    /// Bytes of arena the operator needs during its step alone (its function then
-    /// takes them as a last `&mut [i8; N]`).
-    fn scratch(&self) -> usize {
-        0
-    }
-}
-
-/// The plan's key for operator `n`'s scratch (tensor indices are far below).
-fn scratch_key(n: usize) -> usize {
-    usize::MAX - n
 }
 
 /// The statement of `invoke` that runs step `n`: its tensors taken from the input and
@@ -156,11 +146,6 @@ fn invoke_step(
         let at = *plan.offsets.get(&y).ok_or(Error::Malformed)?;
         regions.push((at, tensors[&y].bytes, format!("t{y}"), true));
         args.push(format!("t{y}"));
-    }
-    if step.scratch() > 0 {
-        let at = *plan.offsets.get(&scratch_key(n)).ok_or(Error::Malformed)?;
-        regions.push((at, step.scratch(), "scratch".into(), true));
-        args.push("scratch".into());
     }
     regions.sort();
     let mut s = String::new();
@@ -313,8 +298,7 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
 
     // The input and output are fields of their own (the input is kept, the output
     // stays readable); the other tensors share the arena, planned by their lifetimes
-    // in steps: from the step that writes one to the last that reads it. An
-    // operator's scratch (a padded copy of a convolution's input) lives in its step.
+    // in steps: from the step that writes one to the last that reads it.
     let mut lives: BTreeMap<usize, (usize, usize, usize)> = BTreeMap::new();
     for (n, step) in steps.iter().enumerate() {
         for &t in step.reads() {
@@ -325,9 +309,6 @@ pub fn generate(model: &[u8], source_name: &str) -> Result<String> {
         let t = step.writes();
         if t != output.index {
             lives.entry(t).or_insert((tensors[&t].bytes, n, n));
-        }
-        if step.scratch() > 0 {
-            lives.insert(scratch_key(n), (step.scratch(), n, n));
         }
     }
     let plan = plan::greedy(lives.iter().map(|(&t, &(bytes, first, last))| plan::Need {
