@@ -2,6 +2,12 @@
 //! checked against the buffer before use, and a bad one is an error, never a panic or
 //! an out-of-bounds read. Only what the TFLite schema needs.
 //!
+//! [`Table`] and [`Vector`] read the model's root for the loader and an operator's
+//! options for its preparation. [`Reader`] reads tensors and operators, inlined: with
+//! `CHECK`, every offset, vtable and vector, as [`Table`] checks them (what the loader
+//! does once for each); without, only that each byte read lies in the buffer, for the
+//! many reads that follow the loader's.
+//!
 //! Layout reminders (flatbuffers.dev "Internals"): a buffer starts with a `u32`
 //! offset to the root table. A table starts with an `i32` that, subtracted from the
 //! table's position, gives its vtable: `u16` vtable size, `u16` table size, then one
@@ -60,15 +66,6 @@ impl<'a> Buf<'a> {
     pub fn root(self) -> Fb<Table> {
         Table::at(self, self.follow(0)?)
     }
-
-    /// The elements of a vector of `elem`-byte scalars, as bytes.
-    /// (Empty if `elem` is not the size the vector was read with and the bytes do not
-    /// fit: never a panic.)
-    pub fn bytes_of(self, v: Vector, elem: usize) -> &'a [u8] {
-        let start = v.start.get() as usize;
-        let end = v.len().checked_mul(elem).and_then(|n| start.checked_add(n));
-        end.and_then(|end| self.0.get(start..end)).unwrap_or_default()
-    }
 }
 
 /// A table whose vtable and inline part were checked to lie inside the buffer.
@@ -121,6 +118,7 @@ impl Table {
         }
     }
 
+    #[allow(dead_code)] // only the operators with integer options read one
     pub fn i32_or(self, buf: Buf<'_>, id: usize, default: i32) -> Fb<i32> {
         Ok(self.u32_or(buf, id, default as u32)? as i32)
     }
@@ -128,13 +126,6 @@ impl Table {
     #[allow(dead_code)] // only FULLY_CONNECTED and MEAN read a boolean option
     pub fn bool_or(self, buf: Buf<'_>, id: usize, default: bool) -> Fb<bool> {
         Ok(self.u8_or(buf, id, u8::from(default))? != 0)
-    }
-
-    pub fn table(self, buf: Buf<'_>, id: usize) -> Fb<Option<Table>> {
-        match self.field(buf, id)? {
-            None => Ok(None),
-            Some(at) => Ok(Some(Table::at(buf, buf.follow(at)?)?)),
-        }
     }
 
     /// A vector of `elem`-byte scalars (or offsets); an absent one is empty.
@@ -182,14 +173,6 @@ impl Vector {
         Ok(buf.u32(self.check(i, 4)?)? as i32)
     }
 
-    pub fn f32(self, buf: Buf<'_>, i: usize) -> Fb<f32> {
-        Ok(f32::from_bits(buf.u32(self.check(i, 4)?)?))
-    }
-
-    pub fn i64(self, buf: Buf<'_>, i: usize) -> Fb<i64> {
-        buf.array(self.check(i, 8)?).map(i64::from_le_bytes)
-    }
-
     /// Element `i` of a vector of tables.
     pub fn table(self, buf: Buf<'_>, i: usize) -> Fb<Table> {
         let at = self.check(i, 4)?;
@@ -197,25 +180,32 @@ impl Vector {
     }
 }
 
-/// Reads of a model [`crate::Model::load`] validated: the setup reads each tensor's
-/// description about four times (the loader's operator checks, the planner, each
-/// preparation), after the loader checked every offset, length and value once. These
-/// reads check only that each byte lies in the buffer (a read outside is `None`, never
-/// a panic or a value from outside the buffer): a compare and a load each, inlined.
+/// A reader for the setup's hot paths, a tensor's or an operator's description, with
+/// each read inlined: a compare and a load. `CHECK`: every offset, vtable and vector
+/// checked as [`Table`] and [`Vector`] check them (what [`crate::Model::load`] does once
+/// for each tensor and operator). Without: only that each byte read lies in the buffer
+/// (a read outside is `None`, never a panic or a value from outside the buffer), for
+/// the reads that follow the loader's (the setup reads each tensor's description about
+/// four times: the loader's operator checks, the planner, each preparation).
 #[derive(Clone, Copy)]
-pub struct Trusted<'a>(pub &'a [u8]);
+pub struct Reader<'a, const CHECK: bool>(&'a [u8]);
 
-/// A table as [`Trusted`] reads it: its position, its vtable and the vtable's length.
+/// A table as [`Reader`] reads it: its position, its vtable and the vtable's length.
 #[derive(Clone, Copy)]
-pub struct TrustedTable {
+pub struct ReadTable {
     pos: usize,
     vtable: usize,
     vtable_len: usize,
 }
 
-impl<'a> Trusted<'a> {
+impl<'a, const CHECK: bool> Reader<'a, CHECK> {
     #[inline(always)]
-    fn array<const N: usize>(self, at: usize) -> Option<[u8; N]> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader(buf)
+    }
+
+    #[inline(always)]
+    pub fn array<const N: usize>(self, at: usize) -> Option<[u8; N]> {
         self.0.get(at..)?.first_chunk().copied()
     }
 
@@ -235,21 +225,43 @@ impl<'a> Trusted<'a> {
         self.0.get(at..at.checked_add(len)?)
     }
 
-    /// Follows the `u32` offset stored at `at`.
+    /// Follows the `u32` offset stored at `at` (`CHECK`: to a position in the buffer).
     #[inline(always)]
     fn follow(self, at: usize) -> Option<usize> {
-        Some(at.wrapping_add(self.u32(at)? as usize))
+        let off = self.u32(at)? as usize;
+        match CHECK {
+            true => at.checked_add(off).filter(|&p| p < self.0.len()),
+            false => Some(at.wrapping_add(off)),
+        }
     }
 
+    /// The table at `pos` (`CHECK`: as [`Table::at`] checks it).
     #[inline(always)]
-    fn table_at(self, pos: usize) -> Option<TrustedTable> {
-        let vtable = pos.wrapping_sub(self.u32(pos)? as i32 as isize as usize);
-        Some(TrustedTable { pos, vtable, vtable_len: self.u16(vtable)? })
+    fn table_at(self, pos: usize) -> Option<ReadTable> {
+        if !CHECK {
+            let vtable = pos.wrapping_sub(self.u32(pos)? as i32 as isize as usize);
+            return Some(ReadTable { pos, vtable, vtable_len: self.u16(vtable)? });
+        }
+        let soffset = self.u32(pos)? as i32 as isize;
+        let vtable = usize::try_from((pos as isize).checked_sub(soffset)?).ok()?;
+        let (vtable_len, table_len) = (self.u16(vtable)?, self.u16(vtable + 2)?);
+        // `vtable` and `pos` lie in the buffer (read above): no overflow.
+        let fits = |at: usize, len: usize| len <= self.0.len() - at;
+        if vtable_len < 4
+            || !vtable_len.is_multiple_of(2)
+            || !fits(vtable, vtable_len)
+            || !fits(pos, table_len.max(4))
+            || pos == 0
+            || u32::try_from(pos).is_err()
+        {
+            return None;
+        }
+        Some(ReadTable { pos, vtable, vtable_len })
     }
 
     /// Element `i` of a vector of tables (`i` checked against its length).
     #[inline(always)]
-    pub fn table_of(self, v: Vector, i: usize) -> Option<TrustedTable> {
+    pub fn table_of(self, v: Vector, i: usize) -> Option<ReadTable> {
         if i >= v.len() {
             return None;
         }
@@ -258,7 +270,7 @@ impl<'a> Trusted<'a> {
 
     /// The position of field `id`'s value, 0 if absent (a field never lies at 0).
     #[inline(always)]
-    fn field(self, t: TrustedTable, id: usize) -> Option<usize> {
+    fn field(self, t: ReadTable, id: usize) -> Option<usize> {
         let slot = 4 + 2 * id;
         if slot + 2 > t.vtable_len {
             return Some(0);
@@ -270,7 +282,7 @@ impl<'a> Trusted<'a> {
     }
 
     #[inline(always)]
-    pub fn u8_or(self, t: TrustedTable, id: usize, default: u8) -> Option<u8> {
+    pub fn u8_or(self, t: ReadTable, id: usize, default: u8) -> Option<u8> {
         match self.field(t, id)? {
             0 => Some(default),
             at => self.0.get(at).copied(),
@@ -278,7 +290,7 @@ impl<'a> Trusted<'a> {
     }
 
     #[inline(always)]
-    pub fn u32_or(self, t: TrustedTable, id: usize, default: u32) -> Option<u32> {
+    pub fn u32_or(self, t: ReadTable, id: usize, default: u32) -> Option<u32> {
         match self.field(t, id)? {
             0 => Some(default),
             at => self.u32(at),
@@ -287,7 +299,7 @@ impl<'a> Trusted<'a> {
 
     /// A table field, if present (`Some(None)`: absent).
     #[inline(always)]
-    pub fn table(self, t: TrustedTable, id: usize) -> Option<Option<TrustedTable>> {
+    pub fn table(self, t: ReadTable, id: usize) -> Option<Option<ReadTable>> {
         match self.field(t, id)? {
             0 => Some(None),
             at => self.table_at(self.follow(at)?).map(Some),
@@ -297,16 +309,16 @@ impl<'a> Trusted<'a> {
     /// A table field as a [`Table`] (`Some(None)`: absent), for readers that take one
     /// (an operator's options).
     #[inline(always)]
-    pub fn table_handle(self, t: TrustedTable, id: usize) -> Option<Option<Table>> {
+    pub fn table_handle(self, t: ReadTable, id: usize) -> Option<Option<Table>> {
         let Some(t) = self.table(t, id)? else { return Some(None) };
         let pos = NonZeroU32::new(u32::try_from(t.pos).ok()?)?;
         Some(Some(Table { pos, vtable: u32::try_from(t.vtable).ok()? }))
     }
 
-    /// A vector field as a [`Vector`] (empty when absent).
+    /// A vector field of `elem`-byte elements as a [`Vector`] (empty when absent).
     #[inline(always)]
-    pub fn vector_handle(self, t: TrustedTable, id: usize) -> Option<Vector> {
-        match self.vector(t, id)? {
+    pub fn vector_handle(self, t: ReadTable, id: usize, elem: usize) -> Option<Vector> {
+        match self.vector(t, id, elem)? {
             (_, 0) => Some(Vector::EMPTY),
             (start, len) => {
                 let start = NonZeroU32::new(u32::try_from(start).ok()?)?;
@@ -315,15 +327,23 @@ impl<'a> Trusted<'a> {
         }
     }
 
-    /// A vector field: the position of its first element and its length ((0, 0) when
-    /// absent).
+    /// A vector field of `elem`-byte elements: the position of its first element and
+    /// its length ((0, 0) when absent). `CHECK`: its elements lie in the buffer (as
+    /// [`Table::vector`] checks).
     #[inline(always)]
-    pub fn vector(self, t: TrustedTable, id: usize) -> Option<(usize, usize)> {
+    pub fn vector(self, t: ReadTable, id: usize, elem: usize) -> Option<(usize, usize)> {
         match self.field(t, id)? {
             0 => Some((0, 0)),
             at => {
                 let start = self.follow(at)?;
                 let len = self.u32(start)? as usize;
+                // `follow` keeps `start` below the buffer's length (and `u32` read 4 bytes).
+                if CHECK
+                    && (len.checked_mul(elem)? > self.0.len() - (start + 4)
+                        || u32::try_from(start + 4).is_err())
+                {
+                    return None;
+                }
                 Some((start.wrapping_add(4), len))
             }
         }

@@ -1,7 +1,7 @@
 //! The part of the TFLite schema (`tensorflow/lite/schema/schema.fbs`) the engine
 //! reads, over [`crate::flatbuffer`], and the model-level validation.
 
-use crate::flatbuffer::{Buf, Table, Trusted, Vector};
+use crate::flatbuffer::{Bad, Buf, Reader, Table, Vector};
 use crate::{Error, Result};
 
 /// The most dimensions a tensor may have.
@@ -384,10 +384,6 @@ impl<'a> Model<'a> {
         Ok(crate::Operator::new(self.buf(), self.operator_info(i)?))
     }
 
-    fn codes(&self) -> Vector {
-        self.codes
-    }
-
     fn tensors(&self) -> Vector {
         self.tensors
     }
@@ -415,81 +411,49 @@ impl<'a> Model<'a> {
     /// anything else reads one; so this read, which the setup makes about four times a
     /// tensor (the loader's operator checks, the planner, each preparation), checks
     /// no value again, only that each byte it reads lies in the model
-    /// ([`Trusted`]): an index past the tensors or a defect is an error, never a
+    /// ([`Reader`] without `CHECK`): an index past the tensors or a defect is an error, never a
     /// panic, and the model's bytes cannot change meanwhile (`Model` borrows them).
     #[inline(never)]
     pub(crate) fn read_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
-        match self.read_trusted(i, info) {
-            Some(()) => Ok(()),
-            None => Err(Error::Malformed(why!("tensor index, or an offset outside the model"))),
-        }
+        self.read_tensor_with::<false>(i, info)
     }
 
-    #[inline(always)]
-    fn read_trusted(&self, i: usize, info: &mut TensorInfo<'a>) -> Option<()> {
-        let r = Trusted(self.buf);
-        let t = r.table_of(self.tensors, i)?;
-        // The type, rank, sizes and quantization were validated at load: the type is
-        // one of these four, the product of the dimensions fits in 2^24, a zero point
-        // in an i32 (its low word) and the quantized dimension in a byte.
-        let dtype = match r.u8_or(t, 1, 0)? {
-            0 => DType::F32,
-            2 => DType::I32,
-            4 => DType::I64,
-            _ => DType::I8,
-        };
-        let (shape, rank) = r.vector(t, 0)?;
-        let shape = r.bytes(shape, rank.wrapping_mul(4))?;
-        let mut elements: u32 = 1;
-        for d in shape.chunks_exact(4) {
-            elements = elements.wrapping_mul(u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
-        }
-        let b = r.table_of(self.buffers, r.u32_or(t, 2, 0)? as usize)?;
-        let data = match r.vector(b, 0)? {
-            (_, 0) => None,
-            (at, len) => Some(r.bytes(at, len)?),
-        };
-        *info = TensorInfo {
-            dtype,
-            shape,
-            elements,
-            data,
-            scale: 0.0,
-            zero_point: 0,
-            channel_scales: &[],
-            quantized_dimension: 0,
-        };
-        if let Some(q) = r.table(t, 4)? {
-            let (scales, count) = r.vector(q, 2)?;
-            if count > 0 {
-                let (zps, _) = r.vector(q, 3)?;
-                info.scale = f32::from_bits(r.u32(scales)?);
-                info.zero_point = r.u32(zps)? as i32;
-            }
-            if count > 1 {
-                info.channel_scales = r.bytes(scales, count.wrapping_mul(4))?;
-                info.quantized_dimension = r.u8_or(q, 6, 0)?;
-            }
-        }
-        Some(())
-    }
-
-    /// Validates tensor `i` completely, the quantization of every channel included:
-    /// what [`Model::load`] does once for each tensor (through [`Table`], whose
-    /// functions the loader shares: less flash than another inlined reader).
+    /// Validates tensor `i` completely, every offset and value, the quantization of
+    /// every channel included: what [`Model::load`] does once for each tensor.
     #[inline(never)]
     pub(crate) fn validate_tensor(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
-        let buf = self.buf();
-        let t = self.tensors.table(buf, i)?;
-        let dtype = DType::from_schema(t.u8_or(buf, 1, 0)?)?;
-        let shape = t.vector(buf, 0, 4)?;
-        if shape.len() > MAX_DIMS {
+        self.read_tensor_with::<true>(i, info)
+    }
+
+    /// Tensor `i` into `info`: `CHECK`, validating it ([`Model::validate_tensor`]), or
+    /// not ([`Model::read_tensor`]).
+    #[inline(always)]
+    fn read_tensor_with<const CHECK: bool>(&self, i: usize, info: &mut TensorInfo<'a>) -> Result<()> {
+        let r = Reader::<CHECK>::new(self.buf);
+        let bad = || Error::from(Bad);
+        let t = r.table_of(self.tensors, i).ok_or_else(bad)?;
+        let dtype = r.u8_or(t, 1, 0).ok_or_else(bad)?;
+        // Unchecked, the type was validated at load: one of these four.
+        let dtype = match (CHECK, dtype) {
+            (true, _) => DType::from_schema(dtype)?,
+            (false, 0) => DType::F32,
+            (false, 2) => DType::I32,
+            (false, 4) => DType::I64,
+            (false, _) => DType::I8,
+        };
+        let (shape, rank) = r.vector(t, 0, 4).ok_or_else(bad)?;
+        if CHECK && rank > MAX_DIMS {
             return Err(Error::Malformed(why!("tensor rank above 6")));
         }
-        let rank = shape.len();
+        let shape = r.bytes(shape, rank.wrapping_mul(4)).ok_or_else(bad)?;
+        // Unchecked, the product was validated at load: it fits in 2^24.
         let mut elements: usize = 1;
-        for d in 0..rank {
-            let dim = shape.i32(buf, d)?;
+        for d in shape.chunks_exact(4) {
+            let dim = i32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+            if !CHECK {
+                elements = elements.wrapping_mul(dim as usize);
+                continue;
+            }
             if dim < 1 {
                 return Err(Error::Malformed(why!(
                     "tensor dimension below 1 (dynamic shapes are not supported)"
@@ -498,23 +462,23 @@ impl<'a> Model<'a> {
             elements =
                 elements.checked_mul(dim as usize).ok_or(Error::Malformed(why!("tensor size overflow")))?;
         }
-        let bytes = elements
-            .checked_mul(dtype.size())
-            .filter(|&b| b <= 1 << 24)
-            .ok_or(Error::Malformed(why!("tensor too large")))?;
-        let buffer = t.u32_or(buf, 2, 0)? as usize;
-        if buffer >= self.buffers.len() {
+        let bytes = elements.wrapping_mul(dtype.size());
+        if CHECK && (elements.checked_mul(dtype.size()).is_none() || bytes > 1 << 24) {
+            return Err(Error::Malformed(why!("tensor too large")));
+        }
+        let buffer = r.u32_or(t, 2, 0).ok_or_else(bad)? as usize;
+        if CHECK && buffer >= self.buffers.len() {
             return Err(Error::Malformed(why!("tensor buffer index")));
         }
-        let data = self.buffers.table(buf, buffer)?.vector(buf, 0, 1)?;
-        let data = match data.len() {
-            0 => None,
-            n if n == bytes => Some(buf.bytes_of(data, 1)),
+        let b = r.table_of(self.buffers, buffer).ok_or_else(bad)?;
+        let data = match r.vector(b, 0, 1).ok_or_else(bad)? {
+            (_, 0) => None,
+            (at, len) if len == bytes || !CHECK => Some(r.bytes(at, len).ok_or_else(bad)?),
             _ => return Err(Error::Malformed(why!("constant tensor data size does not match its shape",))),
         };
         *info = TensorInfo {
             dtype,
-            shape: buf.bytes_of(shape, 4),
+            shape,
             elements: elements as u32,
             data,
             scale: 0.0,
@@ -522,92 +486,93 @@ impl<'a> Model<'a> {
             channel_scales: &[],
             quantized_dimension: 0,
         };
-        if let Some(q) = t.table(buf, 4)? {
-            let (scales, zps) = (q.vector(buf, 2, 4)?, q.vector(buf, 3, 8)?);
-            if scales.len() != zps.len() {
+        if let Some(q) = r.table(t, 4).ok_or_else(bad)? {
+            let (scales, count) = r.vector(q, 2, 4).ok_or_else(bad)?;
+            let (zps, zp_count) = r.vector(q, 3, 8).ok_or_else(bad)?;
+            if CHECK && count != zp_count {
                 return Err(Error::Malformed(why!("quantization scales and zero points differ in count")));
             }
-            if scales.len() > 1 {
-                let qd = q.i32_or(buf, 6, 0)?;
-                if qd < 0 || qd as usize >= rank || info.dim(qd as usize) as usize != scales.len() {
+            if count > 1 {
+                // Unchecked, validated at load: below the rank (a byte).
+                let qd = r.u32_or(q, 6, 0).ok_or_else(bad)? as i32;
+                if CHECK && (qd < 0 || qd as usize >= rank || info.dim(qd as usize) as usize != count) {
                     return Err(Error::Malformed(why!(
                         "per-channel scales do not match the quantized dimension",
                     )));
                 }
-                info.channel_scales = buf.bytes_of(scales, 4);
+                info.channel_scales = r.bytes(scales, count.wrapping_mul(4)).ok_or_else(bad)?;
                 info.quantized_dimension = qd as u8;
             }
             // Zero points within the type's range (int8's, else int32's). Backwards, so
-            // that channel 0's values are the ones kept as the per-tensor ones.
+            // that channel 0's values are the ones kept as the per-tensor ones; only
+            // those unchecked (validated at load: a zero point fits its low word).
             let (low, high) = match dtype {
                 DType::I8 => (-128, 127),
                 _ => (i32::MIN.into(), i32::MAX.into()),
             };
-            for c in (0..scales.len()).rev() {
-                let (scale, zp) = (scales.f32(buf, c)?, zps.i64(buf, c)?);
-                if !positive_finite(scale) {
+            let checked = if CHECK { count } else { count.min(1) };
+            for c in (0..checked).rev() {
+                let scale = f32::from_bits(r.u32(scales + 4 * c).ok_or_else(bad)?);
+                let zp = match CHECK {
+                    true => i64::from_le_bytes(r.array(zps + 8 * c).ok_or_else(bad)?),
+                    false => r.u32(zps).ok_or_else(bad)? as i32 as i64,
+                };
+                if CHECK && !positive_finite(scale) {
                     return Err(Error::Malformed(why!("quantization scale is not positive and finite")));
                 }
-                if !(low..=high).contains(&zp) {
+                if CHECK && !(low..=high).contains(&zp) {
                     return Err(Error::Malformed(why!("zero point out of range for the tensor's type")));
                 }
                 (info.scale, info.zero_point) = (scale, zp as i32);
             }
         }
-        if dtype == DType::I8 && !info.is_quantized() {
+        if CHECK && dtype == DType::I8 && !info.is_quantized() {
             return Err(Error::Malformed(why!("int8 tensor without quantization parameters")));
         }
         Ok(())
     }
 
     /// Operator `i` with its code resolved, read as [`Model::read_tensor`] reads a
-    /// tensor: [`Model::load`] validated every operator (`validate_operator`), so only
-    /// the bounds of each byte are checked again.
+    /// tensor: [`Model::load`] validated every operator ([`Model::validate_operator`]),
+    /// so only the bounds of each byte are checked again.
     #[inline(never)]
     pub(crate) fn operator_info(&self, i: usize) -> Result<OperatorInfo> {
-        let r = Trusted(self.buf);
-        let read = || {
-            let op = r.table_of(self.operators, i)?;
-            let code = r.table_of(self.codes, r.u32_or(op, 0, 0)? as usize)?;
-            let deprecated = r.u8_or(code, 0, 0)? as i8 as i32;
-            let builtin = (r.u32_or(code, 3, 0)? as i32).max(deprecated);
-            Some(OperatorInfo {
-                code: OpCode::from_code(builtin),
-                version: r.u32_or(code, 2, 1)? as i32,
-                inputs: r.vector_handle(op, 1)?,
-                outputs: r.vector_handle(op, 2)?,
-                options_type: r.u8_or(op, 3, 0)?,
-                options: r.table_handle(op, 4)?,
-            })
-        };
-        read().ok_or(Error::Malformed(why!("operator index, or an offset outside the model")))
+        self.operator_with::<false>(i)
     }
 
     /// Operator `i` with its code resolved, every offset checked: what [`Model::load`]
     /// does once for each operator.
+    #[inline(never)]
     pub(crate) fn validate_operator(&self, i: usize) -> Result<OperatorInfo> {
-        let buf = self.buf();
-        let op = self.operators().table(buf, i)?;
-        let index = op.u32_or(buf, 0, 0)? as usize;
-        if index >= self.codes().len() {
+        self.operator_with::<true>(i)
+    }
+
+    #[inline(always)]
+    fn operator_with<const CHECK: bool>(&self, i: usize) -> Result<OperatorInfo> {
+        let r = Reader::<CHECK>::new(self.buf);
+        let bad = || Error::from(Bad);
+        let op = r.table_of(self.operators, i).ok_or_else(bad)?;
+        let index = r.u32_or(op, 0, 0).ok_or_else(bad)? as usize;
+        if CHECK && index >= self.codes.len() {
             return Err(Error::Malformed(why!("operator code index")));
         }
-        let code = self.codes().table(buf, index)?;
+        let code = r.table_of(self.codes, index).ok_or_else(bad)?;
         // Schema 3 keeps small codes in a byte (deprecated_builtin_code) and the rest in
         // builtin_code: the larger of the two is the operator (TFLite's GetBuiltinCode).
-        let deprecated = code.u8_or(buf, 0, 0)? as i8 as i32;
-        let builtin = code.i32_or(buf, 3, 0)?.max(deprecated);
-        // A custom code's text is never read (its bytes are bounds-checked, its text is
-        // not): every custom operator is refused by its builtin code, CUSTOM.
-        code.vector(buf, 1, 1)?;
-        let opcode = OpCode::from_code(builtin);
+        let deprecated = r.u8_or(code, 0, 0).ok_or_else(bad)? as i8 as i32;
+        let builtin = (r.u32_or(code, 3, 0).ok_or_else(bad)? as i32).max(deprecated);
+        if CHECK {
+            // A custom code's text is never read (its bytes are bounds-checked, its text
+            // is not): every custom operator is refused by its builtin code, CUSTOM.
+            r.vector(code, 1, 1).ok_or_else(bad)?;
+        }
         Ok(OperatorInfo {
-            code: opcode,
-            version: code.i32_or(buf, 2, 1)?,
-            inputs: op.vector(buf, 1, 4)?,
-            outputs: op.vector(buf, 2, 4)?,
-            options_type: op.u8_or(buf, 3, 0)?,
-            options: op.table(buf, 4)?,
+            code: OpCode::from_code(builtin),
+            version: r.u32_or(code, 2, 1).ok_or_else(bad)? as i32,
+            inputs: r.vector_handle(op, 1, 4).ok_or_else(bad)?,
+            outputs: r.vector_handle(op, 2, 4).ok_or_else(bad)?,
+            options_type: r.u8_or(op, 3, 0).ok_or_else(bad)?,
+            options: r.table_handle(op, 4).ok_or_else(bad)?,
         })
     }
 }
