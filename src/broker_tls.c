@@ -115,7 +115,8 @@ static int si_bio_send(void *ctx, const unsigned char *buf, size_t len)
 	if (n >= 0) {
 		return (int)n;
 	}
-	return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_WRITE : -errno;
+	/* EAGAIN: SO_SNDTIMEO passed with nothing taken, so the broker stopped reading. */
+	return errno == EAGAIN ? -ETIMEDOUT : -errno;
 }
 
 /* mbedTLS's read with a timeout (mbedtls_ssl_conf_read_timeout, 0: none). */

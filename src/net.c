@@ -221,6 +221,9 @@ const char *si_net_strerror(int code)
 		return "network unreachable";
 	case -ECONNRESET:
 		return "connection reset by the peer";
+	case -ECONNABORTED:
+		/* What Zephyr's TLS sockets report for a failed handshake. */
+		return "the TLS handshake failed (a certificate refused by either side?)";
 	case -ENOTCONN:
 		return "not connected";
 	case -EIO:

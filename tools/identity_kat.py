@@ -28,12 +28,19 @@ def hkdf_sha256(ikm: bytes, info: bytes, length: int) -> bytes:
     return out[:length]
 
 
+def private_scalar(huk: bytes, pid: int, extra: str, key_id: str) -> int:
+    """The private scalar of key `key_id` ("5001"...): for memory scans that check
+    the key is absent (pytest/test_network.py), never for the device itself."""
+    secret = hkdf_sha256(huk, pid.to_bytes(4, "little", signed=True), 32)
+    c = int.from_bytes(hkdf_sha256(secret, LABELS[key_id].encode() + b"\0" + extra.encode(), 48), "big")
+    return c % (N - 1) + 1
+
+
 def derive(huk: bytes, pid: int, extra: str) -> dict:
     secret = hkdf_sha256(huk, pid.to_bytes(4, "little", signed=True), 32)
     result = {}
-    for key_id, label in LABELS.items():
-        c = int.from_bytes(hkdf_sha256(secret, label.encode() + b"\0" + extra.encode(), 48), "big")
-        d = c % (N - 1) + 1
+    for key_id in LABELS:
+        d = private_scalar(huk, pid, extra, key_id)
         public = ec.derive_private_key(d, ec.SECP256R1()).public_key()
         result[key_id] = public.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint).hex()
     u = bytearray(hkdf_sha256(secret, b"si.v1.uuid\0" + extra.encode(), 16))
