@@ -62,6 +62,8 @@ unsafe impl Sync for InferenceArena {}
 
 impl InferenceArena {
     /// The arena and the table, the first time; `None` after.
+    // A `&mut` from `&self` is sound here: the flag hands it out once.
+    #[allow(clippy::mut_from_ref)]
     fn take(
         &'static self,
     ) -> Option<(&'static mut [u8], &'static mut partitions::inference::PublicKeyTable)> {
@@ -170,8 +172,8 @@ pub extern "C" fn si_inference_serve(signal: u32) {
 }
 
 /// No input path panics; anything else is a bug, which TF-M handles as a partition
-/// fault.
-#[cfg(target_os = "none")]
+/// fault. (Also under clippy, which checks this crate on the host.)
+#[cfg(any(target_os = "none", clippy))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: `psa_panic` takes no arguments and does not return.

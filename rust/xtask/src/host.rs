@@ -35,6 +35,13 @@ pub fn test_all() -> Result {
     host_crates(&mut clippy);
     crate::run(clippy.args(["--", "-D", "warnings"]))?;
 
+    step("lints (the firmware's two staticlibs, checked on the host as no_std with panic=abort)");
+    for args in [&["zephyr-ns"][..], &["zephyr-ns", "--features", "net"], &["tfm-partitions"]] {
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--quiet", "--lib", "--package"]).args(args);
+        crate::run(clippy.args(["--", "-C", "panic=abort", "-D", "warnings"]))?;
+    }
+
     step("lints (inference with each operator alone, as an image chooses them)");
     for feature in operator_features()? {
         let mut clippy = cargo();

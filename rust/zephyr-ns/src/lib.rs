@@ -102,8 +102,12 @@ pub unsafe extern "C" fn si_shell_run(
     }
     // SAFETY: the caller passes a valid configuration for the duration of the call.
     let Some(config) = (unsafe { config.as_ref() }) else { return SI_EINVAL };
+    // Without a network the bootstrap server's defaults stand (`keys ca` says there
+    // is no network).
     #[cfg(feature = "net")]
     let (bootstrap_host, bootstrap_port) = net::bootstrap_server();
+    #[cfg(not(feature = "net"))]
+    let Config { bootstrap_host, bootstrap_port, .. } = Config::default();
     let config = Config {
         verify_sign: config.verify_sign,
         default_format: config.default_format,
@@ -112,11 +116,8 @@ pub unsafe extern "C" fn si_shell_run(
         azure_period_s: config.azure_period_s,
         azure_queue: config.azure_queue,
         azure_keep_alive_s: config.azure_keep_alive_s,
-        #[cfg(feature = "net")]
         bootstrap_host,
-        #[cfg(feature = "net")]
         bootstrap_port,
-        ..Config::default()
     };
     let mut client = TfmClient::new();
     // SAFETY: Zephyr's shell thread is the only caller of si_run and runs one command
@@ -136,14 +137,14 @@ pub unsafe extern "C" fn si_shell_run(
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", clippy))]
 extern "C" {
     /// Zephyr's fatal error path, in the glue (`k_panic`).
     fn si_rust_panic() -> !;
 }
 
 /// Nothing on an input path panics; a bug stops the system as Zephyr's `k_panic` does.
-#[cfg(target_os = "none")]
+#[cfg(any(target_os = "none", clippy))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: the glue's `si_rust_panic` takes no arguments and never returns.

@@ -167,8 +167,18 @@ pub static MODELS: &[ModelSource] = &[
 /// planned and prepared once at boot (the sine models use 224 and 128 bytes; keyword
 /// spotting what build.rs planned for it, and 16 bytes for its part's alignment).
 pub const ARENA_BYTES: usize = 2048 + KWS.arena;
-const MAX_TENSORS: usize = if KWS.tensors > 32 { KWS.tensors } else { 32 };
-const MAX_OPERATORS: usize = if KWS.operators > 16 { KWS.operators } else { 16 };
+const MAX_TENSORS: usize = max(KWS.tensors, 32);
+const MAX_OPERATORS: usize = max(KWS.operators, 16);
+
+/// `Ord::max` for constants (a comparison with a constant that is 0 without keyword
+/// spotting would be one clippy calls absurd).
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 /// What keyword spotting adds to the sizes above (nothing when it is left out).
 struct Sizes {
