@@ -160,7 +160,14 @@ pub fn check_app(python: &Path, cargo: &crate::toolchain::TargetCargo) -> Result
     check_entry_points(&root)?;
     for (krate, header, _) in HEADERS {
         let package = krate.trim_start_matches("rust/");
-        crate::run(cargo.command("build").args(["--package", package]))?;
+        // With every feature: the header declares what any configuration exports
+        // (zephyr-ns's network adds the publisher's and the signer's entry points).
+        let mut build = cargo.command("build");
+        build.args(["--package", package]);
+        if package == "zephyr-ns" {
+            build.args(["--features", "net"]);
+        }
+        crate::run(&mut build)?;
         let lib = match package {
             "tfm-partitions" => "libtfm_app_rot_partition_si.a",
             _ => "libsecure_inference_ns.a",
