@@ -467,7 +467,14 @@ impl Step for Conv {
         let (min, max) = self.range;
         writeln!(out, "#[inline(always)]")?;
         writeln!(out, "fn op{n}_out(acc: i32, q: &Rq) -> i8 {{")?;
-        let f = if all_right { "requant_right" } else { "requant" };
+        // With the clamp's floor at or above the output offset (RELU, RELU6), every
+        // negative sum ends at the floor: `requant_right` without its correction
+        // for a negative sum gives it too (a result of 0 or less, see `REQUANT`).
+        let f = match (all_right, min >= self.output_offset) {
+            (true, true) => "requant_right_relu",
+            (true, false) => "requant_right",
+            _ => "requant",
+        };
         writeln!(
             out,
             "    {f}(acc.wrapping_add(q.bias), q).wrapping_add({}).max({min}).min({max}) as i8",

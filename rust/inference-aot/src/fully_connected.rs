@@ -329,8 +329,14 @@ pub fn emit_requantize(
     } else {
         let right = -shift;
         let round = (1i64 << 30) + (1i64 << (30 + right));
-        writeln!(out, "    // The rounding constant, less 2^31 for a negative acc.")?;
-        writeln!(out, "    let k = {round} + (i64::from(acc >> 31) << 31);")?;
+        if min >= offset {
+            // The clamp's floor is at or above the offset: a negative acc ends at the
+            // floor with or without the correction (`requant_right_relu`).
+            writeln!(out, "    let k = {round};")?;
+        } else {
+            writeln!(out, "    // The rounding constant, less 2^31 for a negative acc.")?;
+            writeln!(out, "    let k = {round} + (i64::from(acc >> 31) << 31);")?;
+        }
         writeln!(out, "    let v = (((i64::from(acc) * {multiplier} + k) >> 32) as i32) >> {};", right - 1)?;
     }
     writeln!(out, "    v.wrapping_add({offset}).clamp({min}, {max}) as i8")?;

@@ -215,6 +215,16 @@ fn requant_right(acc: i32, q: &Rq) -> i32 {
     let k = q.round + (i64::from(acc >> 31) << 31);
     (((i64::from(acc) * i64::from(q.multiplier) + k) >> 32) as i32) >> q.shift
 }
+
+/// [`requant_right`] for a non-negative `acc`; for a negative one, a result of 0 or
+/// less (`acc * multiplier < 0` and `round < 2^(31 + right)`), which a clamp whose
+/// floor is at or above the output offset turns into the floor, as it does the
+/// exact result (also 0 or less).
+#[allow(dead_code)]
+#[inline(always)]
+fn requant_right_relu(acc: i32, q: &Rq) -> i32 {
+    (((i64::from(acc) * i64::from(q.multiplier) + q.round) >> 32) as i32) >> q.shift
+}
 "#;
 
 /// A per-channel table as Rust (`Rq` entries), from each channel's bias and TFLite
