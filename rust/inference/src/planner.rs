@@ -16,7 +16,7 @@ const ALIGN: usize = 4;
 #[inline(never)]
 pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<usize> {
     let n = model.tensor_count();
-    if n > T {
+    if n > T || n > usize::from(u16::MAX) {
         return Err(Error::TooLarge(why!("tensors")));
     }
     let ops = model.operator_count();
@@ -25,7 +25,7 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     }
     // When each tensor is alive: the first and last operator that touch it (graph
     // inputs from 0, graph outputs to `ops`); `first > last` for a tensor nothing
-    // touches. With the placement flags below, five bytes a tensor (its size and
+    // touches. With the placement order below, ten bytes a tensor (its size and
     // offset are kept in its slot): the planner's frame is on the stack during setup.
     let (mut first, mut last) = ([u16::MAX; T], [0u16; T]);
     // Indices were validated at load (below the tensor count, at most T): a failed
@@ -54,55 +54,66 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         }
     }
     // Sizes of the tensors to place: the live ones that are not constants (those stay
-    // in the model). `n <= T`: the indexing below cannot fail.
+    // in the model), listed in `order` largest first, the lower index first among
+    // equals (an insertion sort, stable: `order` fills in index order). Each entry is
+    // the tensor's index and its life; its size and offset are in its slot.
     let mut info = crate::schema::TensorInfo::EMPTY;
-    for t in 0..T {
-        slots[t] = Slot::default();
-        if t < n && first[t] <= last[t] {
-            model.read_tensor(t, &mut info)?;
-            if info.data.is_none() {
-                slots[t].len = info.bytes();
-            }
+    let mut order = [(0u16, 0u16, 0u16); T];
+    let mut m: usize = 0;
+    for (t, (&f, &l)) in first.iter().zip(&last).enumerate() {
+        let Some(slot) = slots.get_mut(t) else { return Err(Error::BadTensor) };
+        *slot = Slot::default();
+        if t >= n || f > l {
+            continue;
         }
+        model.read_tensor(t, &mut info)?;
+        let len = info.bytes();
+        if info.data.is_some() || len == 0 {
+            continue;
+        }
+        slot.len = len;
+        // `m <= t < n`, which fits in a u16 (checked above).
+        let mut at = m;
+        while let Some(&before) = at.checked_sub(1).and_then(|b| order.get(b)) {
+            if slot_len(slots, before.0)? >= len {
+                break;
+            }
+            *order.get_mut(at).ok_or(Error::BadTensor)? = before;
+            at -= 1;
+        }
+        *order.get_mut(at).ok_or(Error::BadTensor)? = (t as u16, f, l);
+        m += 1;
     }
 
-    // Largest first, the lower index first among equals; each at the lowest offset
-    // that clears every placed tensor alive at the same time (no sort).
-    let mut placed = [false; T];
+    // In that order, each at the lowest offset that clears every tensor placed before
+    // it and alive at the same time: moving past an overlapping one never skips a free
+    // offset (every free offset lies past its end), so the order in which they are
+    // tried does not change the result.
     let mut total = 0;
-    loop {
-        // The next tensor, its size and its life.
-        let (mut next, mut len, mut me) = (None, 0, (0, 0));
-        for t in 0..n {
-            if !placed[t] && slots[t].len > len {
-                (next, len, me) = (Some(t), slots[t].len, (first[t], last[t]));
-            }
-        }
-        let Some(next) = next else { break };
+    for k in 0..m {
+        let (placed, rest) = order.split_at(k);
+        let Some(&(me, from, to)) = rest.first() else { return Err(Error::BadTensor) };
+        let len = slot_len(slots, me)?;
         let mut offset = 0;
-        // Move past every overlapping neighbour until none overlaps.
         'search: loop {
-            for o in 0..n {
-                let s = slots[o];
-                if placed[o]
-                    && first[o] <= me.1
-                    && me.0 <= last[o]
-                    && offset < s.offset + s.len
-                    && s.offset < offset + len
-                {
+            for &(o, f, l) in placed {
+                let s = slots.get(usize::from(o)).copied().unwrap_or_default();
+                if f <= to && from <= l && offset < s.offset + s.len && s.offset < offset + len {
                     offset = (s.offset + s.len).next_multiple_of(ALIGN);
                     continue 'search;
                 }
             }
             break;
         }
-        let (Some(slot), Some(p)) = (slots.get_mut(next), placed.get_mut(next)) else {
-            return Err(Error::BadTensor);
-        };
-        (slot.offset, *p) = (offset, true);
+        slots.get_mut(usize::from(me)).ok_or(Error::BadTensor)?.offset = offset;
         total = total.max(offset + len);
     }
     Ok(total.next_multiple_of(ALIGN))
+}
+
+/// The size in tensor `t`'s slot.
+fn slot_len(slots: &[Slot], t: u16) -> Result<usize> {
+    slots.get(usize::from(t)).map(|s| s.len).ok_or(Error::BadTensor)
 }
 
 impl Model<'_> {
@@ -113,7 +124,7 @@ impl Model<'_> {
     ///
     /// `T` is the tensor bound of the [`Interpreter`](crate::Interpreter) that will run
     /// the model (at least [`Model::tensor_count`], else [`Error::TooLarge`]): the
-    /// planner's tables, about 21 bytes a tensor, live on the stack meanwhile.
+    /// planner's tables, about 26 bytes a tensor, live on the stack meanwhile.
     ///
     /// ```
     /// use inference::{Interpreter, Model};
