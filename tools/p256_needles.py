@@ -41,16 +41,16 @@ def aff_mul(k, P):
     return acc
 
 
-# TABLE[i][j] = (2j + 1) 16^i G
+# TABLE[i][j] = (2j + 1) 32^i G (the comb's 5-bit windows)
 TABLE = []
 base = G
-for i in range(64):
+for i in range(52):
     row, twice, cur = [], aff_add(base, base), base
-    for j in range(8):
+    for j in range(16):
         row.append(cur)
         cur = aff_add(cur, twice)
     TABLE.append(row)
-    base = aff_mul(16, base)
+    base = aff_mul(32, base)
 
 
 def add_mixed(q, pt):
@@ -73,6 +73,17 @@ def bits5(k, i):
     return (k >> (4 * i)) & 0x1F
 
 
+def bits6(k, i):
+    return (k >> (5 * i)) & 0x3F
+
+
+def comb_digit_point(window, v):
+    positive = (v >> 5) & 1
+    index = ((v >> 1) & 15) ^ (0 if positive else 15)
+    x, y = window[index]
+    return (x, y if positive else (-y) % p)
+
+
 def digit_point(window, v):
     positive = (v >> 4) & 1
     index = ((v >> 1) & 7) ^ (0 if positive else 7)
@@ -84,11 +95,12 @@ def mul_base(k):
     """point::mul_base: (odd scalar, Jacobian X, Y, Z) of k G."""
     even = k % 2 == 0
     kk = n - k if even else k
-    px, py = digit_point(TABLE[0], bits5(kk, 0) | 1)
+    px, py = comb_digit_point(TABLE[0], bits6(kk, 0) | 1)
     q = (px, py, 1)
-    for i in range(1, 63):
-        q, _ = add_mixed(q, digit_point(TABLE[i], bits5(kk, i) | 1))
-    pt = TABLE[63][bits5(kk, 63) >> 1]
+    for i in range(1, 51):
+        q, _ = add_mixed(q, comb_digit_point(TABLE[i], bits6(kk, i) | 1))
+    assert (kk >> 255) | 1 == 1
+    pt = TABLE[51][0]
     q, h = add_mixed(q, pt)
     assert h != 0
     X, Y, Z = q

@@ -1,5 +1,6 @@
 //! Writes the comb table of `src/point.rs` to `$OUT_DIR/comb_table.rs`:
-//! `TABLE[i][j] = (2j + 1) 16^i G` in affine coordinates, as little-endian limbs,
+//! `TABLE[i][j] = (2j + 1) 32^i G` (`j < 16`, `i < 52`) in affine coordinates, as
+//! little-endian limbs,
 //! computed with this crate's own field arithmetic (`src/arith.rs`, `src/field.rs`,
 //! `src/inv.rs`)
 //! in plain affine formulas. The test `comb_table_matches_rustcrypto` checks every
@@ -62,14 +63,14 @@ fn main() {
         fe("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
     );
     let mut out = String::from(
-        "/// `TABLE[i][j]` = `(2j + 1) 16^i G`: affine (x, y), little-endian limbs (32 KiB).\n\
-         pub(crate) static TABLE: [[[Limbs; 2]; 8]; 64] = [\n",
+        "/// `TABLE[i][j]` = `(2j + 1) 32^i G`: affine (x, y), little-endian limbs (52 KiB).\n\
+         pub(crate) static TABLE: CombTable = [\n",
     );
-    for _ in 0..64 {
+    for _ in 0..52 {
         out.push('[');
         let twice = double(base);
         let mut p = base;
-        for j in 0..8 {
+        for j in 0..16 {
             if j > 0 {
                 p = add(p, twice);
             }
@@ -80,7 +81,7 @@ fn main() {
             out.push_str("],");
         }
         out.push_str("],\n");
-        base = double(double(double(twice)));
+        base = double(double(double(double(twice))));
     }
     out.push_str("];\n");
     let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("comb_table.rs");

@@ -33,19 +33,29 @@
 //!   256-bit inputs) on signed 30-bit limbs. About 33,000 instructions each, against
 //!   about 190,000 (mod p) and 310,000 (mod n) for Fermat chains here.
 //! - **`k G`** (`point`): the scalar is made odd (`n - k` when `k` is even, and the
-//!   result negated) and recoded into 64 signed odd digits `d_i` in ±{1, 3, .., 15}
-//!   (Joye–Tunstall), so `k G = sum d_i 16^i G` is 63 mixed Jacobian + affine
-//!   additions (8M + 3S) with no doubling. The comb table holds `j 16^i G` for odd
-//!   `j` <= 15 and `i` < 64: 512 affine points, **32 KiB of flash**, made by
-//!   `build.rs` with this crate's field code and checked entry by entry against
-//!   RustCrypto by a test. The running sum never equals, opposes or vanishes
-//!   against the added point, except at the very last addition for the single odd
-//!   scalar `30 * 2^252 - n`; there the doubling of the table point is selected by
-//!   mask (argued in `point`, tested with that scalar and its complement).
+//!   result negated) and recoded into 52 signed odd digits `d_i` in ±{1, 3, .., 31}
+//!   (Joye–Tunstall, 5-bit windows), so `k G = sum d_i 32^i G` is 51 mixed Jacobian +
+//!   affine additions (8M + 3S) with no doubling. The comb table holds `j 32^i G` for
+//!   odd `j` <= 31 and `i` < 52: 832 affine points, **52 KiB of flash** (53,248
+//!   bytes), made by `build.rs` with this crate's field code and checked entry by
+//!   entry against RustCrypto by a test. The running sum never equals, opposes or
+//!   vanishes against the added point, except at the very last addition (whose digit
+//!   is always 1) for the single odd scalar `2^256 - n`; there the doubling of the
+//!   table point is selected by mask (argued in `point`, tested with that scalar
+//!   and its complement). 4-bit windows (64 x 8 points, 32 KiB) took 63 additions:
+//!   662,062 instructions per public key against 579,363 now.
+//! - **`d P` for a prepared `P`** ([`PublicKeyTable`], ECDH with a peer key used
+//!   again and again, as ENCRYPT0 results use the recipient's): the same comb over
+//!   `j 32^i P`, a table made at run time when the key is set (52 windows of the
+//!   odd multiples below and one more inversion each for the next window's base,
+//!   about 16 M instructions), kept by the caller (53,252 bytes of RAM). The
+//!   exceptional-case argument is about scalars only, so it holds for any `P`.
+//!   [`public_key_and_diffie_hellman`] makes an ephemeral key's `d G` and `d P`
+//!   with one inversion for both (`(Z_1 Z_2)^-1`).
 //! - **`d P`** (`point::mul`, ECDH): the same odd scalar and signed digits over a
 //!   table of `P, 3P, .., 15P` made for each call (one doubling, seven mixed
 //!   additions on the isomorphic curve where `2P` is affine, one inversion for all
-//!   seven), then Horner's rule from the top digit: 252 Jacobian doublings
+//!   seven; 4-bit digits here), then Horner's rule from the top digit: 252 Jacobian doublings
 //!   (a = -3, 4M + 4S, the multiples 3, 4 and 8 by `Fe::mul_small`) and 63 mixed
 //!   additions. The sum never meets equal or opposite points before the last
 //!   addition (argued in `point::mul`); there it meets `P = Q` only for the scalar
@@ -250,9 +260,9 @@ impl SecretKey {
 }
 
 /// A peer's public key prepared for many ECDHs with it (the recipient of encrypted
-/// results, say): its comb table, `(2j + 1) 16^i P` for `j < 8`, `i < 64`, in affine
-/// coordinates, **32 KiB** (`core::mem::size_of::<PublicKeyTable>()` is 32,772
-/// bytes). With it an ECDH is a fixed-base multiplication like [`public_key`]'s, 63
+/// results, say): its comb table, `(2j + 1) 32^i P` for `j < 16`, `i < 52`, in affine
+/// coordinates, **52 KiB** (`core::mem::size_of::<PublicKeyTable>()` is 53,252
+/// bytes). With it an ECDH is a fixed-base multiplication like [`public_key`]'s, 51
 /// mixed additions and no doubling, instead of [`diffie_hellman`]'s 252 doublings.
 ///
 /// Made in place ([`PublicKeyTable::set`]) so that it never passes through a stack:
@@ -266,10 +276,11 @@ pub struct PublicKeyTable {
 
 impl PublicKeyTable {
     /// A table with no key: ECDH with it is refused ([`Error::InvalidPublicKey`]).
-    pub const EMPTY: PublicKeyTable = PublicKeyTable { table: [[[[0; 8]; 2]; 8]; 64], set: false };
+    pub const EMPTY: PublicKeyTable =
+        PublicKeyTable { table: [[[[0; 8]; 2]; point::COMB_ENTRIES]; point::COMB_WINDOWS], set: false };
 
     /// Checks `peer` (`04 || x || y`, `x` and `y` below p, on the curve, as
-    /// [`diffie_hellman`] does) and makes its table in place, about 12 M instructions on
+    /// [`diffie_hellman`] does) and makes its table in place, about 16 M instructions on
     /// the Cortex-M33; a refused key leaves the table empty. Runs on public data.
     pub fn set(&mut self, peer: &[u8; 65]) -> Result<()> {
         self.set = false;

@@ -2,26 +2,28 @@
 //! variable-base `k P` (ECDH) with a 4-bit signed window over a table made at run
 //! time (see [`mul`]).
 //!
-//! The scalar is recoded into 64 signed odd digits of 4 bits,
-//! `k = sum d_i 16^i` with `d_i` in {±1, ±3, .., ±15} (Joye–Tunstall: digit `i` is
-//! bits `4i .. 4i + 4` of `k`, with bit `4i` forced to one, less 16; the top digit is
-//! the top nibble forced odd). An odd scalar always has such a recoding, so `k` is
-//! replaced by `n - k` when even and the result negated. The table holds
-//! `j 16^i G` for odd `j` in 1..=15 and each `i` in 0..64 (`build.rs`), in affine
-//! coordinates: `k G` is then 63 mixed additions and no doubling.
+//! The comb recodes the scalar into 52 signed odd digits of 5 bits,
+//! `k = sum d_i 32^i` with `d_i` in {±1, ±3, .., ±31} (Joye–Tunstall: digit `i` is
+//! bits `5i .. 5i + 5` of `k`, with bit `5i` forced to one, less 32; the top digit is
+//! the top bit forced odd, so always 1). An odd scalar always has such a recoding,
+//! so `k` is replaced by `n - k` when even and the result negated. The table holds
+//! `j 32^i G` for odd `j` in 1..=31 and each `i` in 0..52 (`build.rs`), in affine
+//! coordinates (52 KiB): `k G` is then 51 mixed additions and no doubling.
 //!
 //! Exceptional cases: before window `i` is added the running sum is `m G` with
-//! `m` odd and `|m| < 16^i`, and the point added is `d 16^i G` with `|d 16^i| > |m|`.
-//! For `i <= 62`, `0 < |m ∓ d 16^i| < 16^(i+1) <= 2^252 < n`, so the two points are
-//! never equal, opposite, or infinite. At `i = 63`, `m = -d 16^63 (mod n)` would
-//! mean `k = 0`, which is excluded, but `m = d 16^63 (mod n)` happens for exactly
-//! one odd scalar, `30 * 2^252 - n` (and for `n` less it when `k` is even). The last
-//! addition therefore also doubles the table point and keeps the doubling where
-//! the addition's `H` is zero, by a masked select.
+//! `m` odd and `|m| < 32^i`, and the point added is `d 32^i G` with `|d 32^i| > |m|`.
+//! For `i <= 50`, `0 < |m ∓ d 32^i| < 32^(i+1) <= 2^255 < n`, so the two points are
+//! never equal, opposite, or infinite. At `i = 51` the digit is 1: `m = -2^255
+//! (mod n)` would mean `k = 0`, which is excluded, but `m = 2^255 (mod n)`, that is
+//! `m = 2^255 - n`, happens for exactly one odd scalar, `2^256 - n` (and for `n`
+//! less it, `2n - 2^256`, when `k` is even). The last addition therefore also
+//! doubles the table point and keeps the doubling where the addition's `H` is
+//! zero, by a masked select.
 //!
-//! Constant time: each table lookup reads all eight entries of its window and keeps
-//! one under a mask; the sign is applied by a masked negation; the formulas run the
-//! same operations whatever the values.
+//! Constant time: each table lookup reads all sixteen entries of its window and
+//! keeps one under a mask; the sign is applied by a masked negation; the formulas
+//! run the same operations whatever the values. The last window's entry is the
+//! constant 1: its position is public.
 
 use crate::arith::{self, Limbs};
 use crate::field::Fe;
@@ -104,17 +106,50 @@ fn ct_eq(a: u32, b: u32) -> u32 {
     1 ^ ((x | x.wrapping_neg()) >> 31)
 }
 
-/// Entry `index` (0..8) of `window`, reading every entry.
-fn lookup(window: &[[Limbs; 2]; 8], index: u32) -> Affine {
-    let (mut x, mut y) = ([0u32; 8], [0u32; 8]);
-    for (j, entry) in (0u32..).zip(window.iter()) {
-        let m = arith::mask(ct_eq(j, index));
-        arith::unroll!(w in [0, 1, 2, 3, 4, 5, 6, 7] {
-            x[w] |= entry[0][w] & m;
-            y[w] |= entry[1][w] & m;
-        });
+/// Entry `index` (below `N`) of `window`, reading every entry: the masks first,
+/// then four words of every entry at a time, so that the accumulators, the words
+/// loaded and the mask of a pass fit the M33's registers (sixteen accumulators at
+/// once spill).
+fn lookup<const N: usize>(window: &[[Limbs; 2]; N], index: u32) -> Affine {
+    let masks: [u32; N] = core::array::from_fn(|j| arith::mask(ct_eq(j as u32, index)));
+    let [x0, x1, x2, x3] = select4(window, &masks, 0, 0);
+    let [x4, x5, x6, x7] = select4(window, &masks, 0, 4);
+    let [y0, y1, y2, y3] = select4(window, &masks, 1, 0);
+    let [y4, y5, y6, y7] = select4(window, &masks, 1, 4);
+    Affine { x: Fe([x0, x1, x2, x3, x4, x5, x6, x7]), y: Fe([y0, y1, y2, y3, y4, y5, y6, y7]) }
+}
+
+/// Words `h .. h + 4` of coordinate `c` of the entry whose mask is all ones.
+#[inline(always)]
+fn select4<const N: usize>(window: &[[Limbs; 2]; N], masks: &[u32; N], c: usize, h: usize) -> [u32; 4] {
+    let (mut r0, mut r1, mut r2, mut r3) = (0u32, 0u32, 0u32, 0u32);
+    for (entry, &m) in window.iter().zip(masks.iter()) {
+        let e = &entry[c & 1];
+        r0 |= e[h & 4] & m;
+        r1 |= e[(h & 4) + 1] & m;
+        r2 |= e[(h & 4) + 2] & m;
+        r3 |= e[(h & 4) + 3] & m;
     }
-    Affine { x: Fe(x), y: Fe(y) }
+    [r0, r1, r2, r3]
+}
+
+/// The comb table point for the signed digit coded by the odd 6-bit `v`
+/// (digit `v - 32`): its magnitude picks the entry, its sign a masked negation.
+fn comb_digit_point(window: &[[Limbs; 2]; COMB_ENTRIES], v: u32) -> Affine {
+    let positive = (v >> 5) & 1;
+    // |v - 32| = 2 index + 1: index is (v >> 1) & 15 for v > 32 and its complement
+    // in 0..16 for v < 32.
+    let index = ((v >> 1) & 15) ^ (15 & arith::mask(positive ^ 1));
+    let p = lookup(window, index);
+    Affine { x: p.x, y: Fe::select(arith::mask(positive ^ 1), &p.y, &p.y.neg()) }
+}
+
+/// Six bits of `k` from bit `5 i` (bits above 255 read as zero).
+fn bits6(k: &Limbs, i: usize) -> u32 {
+    let at = 5 * i;
+    let lo = k.get(at / 32).copied().unwrap_or(0);
+    let hi = k.get(at / 32 + 1).copied().unwrap_or(0);
+    ((u64::from(lo) | (u64::from(hi) << 32)) >> (at % 32)) as u32 & 0x3f
 }
 
 /// The table point for the signed digit coded by the odd 5-bit `v`
@@ -136,9 +171,13 @@ fn bits5(k: &Limbs, i: usize) -> u32 {
     ((u64::from(lo) | (u64::from(hi) << 32)) >> (at % 32)) as u32 & 0x1f
 }
 
-/// A comb table: `table[i][j] = (2j + 1) 16^i P` in affine coordinates (x, y) for a
-/// point `P` of the curve, 64 windows of 8 points, 32 KiB.
-pub type CombTable = [[[Limbs; 2]; 8]; 64];
+/// Windows of a comb table, and points in each.
+pub const COMB_WINDOWS: usize = 52;
+pub const COMB_ENTRIES: usize = 16;
+
+/// A comb table: `table[i][j] = (2j + 1) 32^i P` in affine coordinates (x, y) for a
+/// point `P` of the curve, 52 windows of 16 points, 53,248 bytes.
+pub type CombTable = [[[Limbs; 2]; COMB_ENTRIES]; COMB_WINDOWS];
 
 /// `k G` for a scalar `k` in `[1, n - 1]` (little-endian limbs), in Jacobian form.
 pub fn mul_base(k: &Limbs) -> Jacobian {
@@ -154,13 +193,14 @@ pub fn mul_comb(k: &Limbs, table: &CombTable) -> Jacobian {
     let even = arith::mask((k[0] & 1) ^ 1);
     let k = arith::select(even, k, &scalar::neg(k));
 
-    let p = digit_point(&table[0], bits5(&k, 0) | 1);
+    let p = comb_digit_point(&table[0], bits6(&k, 0) | 1);
     let mut q = Jacobian { x: p.x, y: p.y, z: Fe::ONE };
-    for (i, window) in table.iter().enumerate().take(63).skip(1) {
-        q = add_mixed(&q, &digit_point(window, bits5(&k, i) | 1)).0;
+    for (i, window) in table.iter().enumerate().take(COMB_WINDOWS - 1).skip(1) {
+        q = add_mixed(&q, &comb_digit_point(window, bits6(&k, i) | 1)).0;
     }
-    // The top digit, (k >> 252) | 1, is positive: it is entry (k >> 253).
-    let p = lookup(&table[63], bits5(&k, 63) >> 1);
+    // The top digit, (k >> 255) | 1, is 1: entry 0 of the last window, for every k.
+    let [x, y] = table[COMB_WINDOWS - 1][0];
+    let p = Affine { x: Fe(x), y: Fe(y) };
     let (sum, h) = add_mixed(&q, &p);
     let doubled = double_affine(&p);
     let m = arith::mask(h.is_zero());
@@ -186,7 +226,7 @@ fn double(p: &Jacobian) -> Jacobian {
     Jacobian { x: x3, y: y3, z: p.y.mul(&p.z).double() }
 }
 
-/// The odd multiples `P, 3P, .., 15P` of the affine point `p` (a point of the
+/// The odd multiples `P, 3P, .., (2N - 1)P` of the affine point `p` (a point of the
 /// curve, not infinity), in affine coordinates, as [`lookup`] reads them, into
 /// `table`.
 ///
@@ -195,19 +235,19 @@ fn double(p: &Jacobian) -> Jacobian {
 /// is affine: `(x, y) -> (x Z2^2, y Z2^3)` maps the curve to one with other `a`
 /// and `b`, which the mixed-addition formula does not use, so `P' = (x Z2^2, y Z2^3)`
 /// and `2P' = (X2, Y2)` add there as usual; a Jacobian `(X', Y', Z')` there is
-/// `(X', Y', Z' Z2)` here. The seven results are then made affine with one
+/// `(X', Y', Z' Z2)` here. The `N - 1` results are then made affine with one
 /// inversion (Montgomery's trick), in place. No addition is exceptional:
-/// `j P != ±2P` for odd `j < 15`, the order being a large prime.
-fn odd_multiples(p: &Affine, table: &mut [[Limbs; 2]; 8]) {
+/// `j P != ±2P` for odd `j < 2N - 1`, the order being a large prime.
+fn odd_multiples<const N: usize>(p: &Affine, table: &mut [[Limbs; 2]; N]) {
     let twice = double_affine(p);
     let z2 = twice.z.sqr();
     let t = Affine { x: twice.x, y: twice.y };
     let mut q = Jacobian { x: p.x.mul(&z2), y: p.y.mul(&z2.mul(&twice.z)), z: Fe::ONE };
     table[0] = [p.x.0, p.y.0];
-    // Each multiple's Z here, and the products Z_1 .. Z_i.
-    let (mut z, mut prefix) = ([Fe::ONE; 7], [Fe::ONE; 7]);
+    // Each multiple's Z here, and the products Z_1 .. Z_i (the last of each unused).
+    let (mut z, mut prefix) = ([Fe::ONE; N], [Fe::ONE; N]);
     let mut acc = Fe::ONE;
-    for i in 0..7 {
+    for i in 0..N - 1 {
         q = add_mixed(&q, &t).0;
         table[i + 1] = [q.x.0, q.y.0];
         z[i] = q.z.mul(&twice.z);
@@ -215,7 +255,7 @@ fn odd_multiples(p: &Affine, table: &mut [[Limbs; 2]; 8]) {
         prefix[i] = acc;
     }
     let mut inv = acc.invert();
-    for i in (0..7).rev() {
+    for i in (0..N - 1).rev() {
         let zinv = if i > 0 { inv.mul(&prefix[i - 1]) } else { inv };
         inv = inv.mul(&z[i]);
         let zinv2 = zinv.sqr();
@@ -271,20 +311,20 @@ pub fn mul(k: &Limbs, p: &Affine) -> Jacobian {
 }
 
 /// Fills `table` with the comb table of the affine point `p` (a point of the curve,
-/// not infinity): window `i` holds the odd multiples of `B_i = 16^i P`
-/// ([`odd_multiples`], one inversion), and `B_(i+1) = 15 B_i + B_i`, made affine
+/// not infinity): window `i` holds the odd multiples of `B_i = 32^i P`
+/// ([`odd_multiples`], one inversion), and `B_(i+1) = 31 B_i + B_i`, made affine
 /// with a second inversion. This runs on a public point (the recipient's key),
-/// once when the key is set: about 12 M instructions on the M33.
+/// once when the key is set: about 19 M instructions on the M33.
 pub fn comb_table(p: &Affine, table: &mut CombTable) {
     let mut base = *p;
     for (i, window) in table.iter_mut().enumerate() {
         odd_multiples(&base, window);
-        if i < 63 {
-            // 15 B != ±B (the order n is a prime above 16), so the addition is not
-            // exceptional, and 16 B is not infinity.
-            let [x, y] = window[7];
-            let fifteen = Jacobian { x: Fe(x), y: Fe(y), z: Fe::ONE };
-            base = add_mixed(&fifteen, &base).0.to_affine();
+        if i < COMB_WINDOWS - 1 {
+            // 31 B != ±B (the order n is a prime above 32), so the addition is not
+            // exceptional, and 32 B is not infinity.
+            let [x, y] = window[COMB_ENTRIES - 1];
+            let last = Jacobian { x: Fe(x), y: Fe(y), z: Fe::ONE };
+            base = add_mixed(&last, &base).0.to_affine();
         }
     }
 }

@@ -1,11 +1,11 @@
 //! p256-sign's constant-time test image (issue #18), for `tools/m33trace.py`: for
 //! each key below, one public key (`public-key/<key>`), one signature
 //! (`sign/<key>`, a digest of its own) and one ECDH (`ecdh/<key>@<peer>`, with the
-//! peer points below in turn) between `m33_rt::bench` markers, and the same ECDH
+//! peer points below, a quarter of the keys each) between `m33_rt::bench` markers, and the same ECDH
 //! through the peer's prepared comb table (`ecdh-prepared/<key>@<peer>`) and with
 //! the public key at once (`public-key-and-ecdh/<key>@<peer>`, ECDH-ES as ENCRYPT0
-//! results use it); the table is made before each, outside the markers, in the same
-//! place. The tracer records
+//! results use it); the table is made outside the markers, in the same place, when
+//! the peer changes. The tracer records
 //! each operation's instruction count, executed blocks and data addresses, and
 //! requires them identical across the keys (and, for ECDH, the peer points).
 //!
@@ -36,8 +36,8 @@ const KEYS: [(&str, &str); 16] = [
     ("2", "0000000000000000000000000000000000000000000000000000000000000002"),
     ("(n-1)/2", "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8"),
     ("(n+1)/2", "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a9"),
-    ("30*2^252-n", "e0000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf"),
-    ("n-(30*2^252-n)", "1ffffffe00000001ffffffffffffffff79cdf55b4e2f3d09e7739585f8c64aa2"),
+    ("2^256-n", "00000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf"),
+    ("2n-2^256", "fffffffe00000001ffffffffffffffff79cdf55b4e2f3d09e7739585f8c64aa2"),
     ("0x55..", "5555555555555555555555555555555555555555555555555555555555555555"),
     ("0xaa..", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
     ("0x0f0f..", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"),
@@ -47,7 +47,7 @@ const KEYS: [(&str, &str); 16] = [
     ("random-4", "0f56db78ca460b055c500064824bed999a25aaf48ebb519ac201537b85479813"),
 ];
 
-/// ECDH's peer points (SEC1 uncompressed), one per key in turn: G, -G, the point
+/// ECDH's peer points (SEC1 uncompressed), each for a quarter of the keys: G, -G, the point
 /// with x = 0, and RFC 6979 A.2.5's public key.
 const PEERS: [(&str, &str); 4] = [
     (
@@ -167,8 +167,9 @@ fn main() -> u32 {
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
     let mut buf = [0u8; 48];
-    // The peer's comb table (32 KiB), in the same place for every key.
+    // The peer's comb table (52 KiB), in the same place for every key, and whose.
     let mut table = PublicKeyTable::EMPTY;
+    let mut table_peer = None;
     for (i, (label, key_hex)) in KEYS[..keys].iter().enumerate() {
         // The key, its bytes and the digest live in the same stack slots for every
         // key, so their addresses are the same in every trace.
@@ -187,8 +188,10 @@ fn main() -> u32 {
         if black_box(signature).is_err() {
             return 2;
         }
-        // The peer point, like the key, in the same stack slot for every run.
-        let (peer_label, peer_hex) = PEERS[i % PEERS.len()];
+        // The peer point, like the key, in the same stack slot for every run: the
+        // keys in four runs, one peer each (its table is made once per run).
+        let peer_index = i * PEERS.len() / keys;
+        let (peer_label, peer_hex) = PEERS[peer_index];
         let peer: [u8; 65] = black_box(hex(peer_hex));
         let mut at = [0u8; 16];
         at[0] = b'@';
@@ -201,8 +204,11 @@ fn main() -> u32 {
         if black_box(shared).is_err() {
             return 3;
         }
-        if table.set(&peer).is_err() {
-            return 4;
+        if table_peer != Some(peer_index) {
+            if table.set(&peer).is_err() {
+                return 4;
+            }
+            table_peer = Some(peer_index);
         }
         let prepared = bench::measure(name_with(&mut buf, "ecdh-prepared", label, suffix), || {
             diffie_hellman_prepared(black_box(&key), black_box(&table))

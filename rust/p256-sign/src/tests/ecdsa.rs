@@ -206,8 +206,11 @@ pub fn edge_keys() -> Vec<[u8; 32]> {
     for k in [
         "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8", // (n - 1) / 2
         "7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a9", // (n + 1) / 2
-        "e0000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf", // 30 * 2^252 - n
+        "e0000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf", // 30 * 2^252 - n (4-bit comb's)
         "1ffffffe00000001ffffffffffffffff79cdf55b4e2f3d09e7739585f8c64aa2", // n - that
+        // 2^256 - n, the exceptional scalar of the 5-bit comb, and 2n - 2^256 = n - it
+        "00000000ffffffff00000000000000004319055258e8617b0c46353d039cdaaf",
+        "fffffffe00000001ffffffffffffffff79cdf55b4e2f3d09e7739585f8c64aa2",
         "5555555555555555555555555555555555555555555555555555555555555555",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",

@@ -20,6 +20,14 @@ pub fn hex<const L: usize>(s: &str) -> [u8; L] {
     out
 }
 
+/// `(2j + 1) 32^i mod n`, big-endian: the scalar of comb table entry `j` of window
+/// `i` (`32^51 (2j + 1)` exceeds n).
+pub fn comb_scalar(i: usize, j: usize) -> [u8; 32] {
+    use p256::elliptic_curve::ff::PrimeField;
+    let k = p256::Scalar::from(2 * j as u64 + 1) * p256::Scalar::from(2u64).pow_vartime(&[5 * i as u64]);
+    k.to_repr().into()
+}
+
 pub fn limbs(s: &str) -> Limbs {
     crate::arith::from_be_bytes(&hex::<32>(s))
 }

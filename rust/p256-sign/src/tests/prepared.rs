@@ -29,7 +29,7 @@ fn our_mul(key: &[u8; 32], t: &PublicKeyTable) -> [u8; 65] {
     out
 }
 
-/// Every entry `(2j + 1) 16^i P` of the tables of two points (RFC 6979 A.2.5's key
+/// Every entry `(2j + 1) 32^i P` of the tables of two points (RFC 6979 A.2.5's key
 /// and a seeded one) is RustCrypto's `(2j + 1) 16^i` times the point.
 #[test]
 fn comb_table_of_a_point_matches_rustcrypto() {
@@ -44,8 +44,7 @@ fn comb_table_of_a_point_matches_rustcrypto() {
         assert_eq!(t.public_key(), Some(peer));
         for (i, window) in t.table.iter().enumerate() {
             for (j, entry) in window.iter().enumerate() {
-                let k = U256::from_u32(2 * j as u32 + 1).shl_vartime(4 * i);
-                let expected = rustcrypto_mul(&k.to_be_bytes(), &peer);
+                let expected = rustcrypto_mul(&super::comb_scalar(i, j), &peer);
                 assert_eq!(arith::to_be_bytes(&entry[0]), expected[1..33], "x of {j}/{i}");
                 assert_eq!(arith::to_be_bytes(&entry[1]), expected[33..], "y of {j}/{i}");
             }
@@ -118,12 +117,12 @@ fn prepared_ecdh_equals_rustcrypto_on_edge_scalars_and_points() {
     }
 }
 
-/// The comb's one exceptional odd scalar `30 * 2^252 - n` and its complement (whose
+/// The comb's one exceptional odd scalar `2^256 - n` and its complement (whose
 /// last addition is a doubling, selected by mask) on another point than G.
 #[test]
 fn prepared_ecdh_exceptional_scalars() {
     let n = U256::from_be_slice(&arith::to_be_bytes(&crate::scalar::N));
-    let odd = U256::from_u32(30).shl_vartime(252).wrapping_sub(&n);
+    let odd = U256::ZERO.wrapping_sub(&n);
     let even = n.wrapping_sub(&odd);
     for peer in &edge_points() {
         let t = table(peer);
@@ -154,4 +153,11 @@ fn empty_and_refused_tables_are_refused() {
     assert!(!t.is_set());
     assert_eq!(key.diffie_hellman_prepared(&t), Err(Error::InvalidPublicKey));
     assert_eq!(key.public_key_and_diffie_hellman(&t), Err(Error::InvalidPublicKey));
+}
+
+/// The table's size as the docs state it: 52 windows of 16 affine points and the
+/// flag, padded.
+#[test]
+fn a_table_is_53252_bytes() {
+    assert_eq!(core::mem::size_of::<PublicKeyTable>(), 53_252);
 }
