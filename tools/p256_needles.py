@@ -91,23 +91,38 @@ def digit_point(window, v):
     return (x, y if positive else (-y) % p)
 
 
-def mul_base(k):
-    """point::mul_base: (odd scalar, Jacobian X, Y, Z) of k G."""
+def comb_table(P):
+    """point::comb_table: table[i][j] = (2j + 1) 32^i P."""
+    table, base = [], P
+    for i in range(52):
+        row, twice, cur = [], aff_add(base, base), base
+        for j in range(16):
+            row.append(cur)
+            cur = aff_add(cur, twice)
+        table.append(row)
+        base = aff_mul(32, base)
+    return table
+
+
+def mul_base(k, table=None, P=G):
+    """point::mul_base (point::mul_comb over the table of P): (odd scalar, Jacobian
+    X, Y, Z) of k P."""
+    table = TABLE if table is None else table
     even = k % 2 == 0
     kk = n - k if even else k
-    px, py = comb_digit_point(TABLE[0], bits6(kk, 0) | 1)
+    px, py = comb_digit_point(table[0], bits6(kk, 0) | 1)
     q = (px, py, 1)
     for i in range(1, 51):
-        q, _ = add_mixed(q, comb_digit_point(TABLE[i], bits6(kk, i) | 1))
+        q, _ = add_mixed(q, comb_digit_point(table[i], bits6(kk, i) | 1))
     assert (kk >> 255) | 1 == 1
-    pt = TABLE[51][0]
+    pt = table[51][0]
     q, h = add_mixed(q, pt)
     assert h != 0
     X, Y, Z = q
     if even:
         Y = (-Y) % p
     x = X * pow(Z, -2, p) % p
-    assert (x, Y * pow(Z, -3, p) % p) == aff_mul(k, G)
+    assert (x, Y * pow(Z, -3, p) % p) == aff_mul(k, P)
     return kk, X, Y, Z
 
 
@@ -299,6 +314,38 @@ def ecdh_case(d, peer):
     return be(shared), needles
 
 
+def prepared_case(d, peer):
+    """public_key_and_diffie_hellman: d G and d P by the comb, one inversion of
+    Z1 Z2 for both (point::to_affine_and_x)."""
+    _, X1, Y1, Z1 = mul_base(d)
+    _, X2, Y2, Z2 = mul_base(d, comb_table(peer), peer)
+    Q = aff_mul(d, G)
+    shared = aff_mul(d, peer)[0]
+    z12 = Z1 * Z2 % p
+    inv = pow(z12, -1, p)
+    needles = key_needles(d) + [
+        ("n - d (limbs)", le(n - d)),
+        ("dG Jacobian X", le(X1)),
+        ("dG Jacobian Y", le(Y1)),
+        ("dG Jacobian -Y", le((-Y1) % p)),
+        ("dG Jacobian Z", le(Z1)),
+        ("dP Jacobian X", le(X2)),
+        ("dP Jacobian Y", le(Y2)),
+        ("dP Jacobian -Y", le((-Y2) % p)),
+        ("dP Jacobian Z", le(Z2)),
+        ("Z1 Z2", le(z12)),
+        ("(Z1 Z2)^-1", le(inv)),
+        ("Z1 Z2 (signed30)", signed30(z12)),
+        ("(Z1 Z2)^-1 (signed30)", signed30(inv)),
+        ("dG Z^-1", le(pow(Z1, -1, p))),
+        ("dG Z^-2", le(pow(Z1, -2, p))),
+        ("dG Z^-3", le(pow(Z1, -3, p))),
+        ("dP Z^-1", le(pow(Z2, -1, p))),
+        ("dP Z^-2", le(pow(Z2, -2, p))),
+    ]
+    return b"\x04" + be(Q[0]) + be(Q[1]) + be(shared), needles
+
+
 def seeded(label):
     return int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (n - 1) + 1
 
@@ -320,7 +367,7 @@ def emit(name, key, op, expected, needles):
     if expected is None:
         print("        expected: &[],")
     else:
-        parts = [expected[i:j].hex() for i, j in {65: [(0, 1), (1, 33), (33, 65)], 64: [(0, 32), (32, 64)], 32: [(0, 32)]}[len(expected)]]
+        parts = [expected[i:j].hex() for i, j in {97: [(0, 1), (1, 33), (33, 65), (65, 97)], 65: [(0, 1), (1, 33), (33, 65)], 64: [(0, 32), (32, 64)], 32: [(0, 32)]}[len(expected)]]
         print("        expected: &[" + ", ".join(f'"{x}"' for x in parts) + "],")
     print(f"        needles: &[")
     for nm, v in needles:
@@ -332,7 +379,7 @@ def emit(name, key, op, expected, needles):
 # ECDH's peer: RFC 6979 A.2.5's public key (a public value).
 PEER = aff_mul(RFC_X, G)
 
-print("static CASES: [Case; 7] = [")
+print("static CASES: [Case; 8] = [")
 for label, d, digest in cases:
     k, sig, needles = sign_case(d, digest)
     print(f"// {label}: k = {k:064x} ({'even' if k % 2 == 0 else 'odd'})", file=sys.stderr)
@@ -343,4 +390,7 @@ emit("seeded key 2, made and dropped", cases[3][1], "Op::Make", None, key_needle
 shared, needles = ecdh_case(cases[2][1], PEER)
 peer_hex = "04" + be(PEER[0]).hex() + be(PEER[1]).hex()
 emit("ECDH of seeded key 1 with the RFC 6979 A.2.5 public key", cases[2][1], f'Op::Ecdh("{peer_hex}")', shared, needles)
+both, needles = prepared_case(cases[3][1], PEER)
+emit("public key and ECDH of seeded key 2 with the RFC 6979 A.2.5 public key, prepared", cases[3][1],
+     f'Op::PublicKeyAndEcdh("{peer_hex}")', both, needles)
 print("];")

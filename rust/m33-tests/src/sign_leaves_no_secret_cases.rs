@@ -6,7 +6,7 @@
 use super::{h, Case, Op};
 
 /// The cases; each needle's name says what it is (see `Case::needles`).
-pub static CASES: [Case; 7] = [
+pub static CASES: [Case; 8] = [
     // k (even, so the comb uses n - k; RFC 6979 A.2.5's):
     // a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60
     Case {
@@ -350,6 +350,36 @@ pub static CASES: [Case; 7] = [
             ("dP Z^-2", "b3b069957b7a69f5279669bda9df595381fc762d3d946d2fbdfab56229ec6253"),
             ("dP Z (signed30)", "67fe671585836b1451e0cd1cb5327f1050e4d211846e852b0c50ff3d182ae81bd3c00000"),
             ("dP Z^-1 (signed30)", "c358920d14ef9139abdcaf0ac04c53162f010d255778fb08e3d89301344cea3dc1c80000"),
+        ],
+    },
+    Case {
+        name: "public key and ECDH of seeded key 2 with the RFC 6979 A.2.5 public key, prepared",
+        key: h("af8927320b3dcc3abf1148af5fbef200d1087693bd21970a0caad5a275818c85"),
+        op: Op::PublicKeyAndEcdh("0460fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb67903fe1008b8bc99a41ae9e95628bc64f2f1b20c2d7e9f5177a3c294d4462299"),
+        expected: &["04", "994040632b58ec32f7da41b2f198e35ae4005b07124c935571b608309a79a48f", "3bc9b56f2bb3ae2de5d73c448aa679ef7ba182b6f090eb7f7852bf96746a14cf", "4f8ccb9db737f69979c7aa7ced6314ce3dc9753683b41783c842d7818b6534a4"],
+        needles: &[
+            ("d (big-endian)", "af8927320b3dcc3abf1148af5fbef200d1087693bd21970a0caad5a275818c85"),
+            ("d (limbs)", "858c8175a2d5aa0c0a9721bd937608d100f2be5faf4811bf3acc3d0b322789af"),
+            ("d (word-swapped)", "322789af3acc3d0baf4811bf00f2be5f937608d10a9721bda2d5aa0c858c8175"),
+            ("d R mod n", "95107e81c36829dc6626dce2f0d67620c5cc2849a692a443c6529621b1dbff01"),
+            ("n - d (limbs)", "cc98e18620f50ee77a07f6e91984deebfe0d41a050b7ee40c633c2f4ccd87650"),
+            ("dG Jacobian X", "d75cf8787433f12fb11d087a00aef7c1023472cc6c2a2b557ab1fdcea9891228"),
+            ("dG Jacobian Y", "218f05875da0f94e2654744f36b9bbf5cf182124a893d26a13377b81075af4be"),
+            ("dG Jacobian -Y", "de70fa78a25f06b1d9ab8bb0ca46440a30e7dedb576c2d95edc8847ef7a50b41"),
+            ("dG Jacobian Z", "fb9595719ac1e885f2115a3350a5fe79a4589456cee1ae018f8aa1a5d8007303"),
+            ("dP Jacobian X", "82c0865af9d55d55f4a68475ac1f7208261e3108e84120ae3d4fd664162be308"),
+            ("dP Jacobian Y", "b78d3201a2074df2ce25499e812a258d324251ec9fefad9e4f77191f7770f74d"),
+            ("dP Jacobian -Y", "4872cdfe5df8b20d31dab6617fd5da72cdbdae1360105261b188e6e0878f08b2"),
+            ("dP Jacobian Z", "60694f4cc08490dffc6d1fa4452d04b209b55abd05ce9cf346f0ed2228462ea3"),
+            ("Z1 Z2", "3d0b149b7b977272c70a1dd3b902c2f9cc9ffb17d2ad7a9e72bd00e1f0ca8808"),
+            ("(Z1 Z2)^-1", "f70b5b542217a0378f00e315e9e96ff82f29000c2a9aa86bb365c7d4d9b1f18b"),
+            ("Z1 Z2 (signed30)", "3d0b141bee5dca0977acd03174ae8030f9cc9f3b5f48b72ae729d70b4038bc3288080000"),
+            ("(Z1 Z2)^-1 (signed30)", "f70b5b14895c801ef308301e457afa1bf82f290030a86822ba365b363175762cf18b0000"),
+            ("dG Z^-1", "417d807044f021a6b14ddd64a2de3c41d138b8e94a9e9b591f9a9e8e3f9fe3f2"),
+            ("dG Z^-2", "307a3e42d456de6e958c598f9dc59f077209d235148ddddd5c016a114ca819fa"),
+            ("dG Z^-3", "ed019bcfa4f2df1426db31372f5303b08c78ecd14ad2d3a7c60c74d9ee281e9e"),
+            ("dP Z^-1", "e89c33d71c3e62844b0d13b12f2d03d4f080f1420c7c26fd9ba0e93829b168eb"),
+            ("dP Z^-2", "de7b9274495cc634bacbe59f3fd317e5a5a252e0eb8ff2ad1abaddaf9d2a838a"),
         ],
     },
 ];

@@ -10,7 +10,9 @@
 //! normalisation and its Z inverse, the key d in the forms the signer copies, `r d`
 //! and `e + r d`, and the HMAC-DRBG's K and V with their HMAC pads and SHA-256 states;
 //! for ECDH (issue #18), d's forms and the Jacobian `d P` before and after the last
-//! addition, with the Z inverse (the shared secret itself is the caller's).
+//! addition, with the Z inverse (the shared secret itself is the caller's); for the
+//! public key and ECDH at once with a prepared peer table (ENCRYPT0's), d's forms,
+//! the Jacobian `d G` and `d P`, `Z1 Z2` and its inverse, each Z's inverse.
 //! They are hex strings in flash, decoded a byte at a time into registers, so the
 //! search plants nothing it looks for; the keys are `static` (flash) too, so the
 //! `SecretKey` holds the only RAM copy of d until it is dropped. Every aligned RAM
@@ -43,7 +45,9 @@
 use core::hint::black_box;
 use core::mem::MaybeUninit;
 use m33_rt::bench::measure;
-use p256_sign::{diffie_hellman, public_key, sign_prehash, SecretKey};
+use p256_sign::{
+    diffie_hellman, public_key, public_key_and_diffie_hellman, sign_prehash, PublicKeyTable, SecretKey,
+};
 
 /// The keys, what is done with them, the results and the secrets (data only).
 #[path = "../sign_leaves_no_secret_cases.rs"]
@@ -71,6 +75,9 @@ enum Op {
     PublicKey,
     /// ECDH with this peer point (SEC1 uncompressed, hex; public).
     Ecdh(&'static str),
+    /// The public key and the ECDH with this peer point's prepared table at once
+    /// (`public_key_and_diffie_hellman`, as ENCRYPT0 results use it).
+    PublicKeyAndEcdh(&'static str),
     /// Nothing: the key is made and dropped.
     Make,
 }
@@ -331,9 +338,27 @@ fn use_key(case: &Case) {
             let shared = measure("ecdh", || diffie_hellman(key, &peer)).expect("ecdh");
             assert!(equals_hex(&shared, case.expected), "{}: shared secret", case.name);
         }
+        Op::PublicKeyAndEcdh(peer_hex) => {
+            let mut peer = [0u8; 65];
+            for (i, b) in peer.iter_mut().enumerate() {
+                *b = hex_byte(peer_hex, i);
+            }
+            // SAFETY: the one reference to the table, in a single-threaded image whose
+            // tests run one after another.
+            let table = unsafe { &mut *core::ptr::addr_of_mut!(PEER_TABLE) };
+            table.set(&peer).expect("peer table");
+            let (public, shared) =
+                measure("public key and ecdh", || public_key_and_diffie_hellman(key, table)).expect("ecdh");
+            assert!(equals_hex(&public, &case.expected[..3]), "{}: public key", case.name);
+            assert!(equals_hex(&shared, &case.expected[3..]), "{}: shared secret", case.name);
+        }
         Op::Make => {}
     }
 }
+
+/// The prepared peer table (52 KiB of public points): a static, since the stack is
+/// 64 KiB.
+static mut PEER_TABLE: PublicKeyTable = PublicKeyTable::EMPTY;
 
 fn check(case: &Case) {
     let here = 0u32;
@@ -373,6 +398,10 @@ fn ecdh_seeded_key_1() {
     check(&CASES[6]);
 }
 
+fn public_key_and_ecdh_seeded_key_2() {
+    check(&CASES[7]);
+}
+
 m33_rt::test_image!(
     sign_rfc6979_sample,
     sign_rfc6979_test,
@@ -381,4 +410,5 @@ m33_rt::test_image!(
     public_key_seeded_key_1,
     secret_key_seeded_key_2,
     ecdh_seeded_key_1,
+    public_key_and_ecdh_seeded_key_2,
 );
