@@ -63,12 +63,12 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     for (t, (&f, &l)) in first.iter().zip(&last).enumerate() {
         let Some(slot) = slots.get_mut(t) else { return Err(Error::BadTensor) };
         *slot = Slot::default();
-        if t >= n || f > l {
+        if t >= n || f > l || model.is_constant(t)? {
             continue;
         }
         model.read_tensor(t, &mut info)?;
         let len = info.bytes();
-        if info.data.is_some() || len == 0 {
+        if len == 0 {
             continue;
         }
         slot.len = len;

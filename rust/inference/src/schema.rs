@@ -399,11 +399,18 @@ impl<'a> Model<'a> {
         Ok(info)
     }
 
-    /// Whether tensor `i` is a constant.
-    fn is_constant(&self, i: usize) -> Result<bool> {
-        let mut info = TensorInfo::EMPTY;
-        self.read_tensor(i, &mut info)?;
-        Ok(info.data.is_some())
+    /// Whether tensor `i` is a constant (has data in the model): its buffer alone read,
+    /// with bounds checks only, as [`Model::read_tensor`] reads (a quarter of its
+    /// instructions), for the loader's and the planner's questions.
+    #[inline(never)]
+    pub(crate) fn is_constant(&self, i: usize) -> Result<bool> {
+        let r = Reader::<false>::new(self.buf);
+        let read = || {
+            let t = r.table_of(self.tensors, i)?;
+            let b = r.table_of(self.buffers, r.u32_or(t, 2, 0)? as usize)?;
+            Some(r.vector(b, 0, 1)?.1 != 0)
+        };
+        read().ok_or(Error::Malformed(why!("tensor index, or an offset outside the model")))
     }
 
     /// [`Model::tensor`] into `info` (the caller's storage: no `Result` holding a

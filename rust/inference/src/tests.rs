@@ -207,7 +207,8 @@ fn an_operator_writing_its_own_input_is_refused_at_load() {
 }
 
 /// After [`Model::load`] has validated every tensor and operator, the setup reads them
-/// again with bounds checks only (`Model::read_tensor`, `Model::operator_info`): those
+/// again with bounds checks only (`Model::read_tensor`, `Model::is_constant`,
+/// `Model::operator_info`): those
 /// reads must give exactly what the validating reads give, on every tensor and
 /// operator of every model at hand (per-channel weights, f32, int32 biases, constants
 /// and arena tensors, operators with and without options), and refuse an index past
@@ -237,6 +238,7 @@ fn reads_after_load_equal_the_validating_read() {
             model.validate_tensor(i, &mut validated).unwrap();
             let read = model.tensor(i).unwrap();
             assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "tensor {i}");
+            assert_eq!(model.is_constant(i).unwrap(), validated.data.is_some(), "tensor {i}");
             per_channel += usize::from(read.is_per_channel());
         }
         for i in 0..model.operator_count() {
@@ -246,6 +248,7 @@ fn reads_after_load_equal_the_validating_read() {
         assert!(model.operator(model.operator_count()).is_err());
         let past = model.tensor_count();
         assert!(matches!(model.tensor(past), Err(Error::Malformed(_))));
+        assert!(matches!(model.is_constant(past), Err(Error::Malformed(_))));
         assert!(matches!(model.tensor(usize::MAX), Err(Error::Malformed(_))));
     }
     assert!(per_channel > 0, "no per-channel tensor was compared");
