@@ -346,6 +346,46 @@ def prepared_case(d, peer):
     return b"\x04" + be(Q[0]) + be(Q[1]) + be(shared), needles
 
 
+# The build's ENCRYPT0 recipient (rust/partitions/src/inference/mod.rs, the demo key).
+DEMO_RECIPIENT = (0x1F4AF89AF4F526492DDB75009C75803FB56877AA4970F20178511DAEE149DCC1,
+                  0xDACD71B07B1FA30E51016A1572A63B83FA075914955E45FE7FE7038E25D1EF07)
+# What the test's RNG returns for the ephemeral seed, and the first result's counter.
+ENCRYPT0_SEED = b"\x42" * 32
+ENCRYPT0_COUNTER = 0
+
+
+def hkdf(salt, ikm, info, length):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, t, i = b"", b"", 1
+    while len(okm) < length:
+        t = hmac.new(prk, t + info + bytes([i]), hashlib.sha256).digest()
+        okm, i = okm + t, i + 1
+    return prk, okm[:length]
+
+
+def encrypt0_case():
+    """partitions' encrypt0 (results.rs): the ephemeral scalar and IV from
+    HKDF(salt = counter, IKM = the RNG's 32 bytes, "si.v1.encrypt0"), the shared
+    secret x(d R), then the content key HKDF(no salt, shared, COSE_KDF_Context)."""
+    prk_e, okm = hkdf(ENCRYPT0_COUNTER.to_bytes(8, "little"), ENCRYPT0_SEED, b"si.v1.encrypt0", 44)
+    d = int.from_bytes(okm[:32], "big")
+    assert 0 < d < n
+    shared = be(aff_mul(d, DEMO_RECIPIENT)[0])
+    # [3, [null, null, null], [null, null, null], [256, h'a1013818']]
+    context = bytes.fromhex("8403" + "83f6f6f6" * 2 + "82190100" + "44a1013818")
+    prk, cek = hkdf(bytes(32), shared, context, 32)
+    # The HKDF's output is d || IV: d is among key_needles, the IV is in the result.
+    needles = key_needles(d) + [
+        ("the ephemeral HKDF's PRK", prk_e),
+        ("shared secret", shared),
+        ("shared secret (word-swapped)", swapped(shared)),
+        ("the content key HKDF's PRK", prk),
+        ("content key", cek),
+        ("content key (word-swapped)", swapped(cek)),
+    ] + pads("ephemeral PRK", prk_e) + pads("PRK", prk)
+    return be(aff_mul(d, G)[0]), needles
+
+
 def seeded(label):
     return int.from_bytes(hashlib.sha256(label.encode()).digest(), "big") % (n - 1) + 1
 
@@ -379,7 +419,7 @@ def emit(name, key, op, expected, needles):
 # ECDH's peer: RFC 6979 A.2.5's public key (a public value).
 PEER = aff_mul(RFC_X, G)
 
-print("static CASES: [Case; 8] = [")
+print("static CASES: [Case; 9] = [")
 for label, d, digest in cases:
     k, sig, needles = sign_case(d, digest)
     print(f"// {label}: k = {k:064x} ({'even' if k % 2 == 0 else 'odd'})", file=sys.stderr)
@@ -393,4 +433,6 @@ emit("ECDH of seeded key 1 with the RFC 6979 A.2.5 public key", cases[2][1], f'O
 both, needles = prepared_case(cases[3][1], PEER)
 emit("public key and ECDH of seeded key 2 with the RFC 6979 A.2.5 public key, prepared", cases[3][1],
      f'Op::PublicKeyAndEcdh("{peer_hex}")', both, needles)
+public_x, needles = encrypt0_case()
+emit("an ENCRYPT0 result of the inference partition (its ephemeral public x checked)", 1, "Op::Encrypt0", public_x, needles)
 print("];")

@@ -6,7 +6,7 @@
 use super::{h, Case, Op};
 
 /// The cases; each needle's name says what it is (see `Case::needles`).
-pub static CASES: [Case; 8] = [
+pub static CASES: [Case; 9] = [
     // k (even, so the comb uses n - k; RFC 6979 A.2.5's):
     // a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60
     Case {
@@ -380,6 +380,32 @@ pub static CASES: [Case; 8] = [
             ("dG Z^-3", "ed019bcfa4f2df1426db31372f5303b08c78ecd14ad2d3a7c60c74d9ee281e9e"),
             ("dP Z^-1", "e89c33d71c3e62844b0d13b12f2d03d4f080f1420c7c26fd9ba0e93829b168eb"),
             ("dP Z^-2", "de7b9274495cc634bacbe59f3fd317e5a5a252e0eb8ff2ad1abaddaf9d2a838a"),
+        ],
+    },
+    Case {
+        name: "an ENCRYPT0 result of the inference partition (its ephemeral public x checked)",
+        key: h("0000000000000000000000000000000000000000000000000000000000000001"),
+        op: Op::Encrypt0,
+        expected: &["d81c8c4a1d5122ab0b59fdbda15055c2804164d9cbdadf973741eaf6965aa1b2"],
+        needles: &[
+            ("d (big-endian)", "cf8cbad7f9f7e13fdd759a7e8c02535aaf3f038a41119da8fa057fed7cfc4e8d"),
+            ("d (limbs)", "8d4efc7ced7f05faa89d11418a033faf5a53028c7e9a75dd3fe1f7f9d7ba8ccf"),
+            ("d (word-swapped)", "d7ba8ccf3fe1f7f97e9a75dd5a53028c8a033fafa89d1141ed7f05fa8d4efc7c"),
+            ("d R mod n", "66680a014344a37b4b26c4a202904b84e40e433cdc94e9f5fe2592376d8a97db"),
+            ("the ephemeral HKDF's PRK", "b8f58bb59550f5bd61aa8b38d441bb5b00c05ad8c0fafea9fb82d61e55911e8b"),
+            ("shared secret", "9ea7578b51ad6f2d83f0c72d3a203552a9558d85fada28fa2cfaca5ec121df07"),
+            ("shared secret (word-swapped)", "8b57a79e2d6fad512dc7f0835235203a858d55a9fa28dafa5ecafa2c07df21c1"),
+            ("the content key HKDF's PRK", "192def1a6f288a997b440e974ec2ee5db5bababc6f579731113c8850a7d9a6df"),
+            ("content key", "01db449d6c2f194a7f45a12bfe1a4d27826b4c972e809840b3e741a5f178e19e"),
+            ("content key (word-swapped)", "9d44db014a192f6c2ba1457f274d1afe974c6b824098802ea541e7b39ee178f1"),
+            ("ephemeral PRK ^ ipad", "8ec3bd83a366c38b579cbd0ee2778d6d36f66ceef6ccc89fcdb4e02863a728bd"),
+            ("SHA-256 state after ephemeral PRK ^ ipad", "e3b652c8a50cef82fcb8fc894d39a3546b8e37a420b33f4f3607456dcf0e1076"),
+            ("ephemeral PRK ^ opad", "e4a9d7e9c90ca9e13df6d764881de7075c9c06849ca6a2f5a7de8a4209cd42d7"),
+            ("SHA-256 state after ephemeral PRK ^ opad", "224ea1554b6f53cf538b3045e6a2e1a45fe11e910951ca854f946badb02184fc"),
+            ("PRK ^ ipad", "2f1bd92c591ebcaf4d7238a178f4d86b838c8c8a5961a107270abe6691ef90e9"),
+            ("SHA-256 state after PRK ^ ipad", "d18014bc22506ef4f046da9ca5f2ec4d5a2e03ed35e6c51b915f4f051db5d312"),
+            ("PRK ^ opad", "4571b3463374d6c5271852cb129eb201e9e6e6e0330bcb6d4d60d40cfb85fa83"),
+            ("SHA-256 state after PRK ^ opad", "fec408a160baed15139d34fe31c1e5a89c65bec0fedd8838dd5294bafaef5e25"),
         ],
     },
 ];

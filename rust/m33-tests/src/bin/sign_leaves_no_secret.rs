@@ -80,6 +80,12 @@ enum Op {
     PublicKeyAndEcdh(&'static str),
     /// Nothing: the key is made and dropped.
     Make,
+    /// An ENCRYPT0 result of the inference partition, with the identity partition
+    /// signing, as the first result after boot (counter 0) and an RNG that returns
+    /// 0x42 bytes; `expected` is the ephemeral public key's x, which the result holds.
+    /// The needles are the partition's: the ephemeral scalar, the HKDFs' PRKs and
+    /// HMAC states, the shared secret and the content key.
+    Encrypt0,
 }
 
 /// The value of the hex digit `c`.
@@ -353,7 +359,91 @@ fn use_key(case: &Case) {
             assert!(equals_hex(&shared, &case.expected[3..]), "{}: shared secret", case.name);
         }
         Op::Make => {}
+        Op::Encrypt0 => {
+            let mut out = [0u8; secure_api::inference::RESULT_MAX];
+            let n = measure("encrypt0", || encrypt0_result(&mut out));
+            let result = out.get(..n).expect("result length");
+            let mut x = [0u8; 32];
+            for (i, b) in x.iter_mut().enumerate() {
+                *b = hex_byte(case.expected[0], i);
+            }
+            assert!(
+                result.windows(32).any(|w| w == x),
+                "{}: the ephemeral key is not in the result",
+                case.name
+            );
+        }
     }
+}
+
+/// The partitions' platform for [`encrypt0_result`]: an RNG stuck at 0x42, ITS in a
+/// RAM slot, secure-to-secure calls answered by the identity service.
+struct Partitions {
+    identity: partitions::identity::IdentityService,
+    its: Option<[u8; 8]>,
+}
+
+impl partitions::Platform for Partitions {
+    fn generate_random(&mut self, out: &mut [u8]) -> Result<(), psa::Status> {
+        out.fill(0x42);
+        Ok(())
+    }
+    fn its_get(&mut self, _: u64, out: &mut [u8]) -> Result<usize, psa::Status> {
+        let stored = self.its.ok_or(psa::Status::ERROR_DOES_NOT_EXIST)?;
+        out.get_mut(..8).ok_or(psa::Status::ERROR_BUFFER_TOO_SMALL)?.copy_from_slice(&stored);
+        Ok(8)
+    }
+    fn its_set(&mut self, _: u64, data: &[u8]) -> Result<(), psa::Status> {
+        self.its = Some(data.try_into().map_err(|_| psa::Status::ERROR_INVALID_ARGUMENT)?);
+        Ok(())
+    }
+    fn call(
+        &mut self,
+        _: psa::Handle,
+        msg_type: i32,
+        inputs: &[&[u8]],
+        outputs: &mut [&mut [u8]],
+    ) -> Result<psa::Reply, psa::Status> {
+        use psa::Service;
+        let [out] = outputs else { return Err(psa::Status::ERROR_PROGRAMMER_ERROR) };
+        let input = |i: usize| inputs.get(i).copied().unwrap_or(&[]);
+        let mut msg = m33_bench::Msg::new(msg_type, [input(0), input(1), input(2)], out);
+        msg.client_id = secure_api::pid::INFERENCE;
+        let status = self.identity.handle(&mut msg);
+        if status < 0 {
+            return Err(psa::Status(status));
+        }
+        let mut reply = psa::Reply { status, out_len: [0; psa::MAX_IOVEC] };
+        reply.out_len[0] = msg.written;
+        Ok(reply)
+    }
+}
+
+/// One `INFER` of the sine model in the ENCRYPT0 format through fresh identity and
+/// inference services (in this frame, dead once it returns), into `out`.
+#[inline(never)]
+fn encrypt0_result(out: &mut [u8]) -> usize {
+    use partitions::inference::{InferenceService, ARENA_BYTES, BUILD_RECIPIENT};
+    use psa::Service;
+    let extra = device_identity::LabelExtra::new("").expect("label");
+    let mut kdf = device_identity::EmulatedHuk::new(
+        &device_identity::test_vectors::HUK,
+        secure_api::pid::DEVICE_IDENTITY,
+    );
+    let identity = partitions::identity::IdentityService::new(&mut kdf, &extra, "Linaro");
+    let mut arena = [0u8; ARENA_BYTES];
+    // SAFETY: the one reference to the table, in a single-threaded image whose
+    // tests run one after another.
+    let table = unsafe { &mut *core::ptr::addr_of_mut!(PEER_TABLE) };
+    let platform = Partitions { identity, its: None };
+    let mut service = InferenceService::new(platform, &BUILD_RECIPIENT, table, &mut arena);
+    let request =
+        secure_api::inference::InferRequest { value: 1.5, format: secure_api::inference::FORMAT_ENCRYPT0 }
+            .encode();
+    let mut msg = m33_bench::Msg::new(secure_api::inference::INFER, [b"sine", &request, &[]], out);
+    let status = service.handle(&mut msg);
+    assert!(status == 0, "ENCRYPT0: status {status}");
+    msg.written
 }
 
 /// The prepared peer table (52 KiB of public points): a static, since the stack is
@@ -402,6 +492,10 @@ fn public_key_and_ecdh_seeded_key_2() {
     check(&CASES[7]);
 }
 
+fn encrypt0_result_of_the_inference_partition() {
+    check(&CASES[8]);
+}
+
 m33_rt::test_image!(
     sign_rfc6979_sample,
     sign_rfc6979_test,
@@ -411,4 +505,5 @@ m33_rt::test_image!(
     secret_key_seeded_key_2,
     ecdh_seeded_key_1,
     public_key_and_ecdh_seeded_key_2,
+    encrypt0_result_of_the_inference_partition,
 );
