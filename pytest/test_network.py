@@ -138,7 +138,10 @@ def host(dut: DeviceAdapter, tmp_path_factory):
 
 
 def run(shell: Shell, command: str, timeout: float = 60) -> str:
-    return "\n".join(shell.exec_command(command, timeout=timeout))
+    """The command's output without the secure console's lines, which may land inside
+    the shell's (the tests read those from the whole log: `console`)."""
+    out = "\n".join(shell.exec_command(command, timeout=timeout))
+    return re.sub(r"\[si_identity\] [^\n]*\n", "", out)
 
 
 def console(dut: DeviceAdapter) -> str:
