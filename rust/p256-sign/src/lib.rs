@@ -43,7 +43,7 @@
 //!   is always 1) for the single odd scalar `2^256 - n`; there the doubling of the
 //!   table point is selected by mask (argued in `point`, tested with that scalar
 //!   and its complement). 4-bit windows (64 x 8 points, 32 KiB) took 63 additions:
-//!   662,062 instructions per public key against 579,363 now.
+//!   662,062 instructions per public key against 572,121 now.
 //! - **`d P` for a prepared `P`** ([`PublicKeyTable`], ECDH with a peer key used
 //!   again and again, as ENCRYPT0 results use the recipient's): the same comb over
 //!   `j 32^i P`, a table made at run time when the key is set (52 windows of the
@@ -71,7 +71,7 @@
 //!
 //! Nothing branches on, or indexes memory by, a secret: carries are arithmetic, and
 //! every choice is a masked select (`arith::mask` hides the mask from the
-//! optimiser with `black_box`). Each comb lookup reads all eight entries of its
+//! optimiser with `black_box`). Each comb lookup reads all sixteen entries of its
 //! window, and each lookup in ECDH's table all eight of it; digit signs, the
 //! even-scalar negation and the last-step doubling are masked; the recoding's bit
 //! positions are public. ECDH's check of the peer key runs on public data. safegcd runs a fixed 600
@@ -91,15 +91,20 @@
 //!   (this crate and RustCrypto's at `opt-level = 3` in the dev profile). ECDH:
 //!   100,000 seeded (key, peer point) pairs, the shared secret byte for byte
 //!   RustCrypto's (one in 16 also the whole point `d P`, and `e (d G) = d (e G)`),
-//!   the 21 edge keys on 14 edge points (`s G` for edge `s`, the point with x = 0)
+//!   the edge keys on 14 edge points (`s G` for edge `s`, the point with x = 0)
 //!   as whole points, and peer keys RustCrypto refuses (other tags, off the curve,
 //!   `x` or `y` >= p, (0, 0)) refused. About 39 CPU-seconds, like the signatures'.
+//!   Prepared peer keys (`tests::prepared`): two points' tables entry by entry,
+//!   100,000 seeded keys over 64 seeded peer points (shared secret, and the public
+//!   key and shared secret at once, RustCrypto's; one in 16 the whole point), the
+//!   edge keys on the edge points, the comb's exceptional scalars, empty tables.
 //! - **Constant-time test** on the emulated M33 (`tools/m33trace.py` on the image
 //!   `m33-bench/src/bin/p256_ct.rs`; `cargo xtask bench p256_ct`): a public key and
-//!   a signature for each of 16 edge, patterned and random keys, and an ECDH of
-//!   each key with one of four peer points in turn (G, -G, the point with x = 0, RFC
-//!   6979 A.2.5's public key); per operation the instruction count (661,963, 766,446 and
-//!   2,570,567), the sequence of executed blocks and
+//!   a signature for each of 16 edge, patterned and random keys, and three ECDHs of
+//!   each key with one of four peer points (G, -G, the point with x = 0, RFC
+//!   6979 A.2.5's public key): variable-base, with the peer's prepared table, and
+//!   with the public key at once; per operation the instruction count (572,067,
+//!   676,406, 2,562,973, 570,764 and 1,109,786), the sequence of executed blocks and
 //!   the sequence of data addresses read and written must be the same for every
 //!   key, and no division (variable time on the M33) may run. The image's four
 //!   deliberate leaks (extra work, a balanced branch, a secret-indexed read and a
@@ -113,7 +118,8 @@
 //! function that uses one ([`SecretKey::from_bytes`], [`sign_prehash`],
 //! [`public_key`], [`diffie_hellman`]) works in frames below its caller's and then
 //! overwrites that stack with zeros (`zeroize::zeroize_stack`: 2,560 bytes after a
-//! signature, 2,176 after a public key, 2,816 after an ECDH, 512 after
+//! signature, 2,176 after a public key, 2,816 after an ECDH, 2,560 after a prepared
+//! ECDH or a public key and ECDH at once, 512 after
 //! `from_bytes`). That erases what no wipe of a
 //! variable reaches, the copies that moves and spills leave: k in all its forms
 //! (limbs, `n - k`, signed30), `k^-1`, the comb's projective points and their
@@ -141,28 +147,31 @@
 //!
 //! | operation                        | p256-sign | RustCrypto p256 0.13 |
 //! |----------------------------------|----------:|---------------------:|
-//! | ECDSA sign (RFC 6979)            |   766,442 |            5,779,006 |
-//! | public key `d G` (SEC1)          |   662,062 |                      |
-//! | ECDH, x of `d P` (`p256_ct`)     | 2,570,567 |  about 4,730,000 (*) |
+//! | ECDSA sign (RFC 6979)            |   676,501 |            5,779,006 |
+//! | public key `d G` (SEC1)          |   572,121 |                      |
+//! | ECDH, x of `d P` (`p256_ct`)     | 2,562,973 |  about 4,730,000 (*) |
+//! | ECDH with a prepared `P` (`p256_ct`) | 570,764 |                  |
+//! | public key and prepared ECDH at once (`p256_ct`) | 1,109,786 |      |
 //!
 //! (*) An ENCRYPT0 result (`cargo xtask bench results`) went from 6,357,503 to
 //! 4,194,595 instructions when its ECDH moved from RustCrypto to this crate and
 //! nothing else changed; RustCrypto's figure is this crate's plus that difference.
-//! Of an ECDH (`tools/m33count.py --profile`): the reductions mod p about 847,000,
-//! the 8x8 products 713,000, the squares 462,000, `mul_small` 182,000, additions
-//! and subtractions 176,000, the two inversions 65,000, the table scans 47,000.
-//! Its functions use about 2,660 bytes of stack (the wipe covers 2,816). Issue
-//! #18's goal of 2.0 M per ENCRYPT0 is not reached: the signature inside it and
-//! the ephemeral public key already cost 1.45 M, and the 252 doublings, at about
-//! 6,900 instructions each with this field arithmetic, are 1.74 M on their own.
+//! Of a variable-base ECDH (`tools/m33count.py --profile`, 4-bit comb era): the
+//! reductions mod p about 847,000, the 8x8 products 713,000, the squares 462,000,
+//! `mul_small` 182,000, additions and subtractions 176,000, the two inversions
+//! 65,000, the table scans 47,000. Its functions use about 2,660 bytes of stack (the
+//! wipe covers 2,816). With the recipient's key prepared and the 5-bit combs, an
+//! ENCRYPT0 result costs 1,985,527 instructions (issue #18's goal: 2.0 M); making a
+//! table costs about 16 M, once.
 //!
-//! Of a signature: `k G` about 623,000 (63 additions of about 9,900: a field
-//! multiplication costs about 745 instructions, a square 678, an addition 128),
-//! the two inversions about 33,000 each, the nonce (18 SHA-256 blocks) about
-//! 68,000, the stack wipe about 3,000 (2,200 after a public key), the rest about
-//! 6,000. Peak stack in that image, from the top of its stack (its own 2,336
-//! bytes included): 5,104 bytes (sign), 4,720 (public key), of which the wipes
-//! add 120 and 168; flash about 43 KiB (32 KiB table, about 10 KiB code).
+//! Of a signature: `k G` about 530,000 (51 additions of about 8,800, 51 lookups
+//! with their signs of about 1,370, the last step's doubling: a field multiplication costs about
+//! 745 instructions, a square 678, an addition 128), the two inversions about
+//! 33,000 each, the nonce (18 SHA-256 blocks) about 68,000, the stack wipe about
+//! 3,000 (2,200 after a public key), the rest about 6,000. Peak stack in that
+//! image, from the top of its stack (its own 2,336 bytes included): 5,104 bytes
+//! (sign), 4,720 (public key), of which the wipes add 120 and 168; flash about
+//! 63 KiB (52 KiB table, about 11 KiB code).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

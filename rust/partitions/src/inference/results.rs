@@ -124,9 +124,9 @@ pub fn sign1(
 /// frames of [`encrypt0_below`] held the ephemeral scalar, the shared secret, the
 /// HKDF's HMAC states (the PRK), the content key and its AES key schedule, in copies
 /// that no wipe of a variable reaches (without it, the target test
-/// `sign_leaves_no_secret` finds three copies each of the ephemeral scalar's forms
-/// and the content key HKDF's HMAC states in the dead stack after a result; with
-/// it, none).
+/// `sign_leaves_no_secret` finds 9 copies in the dead stack after a result: the
+/// ephemeral scalar as bytes, limbs and `d R`, and the content key HKDF's HMAC
+/// states; with it, none).
 const ENCRYPT_STACK_WIPE: usize = 4096;
 
 /// Signs, then encrypts the COSE_Sign1 for `recipient` (ECDH-ES + HKDF-256, A256GCM).
