@@ -3,10 +3,11 @@
 //! an out-of-bounds read. Only what the TFLite schema needs.
 //!
 //! [`Table`] and [`Vector`] read the model's root for the loader and an operator's
-//! options for its preparation. [`Reader`] reads tensors and operators, inlined: with
-//! `CHECK`, every offset, vtable and vector, as [`Table`] checks them (what the loader
-//! does once for each); without, only that each byte read lies in the buffer, for the
-//! many reads that follow the loader's.
+//! options for its preparation, and everything in a build without convolutions (the
+//! sine model's image: less flash). [`Reader`] reads tensors and operators, inlined:
+//! with `CHECK`, every offset, vtable and vector, as [`Table`] checks them (what the
+//! loader does once for each); without, only that each byte read lies in the buffer,
+//! for the many reads that follow the loader's.
 //!
 //! Layout reminders (flatbuffers.dev "Internals"): a buffer starts with a `u32`
 //! offset to the root table. A table starts with an `i32` that, subtracted from the
@@ -66,6 +67,20 @@ impl<'a> Buf<'a> {
     pub fn root(self) -> Fb<Table> {
         Table::at(self, self.follow(0)?)
     }
+
+    /// The elements of a vector of bytes read from this buffer.
+    pub fn bytes(self, v: Vector) -> &'a [u8] {
+        self.bytes_of(v, 1)
+    }
+
+    /// The elements of a vector of `elem`-byte scalars, as bytes.
+    /// (Empty if `elem` is not the size the vector was read with and the bytes do not
+    /// fit: never a panic.)
+    pub fn bytes_of(self, v: Vector, elem: usize) -> &'a [u8] {
+        let start = v.start.get() as usize;
+        let end = v.len().checked_mul(elem).and_then(|n| start.checked_add(n));
+        end.and_then(|end| self.0.get(start..end)).unwrap_or_default()
+    }
 }
 
 /// A table whose vtable and inline part were checked to lie inside the buffer.
@@ -118,7 +133,6 @@ impl Table {
         }
     }
 
-    #[allow(dead_code)] // only the operators with integer options read one
     pub fn i32_or(self, buf: Buf<'_>, id: usize, default: i32) -> Fb<i32> {
         Ok(self.u32_or(buf, id, default as u32)? as i32)
     }
@@ -126,6 +140,13 @@ impl Table {
     #[allow(dead_code)] // only FULLY_CONNECTED and MEAN read a boolean option
     pub fn bool_or(self, buf: Buf<'_>, id: usize, default: bool) -> Fb<bool> {
         Ok(self.u8_or(buf, id, u8::from(default))? != 0)
+    }
+
+    pub fn table(self, buf: Buf<'_>, id: usize) -> Fb<Option<Table>> {
+        match self.field(buf, id)? {
+            None => Ok(None),
+            Some(at) => Ok(Some(Table::at(buf, buf.follow(at)?)?)),
+        }
     }
 
     /// A vector of `elem`-byte scalars (or offsets); an absent one is empty.
@@ -171,6 +192,14 @@ impl Vector {
 
     pub fn i32(self, buf: Buf<'_>, i: usize) -> Fb<i32> {
         Ok(buf.u32(self.check(i, 4)?)? as i32)
+    }
+
+    pub fn f32(self, buf: Buf<'_>, i: usize) -> Fb<f32> {
+        Ok(f32::from_bits(buf.u32(self.check(i, 4)?)?))
+    }
+
+    pub fn i64(self, buf: Buf<'_>, i: usize) -> Fb<i64> {
+        buf.array(self.check(i, 8)?).map(i64::from_le_bytes)
     }
 
     /// Element `i` of a vector of tables.

@@ -6,7 +6,7 @@
 
 use crate::flatbuffer::Vector;
 use crate::kernels::{tensor_index, Slot};
-use crate::schema::Model;
+use crate::schema::{Model, FAST_SETUP};
 use crate::{Error, Result};
 
 const ALIGN: usize = 4;
@@ -15,8 +15,18 @@ const ALIGN: usize = 4;
 /// arena bytes needed.
 #[inline(never)]
 pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<usize> {
+    plan_with::<T, FAST_SETUP>(model, slots)
+}
+
+/// [`plan`], placing as [`FAST_SETUP`] does (`SORTED`) or as the build without it
+/// does: the same plan either way (a test compares them).
+#[inline(always)]
+pub fn plan_with<const T: usize, const SORTED: bool>(
+    model: &Model<'_>,
+    slots: &mut [Slot; T],
+) -> Result<usize> {
     let n = model.tensor_count();
-    if n > T || n > usize::from(u16::MAX) {
+    if n > T || (FAST_SETUP && n > usize::from(u16::MAX)) {
         return Err(Error::TooLarge(why!("tensors")));
     }
     let ops = model.operator_count();
@@ -53,6 +63,23 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
             }
         }
     }
+    let total = match SORTED {
+        true => place_sorted(model, slots, &first, &last)?,
+        false => place_scanning(model, slots, &first, &last)?,
+    };
+    Ok(total.next_multiple_of(ALIGN))
+}
+
+/// The placement with [`FAST_SETUP`]: only the tensors placed read whole. Returns the
+/// end of the last byte placed.
+#[inline(always)]
+fn place_sorted<const T: usize>(
+    model: &Model<'_>,
+    slots: &mut [Slot; T],
+    first: &[u16; T],
+    last: &[u16; T],
+) -> Result<usize> {
+    let n = model.tensor_count();
     // Sizes of the tensors to place: the live ones that are not constants (those stay
     // in the model), listed in `order` largest first, the lower index first among
     // equals (an insertion sort, stable: `order` fills in index order). Each entry is
@@ -60,7 +87,7 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
     let mut info = crate::schema::TensorInfo::EMPTY;
     let mut order = [(0u16, 0u16, 0u16); T];
     let mut m: usize = 0;
-    for (t, (&f, &l)) in first.iter().zip(&last).enumerate() {
+    for (t, (&f, &l)) in first.iter().zip(last).enumerate() {
         let Some(slot) = slots.get_mut(t) else { return Err(Error::BadTensor) };
         *slot = Slot::default();
         if t >= n || f > l || model.is_constant(t)? {
@@ -108,7 +135,71 @@ pub fn plan<const T: usize>(model: &Model<'_>, slots: &mut [Slot; T]) -> Result<
         slots.get_mut(usize::from(me)).ok_or(Error::BadTensor)?.offset = offset;
         total = total.max(offset + len);
     }
-    Ok(total.next_multiple_of(ALIGN))
+    Ok(total)
+}
+
+/// The placement of the build without [`FAST_SETUP`] (less flash, more instructions):
+/// every tensor read whole, and for each placement a scan of every tensor for the
+/// largest left and another for its neighbours. The same plan. Returns the end of the
+/// last byte placed.
+#[inline(always)]
+fn place_scanning<const T: usize>(
+    model: &Model<'_>,
+    slots: &mut [Slot; T],
+    first: &[u16; T],
+    last: &[u16; T],
+) -> Result<usize> {
+    let n = model.tensor_count();
+    // Sizes of the tensors to place: the live ones that are not constants (those stay
+    // in the model). `n <= T`: the indexing below cannot fail.
+    let mut info = crate::schema::TensorInfo::EMPTY;
+    for t in 0..T {
+        slots[t] = Slot::default();
+        if t < n && first[t] <= last[t] {
+            model.read_tensor(t, &mut info)?;
+            if info.data.is_none() {
+                slots[t].len = info.bytes();
+            }
+        }
+    }
+
+    // Largest first, the lower index first among equals; each at the lowest offset
+    // that clears every placed tensor alive at the same time (no sort).
+    let mut placed = [false; T];
+    let mut total = 0;
+    loop {
+        // The next tensor, its size and its life.
+        let (mut next, mut len, mut me) = (None, 0, (0, 0));
+        for t in 0..n {
+            if !placed[t] && slots[t].len > len {
+                (next, len, me) = (Some(t), slots[t].len, (first[t], last[t]));
+            }
+        }
+        let Some(next) = next else { break };
+        let mut offset = 0;
+        // Move past every overlapping neighbour until none overlaps.
+        'search: loop {
+            for o in 0..n {
+                let s = slots[o];
+                if placed[o]
+                    && first[o] <= me.1
+                    && me.0 <= last[o]
+                    && offset < s.offset + s.len
+                    && s.offset < offset + len
+                {
+                    offset = (s.offset + s.len).next_multiple_of(ALIGN);
+                    continue 'search;
+                }
+            }
+            break;
+        }
+        let (Some(slot), Some(p)) = (slots.get_mut(next), placed.get_mut(next)) else {
+            return Err(Error::BadTensor);
+        };
+        (slot.offset, *p) = (offset, true);
+        total = total.max(offset + len);
+    }
+    Ok(total)
 }
 
 /// The size in tensor `t`'s slot.

@@ -212,7 +212,8 @@ fn an_operator_writing_its_own_input_is_refused_at_load() {
 /// reads must give exactly what the validating reads give, on every tensor and
 /// operator of every model at hand (per-channel weights, f32, int32 biases, constants
 /// and arena tensors, operators with and without options), and refuse an index past
-/// the end.
+/// the end. So must the reads and the placement of a build without convolutions
+/// (`FAST_SETUP` off: every read validates, through `Table`).
 #[test]
 fn reads_after_load_equal_the_validating_read() {
     let mut models: Vec<Vec<u8>> = [
@@ -239,13 +240,26 @@ fn reads_after_load_equal_the_validating_read() {
             let read = model.tensor(i).unwrap();
             assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "tensor {i}");
             assert_eq!(model.is_constant(i).unwrap(), validated.data.is_some(), "tensor {i}");
+            // The build without convolutions reads through `Table`, validating every time.
+            let mut checking = crate::TensorInfo::EMPTY;
+            model.read_checking(i, &mut checking).unwrap();
+            assert_eq!(std::format!("{checking:?}"), std::format!("{validated:?}"), "tensor {i}");
             per_channel += usize::from(read.is_per_channel());
         }
         for i in 0..model.operator_count() {
             let (read, validated) = (model.operator_info(i).unwrap(), model.validate_operator(i).unwrap());
             assert_eq!(std::format!("{read:?}"), std::format!("{validated:?}"), "operator {i}");
+            let checking = model.operator_checking(i).unwrap();
+            assert_eq!(std::format!("{checking:?}"), std::format!("{validated:?}"), "operator {i}");
         }
         assert!(model.operator(model.operator_count()).is_err());
+        // Both placements give the same plan.
+        let (mut sorted, mut scanned) =
+            ([crate::kernels::Slot::default(); 256], [crate::kernels::Slot::default(); 256]);
+        let a = crate::planner::plan_with::<256, true>(&model, &mut sorted).unwrap();
+        let b = crate::planner::plan_with::<256, false>(&model, &mut scanned).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(std::format!("{sorted:?}"), std::format!("{scanned:?}"));
         let past = model.tensor_count();
         assert!(matches!(model.tensor(past), Err(Error::Malformed(_))));
         assert!(matches!(model.is_constant(past), Err(Error::Malformed(_))));
