@@ -43,7 +43,7 @@
 //!   is always 1) for the single odd scalar `2^256 - n`; there the doubling of the
 //!   table point is selected by mask (argued in `point`, tested with that scalar
 //!   and its complement). 4-bit windows (64 x 8 points, 32 KiB) took 63 additions:
-//!   662,062 instructions per public key against 572,121 now.
+//!   662,062 instructions per public key against 557,619 now.
 //! - **`d P` for a prepared `P`** ([`PublicKeyTable`], ECDH with a peer key used
 //!   again and again, as ENCRYPT0 results use the recipient's): the same comb over
 //!   `j 32^i P`, a table made at run time when the key is set (52 windows of the
@@ -103,8 +103,8 @@
 //!   a signature for each of 16 edge, patterned and random keys, and three ECDHs of
 //!   each key with one of four peer points (G, -G, the point with x = 0, RFC
 //!   6979 A.2.5's public key): variable-base, with the peer's prepared table, and
-//!   with the public key at once; per operation the instruction count (572,067,
-//!   676,406, 2,562,973, 570,764 and 1,109,786), the sequence of executed blocks and
+//!   with the public key at once; per operation the instruction count (557,666,
+//!   662,005, 2,546,145, 556,363 and 1,080,984), the sequence of executed blocks and
 //!   the sequence of data addresses read and written must be the same for every
 //!   key, and no division (variable time on the M33) may run. The image's four
 //!   deliberate leaks (extra work, a balanced branch, a secret-indexed read and a
@@ -147,11 +147,11 @@
 //!
 //! | operation                        | p256-sign | RustCrypto p256 0.13 |
 //! |----------------------------------|----------:|---------------------:|
-//! | ECDSA sign (RFC 6979)            |   676,501 |            5,779,006 |
-//! | public key `d G` (SEC1)          |   572,121 |                      |
-//! | ECDH, x of `d P` (`p256_ct`)     | 2,562,973 |  about 4,730,000 (*) |
-//! | ECDH with a prepared `P` (`p256_ct`) | 570,764 |                  |
-//! | public key and prepared ECDH at once (`p256_ct`) | 1,109,786 |      |
+//! | ECDSA sign (RFC 6979)            |   661,999 |            5,779,006 |
+//! | public key `d G` (SEC1)          |   557,619 |                      |
+//! | ECDH, x of `d P` (`p256_ct`)     | 2,546,145 |  about 4,730,000 (*) |
+//! | ECDH with a prepared `P` (`p256_ct`) | 556,363 |                  |
+//! | public key and prepared ECDH at once (`p256_ct`) | 1,080,984 |      |
 //!
 //! (*) An ENCRYPT0 result (`cargo xtask bench results`) went from 6,357,503 to
 //! 4,194,595 instructions when its ECDH moved from RustCrypto to this crate and
@@ -161,10 +161,10 @@
 //! `mul_small` 182,000, additions and subtractions 176,000, the two inversions
 //! 65,000, the table scans 47,000. Its functions use about 2,660 bytes of stack (the
 //! wipe covers 2,816). With the recipient's key prepared and the 5-bit combs, an
-//! ENCRYPT0 result costs 1,985,527 instructions (issue #18's goal: 2.0 M); making a
+//! ENCRYPT0 result costs 1,944,803 instructions (issue #18's goal: 2.0 M); making a
 //! table costs about 16 M, once.
 //!
-//! Of a signature: `k G` about 530,000 (51 additions of about 8,800, 51 lookups
+//! Of a signature: `k G` about 515,000 (51 additions of about 8,500, 51 lookups
 //! with their signs of about 1,370, the last step's doubling: a field multiplication costs about
 //! 745 instructions, a square 678, an addition 128), the two inversions about
 //! 33,000 each, the nonce (18 SHA-256 blocks) about 68,000, the stack wipe about

@@ -74,6 +74,14 @@ pub fn to_affine_and_x(a: &Jacobian, b: &Jacobian) -> (Affine, Fe) {
 /// `q + p` for `q != ±p`, `q` finite: 8 multiplications and 3 squarings.
 /// Returns the sum and `H = x(p) - x(q)` (zero exactly when `q = ±p`).
 fn add_mixed(q: &Jacobian, p: &Affine) -> (Jacobian, Fe) {
+    let mut sum = *q;
+    let h = add_mixed_in_place(&mut sum, p);
+    (sum, h)
+}
+
+/// [`add_mixed`] into `q` itself (the loops' form: no copy of the returned point),
+/// returning `H`.
+fn add_mixed_in_place(q: &mut Jacobian, p: &Affine) -> Fe {
     let z1z1 = q.z.sqr();
     let u2 = p.x.mul(&z1z1);
     let s2 = p.y.mul(&q.z.mul(&z1z1));
@@ -84,8 +92,10 @@ fn add_mixed(q: &Jacobian, p: &Affine) -> (Jacobian, Fe) {
     let v = q.x.mul(&hh);
     let x3 = r.sqr().sub(&hhh).sub(&v.double());
     let y3 = r.mul(&v.sub(&x3)).sub(&q.y.mul(&hhh));
-    let z3 = q.z.mul(&h);
-    (Jacobian { x: x3, y: y3, z: z3 }, h)
+    q.z = q.z.mul(&h);
+    q.x = x3;
+    q.y = y3;
+    h
 }
 
 /// `2p` for affine `p` (a = -3, y != 0 since the group has odd order).
@@ -196,7 +206,7 @@ pub fn mul_comb(k: &Limbs, table: &CombTable) -> Jacobian {
     let p = comb_digit_point(&table[0], bits6(&k, 0) | 1);
     let mut q = Jacobian { x: p.x, y: p.y, z: Fe::ONE };
     for (i, window) in table.iter().enumerate().take(COMB_WINDOWS - 1).skip(1) {
-        q = add_mixed(&q, &comb_digit_point(window, bits6(&k, i) | 1)).0;
+        add_mixed_in_place(&mut q, &comb_digit_point(window, bits6(&k, i) | 1));
     }
     // The top digit, (k >> 255) | 1, is 1: entry 0 of the last window, for every k.
     let [x, y] = table[COMB_WINDOWS - 1][0];
@@ -294,7 +304,7 @@ pub fn mul(k: &Limbs, p: &Affine) -> Jacobian {
     let mut q = Jacobian { x: top.x, y: top.y, z: Fe::ONE };
     for i in (1..63).rev() {
         q = double(&double(&double(&double(&q))));
-        q = add_mixed(&q, &digit_point(&table, bits5(&k, i) | 1)).0;
+        add_mixed_in_place(&mut q, &digit_point(&table, bits5(&k, i) | 1));
     }
     q = double(&double(&double(&double(&q))));
     let p = digit_point(&table, bits5(&k, 0) | 1);
