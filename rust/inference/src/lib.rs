@@ -67,6 +67,7 @@ mod interpreter;
 mod kernels;
 mod planner;
 pub mod quant;
+mod read;
 mod scale;
 mod schema;
 #[cfg(test)]
