@@ -11,7 +11,9 @@
  * (rust/zephyr-ns). Every other key goes to TF-M's crypto service as before.
  *
  * Also here: the publisher's thread and its lock, which the Rust side uses through
- * the few functions below.
+ * the few functions below. mbedTLS's heap has no lock of its own in Zephyr 4.0
+ * (no MBEDTLS_THREADING_C), so this connection and `keys ca`'s (src/net.c) take
+ * si_net_lock around every mbedTLS call.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -39,11 +41,17 @@
 /* What si_tls_open's *stage says failed. */
 #define SI_TLS_STAGE_UNREACHABLE 0
 #define SI_TLS_STAGE_HANDSHAKE 1
+#define SI_TLS_STAGE_SETUP 2
 
 /* The broker connection: the publisher's thread is its only user. */
 static struct {
 	int fd;
+	/* The handshake completed: a close sends close_notify, unless... */
 	bool open;
+	/* ...a write or read failed, after which nothing more is written. */
+	bool broken;
+	/* Until when the current operation may wait for the broker (k_uptime_get). */
+	int64_t deadline;
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_config conf;
 	mbedtls_x509_crt ca;
@@ -77,27 +85,36 @@ psa_status_t __wrap_psa_get_key_attributes(psa_key_id_t key, psa_key_attributes_
 
 /* A signature with the Client TLS key: the identity partition's TLS_SIGN, r || s as
  * PSA returns ECDSA signatures. mbedTLS first tries deterministic ECDSA, which this
- * key's policy does not allow (as PSA would answer), then ECDSA. */
+ * key's policy does not allow (as PSA would answer), then ECDSA. PSA lets the
+ * signature overlap the hash, so both go through buffers of this frame. */
 psa_status_t __wrap_psa_sign_hash(psa_key_id_t key, psa_algorithm_t alg, const uint8_t *hash,
 				  size_t hash_length, uint8_t *signature, size_t signature_size,
 				  size_t *signature_length)
 {
+	uint8_t digest[32];
+	uint8_t rs[64];
+
 	if (key != SI_TLS_KEY_ID) {
 		return __real_psa_sign_hash(key, alg, hash, hash_length, signature,
 					    signature_size, signature_length);
 	}
+	*signature_length = 0;
 	if (alg != PSA_ALG_ECDSA(PSA_ALG_SHA_256)) {
 		return PSA_ERROR_NOT_PERMITTED;
 	}
-	if (hash_length != 32) {
+	if (hash_length != sizeof(digest)) {
 		return PSA_ERROR_INVALID_ARGUMENT;
 	}
-	if (signature_size < 64) {
+	if (signature_size < sizeof(rs)) {
 		return PSA_ERROR_BUFFER_TOO_SMALL;
 	}
-	psa_status_t status = si_identity_tls_sign(hash, signature);
+	memcpy(digest, hash, sizeof(digest));
+	psa_status_t status = si_identity_tls_sign(digest, rs);
 
-	*signature_length = status == PSA_SUCCESS ? 64 : 0;
+	if (status == PSA_SUCCESS) {
+		memcpy(signature, rs, sizeof(rs));
+		*signature_length = sizeof(rs);
+	}
 	return status;
 }
 
@@ -115,19 +132,26 @@ static int si_bio_send(void *ctx, const unsigned char *buf, size_t len)
 	if (n >= 0) {
 		return (int)n;
 	}
-	/* EAGAIN: SO_SNDTIMEO passed with nothing taken, so the broker stopped reading. */
-	return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	/* EAGAIN (SO_SNDTIMEO) or ENOBUFS (Zephyr's own send wait, as long): nothing
+	 * taken for 10 s, so the broker stopped reading. */
+	return errno == EAGAIN || errno == ENOBUFS ? -ETIMEDOUT : -errno;
 }
 
-/* mbedTLS's read with a timeout (mbedtls_ssl_conf_read_timeout, 0: none). */
-static int si_bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32_t timeout_ms)
+/* Reads what arrives before the connection's deadline; WANT_READ once it has passed,
+ * which mbedTLS documents as resumable (the caller decides whether to go on). */
+static int si_bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	int fd = *(int *)ctx;
+	int64_t left = si_broker.deadline - k_uptime_get();
 	struct zsock_pollfd pfd = {.fd = fd, .events = ZSOCK_POLLIN};
-	int ready = zsock_poll(&pfd, 1, timeout_ms == 0 ? -1 : (int)MIN(timeout_ms, INT32_MAX));
+
+	if (left <= 0) {
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	}
+	int ready = zsock_poll(&pfd, 1, (int)MIN(left, INT32_MAX));
 
 	if (ready == 0) {
-		return MBEDTLS_ERR_SSL_TIMEOUT;
+		return MBEDTLS_ERR_SSL_WANT_READ;
 	}
 	if (ready < 0) {
 		return -errno;
@@ -140,9 +164,16 @@ static int si_bio_recv_timeout(void *ctx, unsigned char *buf, size_t len, uint32
 	return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : -errno;
 }
 
+static bool si_deadline_passed(void)
+{
+	return k_uptime_get() >= si_broker.deadline;
+}
+
 void si_tls_close(void)
 {
-	if (si_broker.open) {
+	si_net_lock();
+	if (si_broker.open && !si_broker.broken) {
+		/* Bounded like any write: a broker that stopped reading costs one wait. */
 		(void)mbedtls_ssl_close_notify(&si_broker.ssl);
 	}
 	if (si_broker.fd >= 0) {
@@ -155,47 +186,49 @@ void si_tls_close(void)
 	mbedtls_x509_crt_free(&si_broker.own);
 	mbedtls_pk_free(&si_broker.key);
 	si_broker.open = false;
+	si_broker.broken = false;
+	si_net_unlock();
 }
 
 /*
- * Opens TCP and TLS to host:port: the server's certificate checked against the CA
- * of the bootstrap credential and for `host`; the client's, `cert` (DER), with the
- * key in the secure world. 0, or a negative errno (*stage 0: unreachable) or mbedTLS
- * error (*stage 1: the handshake failed).
+ * Opens TCP and TLS 1.2 to host:port within about timeout_ms (TCP's connect has
+ * Zephyr's own limit, CONFIG_NET_SOCKETS_CONNECT_TIMEOUT): the server's certificate
+ * checked against the CA of the bootstrap credential and for `host`; the client's,
+ * `cert` (DER), with the key in the secure world. 0, or a negative errno (*stage 0:
+ * unreachable; 2: no credential in this build) or mbedTLS error (*stage 1: the
+ * handshake failed).
  */
 int si_tls_open(const char *host, uint16_t port, const uint8_t *cert, size_t cert_len,
 		uint32_t timeout_ms, int *stage)
 {
 	size_t ca_len;
 	const uint8_t *ca = si_net_trust_anchor(&ca_len);
+	/* Writes wait at most the timeout too. */
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	struct sockaddr_in addr;
 	int err;
 
 	si_tls_close();
-	*stage = SI_TLS_STAGE_UNREACHABLE;
+	*stage = SI_TLS_STAGE_SETUP;
 	if (ca == NULL) {
 		return -ENOENT;
 	}
+	*stage = SI_TLS_STAGE_UNREACHABLE;
 	err = si_net_resolve(host, port, &addr);
 	if (err != 0) {
 		return err;
 	}
+	si_net_lock();
+	si_broker.deadline = k_uptime_get() + timeout_ms;
 	si_broker.fd = zsock_socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
 	if (si_broker.fd < 0) {
-		return -errno;
-	}
-	/* Writes wait at most the timeout too; reads have mbedTLS's (below). */
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-
-	if (zsock_setsockopt(si_broker.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		err = -errno;
-		si_tls_close();
-		return err;
+		goto out;
 	}
-	if (zsock_connect(si_broker.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+	if (zsock_setsockopt(si_broker.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    zsock_connect(si_broker.fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		err = -errno;
-		si_tls_close();
-		return err;
+		goto out;
 	}
 
 	*stage = SI_TLS_STAGE_HANDSHAKE;
@@ -220,8 +253,10 @@ int si_tls_open(const char *host, uint16_t port, const uint8_t *cert, size_t cer
 		mbedtls_ssl_conf_authmode(&si_broker.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 		mbedtls_ssl_conf_ca_chain(&si_broker.conf, &si_broker.ca, NULL);
 		mbedtls_ssl_conf_rng(&si_broker.conf, si_tls_random, NULL);
+		/* TLS 1.2 whatever else an overlay enables: the suite below is 1.2's. */
+		mbedtls_ssl_conf_min_tls_version(&si_broker.conf, MBEDTLS_SSL_VERSION_TLS1_2);
+		mbedtls_ssl_conf_max_tls_version(&si_broker.conf, MBEDTLS_SSL_VERSION_TLS1_2);
 		mbedtls_ssl_conf_ciphersuites(&si_broker.conf, si_suites);
-		mbedtls_ssl_conf_read_timeout(&si_broker.conf, timeout_ms);
 		err = mbedtls_ssl_conf_own_cert(&si_broker.conf, &si_broker.own, &si_broker.key);
 	}
 	if (err == 0) {
@@ -231,26 +266,35 @@ int si_tls_open(const char *host, uint16_t port, const uint8_t *cert, size_t cer
 		err = mbedtls_ssl_set_hostname(&si_broker.ssl, host);
 	}
 	if (err == 0) {
-		mbedtls_ssl_set_bio(&si_broker.ssl, &si_broker.fd, si_bio_send, NULL,
-				    si_bio_recv_timeout);
+		mbedtls_ssl_set_bio(&si_broker.ssl, &si_broker.fd, si_bio_send, si_bio_recv, NULL);
 		do {
 			err = mbedtls_ssl_handshake(&si_broker.ssl);
-		} while (err == MBEDTLS_ERR_SSL_WANT_READ || err == MBEDTLS_ERR_SSL_WANT_WRITE);
+		} while ((err == MBEDTLS_ERR_SSL_WANT_READ || err == MBEDTLS_ERR_SSL_WANT_WRITE) &&
+			 !si_deadline_passed());
+		if (err == MBEDTLS_ERR_SSL_WANT_READ || err == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			err = MBEDTLS_ERR_SSL_TIMEOUT;
+		}
 	}
+	if (err == 0) {
+		si_broker.open = true;
+	}
+out:
+	si_net_unlock();
 	if (err != 0) {
 		si_tls_close();
-		return err;
 	}
-	si_broker.open = true;
-	return 0;
+	return err;
 }
 
 /* Writes all of buf: 0 or a negative error. */
 int si_tls_send(const uint8_t *buf, size_t len)
 {
-	if (!si_broker.open) {
+	int err = 0;
+
+	if (!si_broker.open || si_broker.broken) {
 		return -ENOTCONN;
 	}
+	si_net_lock();
 	while (len > 0) {
 		int n = mbedtls_ssl_write(&si_broker.ssl, buf, len);
 
@@ -258,39 +302,48 @@ int si_tls_send(const uint8_t *buf, size_t len)
 			continue;
 		}
 		if (n <= 0) {
-			return n < 0 ? n : -EIO;
+			err = n < 0 ? n : -EIO;
+			si_broker.broken = true;
+			break;
 		}
 		buf += n;
 		len -= (size_t)n;
 	}
-	return 0;
+	si_net_unlock();
+	return err;
 }
 
 /* Up to len bytes that arrive within timeout_ms: their count, 0 when none did,
  * SI_TLS_CLOSED when the peer closed, or a negative error. */
 int si_tls_recv(uint8_t *buf, size_t len, uint32_t timeout_ms)
 {
-	if (!si_broker.open) {
+	int n;
+
+	if (!si_broker.open || si_broker.broken) {
 		return -ENOTCONN;
 	}
-	mbedtls_ssl_conf_read_timeout(&si_broker.conf, MAX(timeout_ms, 1));
+	si_net_lock();
+	si_broker.deadline = k_uptime_get() + MAX(timeout_ms, 1);
 	for (;;) {
-		int n = mbedtls_ssl_read(&si_broker.ssl, buf, len);
-
+		n = mbedtls_ssl_read(&si_broker.ssl, buf, len);
 		if (n > 0) {
-			return n;
-		}
-		if (n == MBEDTLS_ERR_SSL_TIMEOUT) {
-			return 0;
+			break;
 		}
 		if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			if (si_deadline_passed()) {
+				n = 0;
+				break;
+			}
 			continue;
 		}
+		si_broker.broken = true;
 		if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-			return SI_TLS_CLOSED;
+			n = SI_TLS_CLOSED;
 		}
-		return n;
+		break;
 	}
+	si_net_unlock();
+	return n;
 }
 
 /* The publisher's thread and the lock it shares with the shell's thread. */

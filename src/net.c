@@ -37,6 +37,24 @@
 
 static int si_creds_added;
 
+/* mbedTLS's heap (Zephyr 4.0 builds it without MBEDTLS_THREADING_C) is shared by
+ * `keys ca`'s TLS socket and the broker connection's own context (src/broker_tls.c):
+ * one lock around every use. Zephyr's mutexes are recursive for their owner. */
+K_MUTEX_DEFINE(si_net_mutex);
+
+static int si_net_connect_locked(const char *host, uint16_t port, uint32_t timeout_ms,
+				 int *stage);
+
+void si_net_lock(void)
+{
+	(void)k_mutex_lock(&si_net_mutex, K_FOREVER);
+}
+
+void si_net_unlock(void)
+{
+	(void)k_mutex_unlock(&si_net_mutex);
+}
+
 static int si_net_init(void)
 {
 	int err;
@@ -112,8 +130,21 @@ int si_net_resolve(const char *host, uint16_t port, struct sockaddr_in *addr)
  * A TLS 1.2 connection to host:port with the bootstrap credential, the server's
  * certificate checked against the CA and for `host`. Returns the socket, or a
  * negative errno with *stage saying whether the server was unreachable or TLS failed.
+ * A socket returned holds si_net_lock until si_net_close.
  */
 int si_net_connect(const char *host, uint16_t port, uint32_t timeout_ms, int *stage)
+{
+	si_net_lock();
+	int fd = si_net_connect_locked(host, port, timeout_ms, stage);
+
+	if (fd < 0) {
+		si_net_unlock();
+	}
+	return fd;
+}
+
+static int si_net_connect_locked(const char *host, uint16_t port, uint32_t timeout_ms,
+				 int *stage)
 {
 	static const sec_tag_t tags[] = {SI_TAG_BOOTSTRAP};
 	struct timeval tv = {.tv_sec = timeout_ms / 1000,
@@ -186,6 +217,7 @@ int si_net_recv(int fd, uint8_t *buf, size_t len)
 void si_net_close(int fd)
 {
 	zsock_close(fd);
+	si_net_unlock();
 }
 
 void si_net_sleep_ms(uint32_t ms)
@@ -229,9 +261,13 @@ const char *si_net_strerror(int code)
 	case -EIO:
 		return "I/O error";
 	case -ENOMEM:
+	case -ENOBUFS:
+		return "out of network buffers";
+	case -EPIPE:
+		return "the connection is closed";
 	case MBEDTLS_ERR_SSL_ALLOC_FAILED:
 	case MBEDTLS_ERR_X509_ALLOC_FAILED:
-		return "out of memory (CONFIG_MBEDTLS_HEAP_SIZE)";
+		return "out of mbedTLS heap (CONFIG_MBEDTLS_HEAP_SIZE)";
 	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
 		return "the server's certificate does not verify (not from the CA, or not for this name)";
 	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
@@ -243,9 +279,13 @@ const char *si_net_strerror(int code)
 		return "the server closed the connection";
 	case MBEDTLS_ERR_PK_BAD_INPUT_DATA:
 		return "the Client TLS key is not usable";
-	case MBEDTLS_ERR_X509_INVALID_FORMAT:
-		return "a certificate does not parse";
 	default:
-		return NULL;
+		break;
 	}
+	/* X.509 errors come with the ASN.1 error that caused them added in: name them by
+	 * their high-level part. */
+	if (code <= -0x2000 && code > -0x3000) {
+		return "a certificate does not parse or is not acceptable";
+	}
+	return NULL;
 }

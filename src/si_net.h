@@ -17,4 +17,8 @@
  * -EHOSTUNREACH. */
 int si_net_resolve(const char *host, uint16_t port, struct sockaddr_in *addr);
 
+/* The lock around every use of mbedTLS (its heap has none of its own). */
+void si_net_lock(void);
+void si_net_unlock(void);
+
 #endif /* SI_NET_H */

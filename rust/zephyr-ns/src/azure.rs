@@ -11,7 +11,7 @@ use crate::net::{host_cstr, seed, sleep_ms, Errno, HOST_MAX};
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use ns_app::azure::{Azure, Control, Link, Progress, Report, Start, Summary};
 use ns_app::mqtt::session::Slot;
 use ns_app::provision::record::CERT_MAX;
@@ -26,10 +26,13 @@ pub const SI_AZURE_SLOT_BYTES: usize = 520;
 const _: () =
     assert!(core::mem::size_of::<Slot>() <= SI_AZURE_SLOT_BYTES && core::mem::align_of::<Slot>() <= 8);
 
-/// How long a connect, the handshake or a write may wait.
+/// How long the handshake or a write may wait (TCP's connect has Zephyr's own limit,
+/// `CONFIG_NET_SOCKETS_CONNECT_TIMEOUT`).
 const TIMEOUT_MS: u32 = 10_000;
-/// `si_tls_open`'s stage for a failed handshake.
+/// `si_tls_open`'s stages: the broker unreachable, the handshake failed, no
+/// credential in this build.
 const STAGE_HANDSHAKE: c_int = 1;
+const STAGE_SETUP: c_int = 2;
 /// `si_tls_recv`'s answer when the broker closed the connection: beyond every errno
 /// and mbedTLS error code.
 pub const SI_TLS_CLOSED: c_int = -0x1_0000;
@@ -113,6 +116,9 @@ static CERTIFICATES: Shared<Certificates> = Shared(UnsafeCell::new(Certificates 
 
 /// `TLS_SIGN` signatures made for handshakes since boot.
 static TLS_SIGNATURES: AtomicU32 = AtomicU32::new(0);
+/// The status of the last refused `TLS_SIGN` of the current handshake (0: none), so
+/// that a failed handshake says the secure world did not sign.
+static TLS_SIGN_REFUSED: AtomicI32 = AtomicI32::new(0);
 
 fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
     // SAFETY: takes the mutex; `f` cannot re-enter (it only touches the state).
@@ -157,9 +163,14 @@ pub unsafe extern "C" fn si_identity_tls_sign(digest: *const u8, signature: *mut
             TLS_SIGNATURES.fetch_add(1, Ordering::Relaxed);
             0
         }
-        Ok(_) => psa::Status::ERROR_GENERIC_ERROR.0,
-        Err(status) => status.0,
+        Ok(_) => refused(psa::Status::ERROR_GENERIC_ERROR),
+        Err(status) => refused(status),
     }
+}
+
+fn refused(status: psa::Status) -> i32 {
+    TLS_SIGN_REFUSED.store(status.0, Ordering::Relaxed);
+    status.0
 }
 
 /// The publisher's thread: runs until `azure stop`. `slots` is the C glue's storage
@@ -204,9 +215,10 @@ struct BrokerLink<'a> {
 }
 
 /// Why the connection failed, as the session reports it (`azure status`).
-fn failure(what: &str, code: c_int) -> Detail {
-    let mut text = ns_app::mqtt::Text::<96>::new();
-    let _ = write!(text, "{what}: {}", Errno(code));
+fn failure(what: &str, why: &dyn core::fmt::Display) -> Detail {
+    // Long enough for the longest reason of `si_net_strerror` with its prefix.
+    let mut text = ns_app::mqtt::Text::<192>::new();
+    let _ = write!(text, "{what}: {why}");
     Detail::from_text(text.as_str())
 }
 
@@ -225,6 +237,7 @@ impl Link for BrokerLink<'_> {
             return Err(Detail::from_text("broker host name too long"));
         };
         let mut stage: c_int = 0;
+        TLS_SIGN_REFUSED.store(0, Ordering::Relaxed);
         // SAFETY: `name` is NUL-terminated, the certificate readable for its length,
         // `stage` a valid output.
         let rc = unsafe {
@@ -238,9 +251,16 @@ impl Link for BrokerLink<'_> {
             )
         };
         if rc != 0 {
-            let what =
-                if stage == STAGE_HANDSHAKE { "TLS with the broker failed" } else { "broker unreachable" };
-            return Err(failure(what, rc));
+            let refused = TLS_SIGN_REFUSED.load(Ordering::Relaxed);
+            return Err(match stage {
+                STAGE_HANDSHAKE if refused != 0 => failure(
+                    "TLS with the broker failed: the secure world did not sign the handshake",
+                    &psa::Status(refused),
+                ),
+                STAGE_HANDSHAKE => failure("TLS with the broker failed", &Errno(rc)),
+                STAGE_SETUP => failure("cannot connect to the broker", &Errno(rc)),
+                _ => failure("broker unreachable", &Errno(rc)),
+            });
         }
         with_state(|s| s.handshakes += 1);
         Ok(())
@@ -255,7 +275,7 @@ impl Link for BrokerLink<'_> {
         // SAFETY: `bytes` is readable for its length during the call.
         let rc = unsafe { si_tls_send(bytes.as_ptr(), bytes.len()) };
         if rc < 0 {
-            return Err(failure("the broker connection broke", rc));
+            return Err(failure("the broker connection broke", &Errno(rc)));
         }
         Ok(())
     }
@@ -267,7 +287,7 @@ impl Link for BrokerLink<'_> {
         match usize::try_from(rc) {
             Ok(n) => Ok(n),
             Err(_) if rc == SI_TLS_CLOSED => Err(Detail::from_text("the broker closed the connection")),
-            Err(_) => Err(failure("the broker connection broke", rc)),
+            Err(_) => Err(failure("the broker connection broke", &Errno(rc))),
         }
     }
 

@@ -62,15 +62,21 @@ impl core::fmt::Display for Errno {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // SAFETY: takes a number, returns NULL or a static NUL-terminated string.
         let text = unsafe { si_net_strerror(self.0) };
+        let code = self.0.unsigned_abs();
+        // Errnos are below 0x1000, mbedTLS's TLS and X.509 codes above (its lowest,
+        // -0x0001 to -0x007f, are not met here: the arithmetic runs in TF-M).
+        let errno = code < 0x1000;
         if text.is_null() {
-            return write!(f, "error {}", self.0);
+            return match errno {
+                true => write!(f, "errno {code}"),
+                false => write!(f, "mbedTLS error -0x{code:04x}"),
+            };
         }
         // SAFETY: non-NULL: a string literal of the glue (static storage).
         let text = unsafe { CStr::from_ptr(text) }.to_str().unwrap_or("");
-        if self.0 > -0x1000 {
-            write!(f, "{text} (errno {})", -self.0)
-        } else {
-            write!(f, "{text} (mbedTLS -0x{:04x})", -self.0)
+        match errno {
+            true => write!(f, "{text} (errno {code})"),
+            false => write!(f, "{text} (mbedTLS -0x{code:04x})"),
         }
     }
 }
