@@ -267,3 +267,50 @@ fn reads_after_load_equal_the_validating_read() {
     }
     assert!(per_channel > 0, "no per-channel tensor was compared");
 }
+
+/// The loader's checking reads refuse each kind of structural defect in a tensor (the
+/// later reads rely on it): its shape vector longer than the model, its vtable of odd
+/// length, its buffer index past the buffers, its table's offset past the model.
+#[test]
+fn the_loader_refuses_a_tensor_whose_structure_is_broken() {
+    let bytes = project("models/sine/sine_int8.tflite");
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let u16_at = |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize;
+    let vtable = |b: &[u8], table: usize| (table as isize - u32_at(b, table) as i32 as isize) as usize;
+    // Where field `id` of a table lies (its offset, for tables and vectors).
+    let field_at = |b: &[u8], table: usize, id: usize| table + u16_at(b, vtable(b, table) + 4 + 2 * id);
+    let field = |b: &[u8], table: usize, id: usize| {
+        let at = field_at(b, table, id);
+        at + u32_at(b, at)
+    };
+    let graph = {
+        let subgraphs = field(&bytes, u32_at(&bytes, 0), 2);
+        subgraphs + 4 + u32_at(&bytes, subgraphs + 4)
+    };
+    let tensors = field(&bytes, graph, 0);
+    let tensor_at = tensors + 4; // the offset to tensor 0
+    let tensor = tensor_at + u32_at(&bytes, tensor_at);
+    let shape = field(&bytes, tensor, 0);
+    let buffer_at = field_at(&bytes, tensor, 2);
+    let vtable_at = vtable(&bytes, tensor);
+    let put = |at: usize, v: u32| {
+        let mut b = bytes.clone();
+        b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        b
+    };
+    assert!(Model::load(&bytes).is_ok());
+    let broken = [
+        ("shape longer than the model", put(shape, 0x1000_0000)),
+        ("odd vtable length", {
+            let mut b = bytes.clone();
+            b[vtable_at..vtable_at + 2]
+                .copy_from_slice(&(u16_at(&bytes, vtable_at) as u16 | 1).to_le_bytes());
+            b
+        }),
+        ("buffer index past the buffers", put(buffer_at, 0x7fff)),
+        ("tensor offset past the model", put(tensor_at, bytes.len() as u32)),
+    ];
+    for (what, b) in broken {
+        assert!(matches!(Model::load(&b), Err(Error::Malformed(_))), "{what}: {:?}", Model::load(&b).err());
+    }
+}
