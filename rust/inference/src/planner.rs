@@ -64,22 +64,23 @@ pub fn plan_with<const T: usize, const SORTED: bool>(
         }
     }
     let total = match SORTED {
-        true => place_sorted(model, slots, &first, &last)?,
-        false => place_scanning(model, slots, &first, &last)?,
+        true => place_sorted(model, n, slots, &first, &last)?,
+        false => place_scanning(model, n, slots, &first, &last)?,
     };
     Ok(total.next_multiple_of(ALIGN))
 }
 
-/// The placement with [`FAST_SETUP`]: only the tensors placed read whole. Returns the
-/// end of the last byte placed.
+/// The placement with [`FAST_SETUP`] of the model's `n` tensors, alive from `first`
+/// to `last`: only the tensors placed read whole. Returns the end of the last byte
+/// placed.
 #[inline(always)]
 fn place_sorted<const T: usize>(
     model: &Model<'_>,
+    n: usize,
     slots: &mut [Slot; T],
     first: &[u16; T],
     last: &[u16; T],
 ) -> Result<usize> {
-    let n = model.tensor_count();
     // Sizes of the tensors to place: the live ones that are not constants (those stay
     // in the model), listed in `order` largest first, the lower index first among
     // equals (an insertion sort, stable: `order` fills in index order). Each entry is
@@ -140,16 +141,15 @@ fn place_sorted<const T: usize>(
 
 /// The placement of the build without [`FAST_SETUP`] (less flash, more instructions):
 /// every tensor read whole, and for each placement a scan of every tensor for the
-/// largest left and another for its neighbours. The same plan. Returns the end of the
-/// last byte placed.
+/// largest left and another for its neighbours. The same plan, the same arguments.
 #[inline(always)]
 fn place_scanning<const T: usize>(
     model: &Model<'_>,
+    n: usize,
     slots: &mut [Slot; T],
     first: &[u16; T],
     last: &[u16; T],
 ) -> Result<usize> {
-    let n = model.tensor_count();
     // Sizes of the tensors to place: the live ones that are not constants (those stay
     // in the model). `n <= T`: the indexing below cannot fail.
     let mut info = crate::schema::TensorInfo::EMPTY;
