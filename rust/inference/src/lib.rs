@@ -7,7 +7,9 @@
 //! [`Interpreter::new`] (or [`Interpreter::empty`] then [`Interpreter::init`], in
 //! storage the caller owns) plans the caller's arena (tensors whose lifetimes do not
 //! overlap share bytes) and prepares each operator once; [`Interpreter::invoke`] then
-//! only computes.
+//! only computes. A model that goes straight to an interpreter may be read with
+//! [`Model::parse`] instead, which leaves the operators' own constraints to that one
+//! preparation: `init` refuses what `load` would have, before anything runs.
 //!
 //! The operators linked into an image are chosen with cargo features (`op-*`), as
 //! TFLM's op resolver chooses them; a model that needs another one is refused at load

@@ -285,8 +285,25 @@ impl<'a> Model<'a> {
         outputs: Vector::EMPTY,
     };
 
-    /// Parses and validates `bytes` completely (see the crate documentation).
+    /// Parses and validates `bytes` completely (see the crate documentation):
+    /// [`Model::parse`], then every operator's preparation without an arena.
     pub fn load(bytes: &'a [u8]) -> Result<Self> {
+        Self::read::<true>(bytes)
+    }
+
+    /// Parses and validates `bytes` but for each operator's own constraints (its
+    /// options, its tensors' types and shapes as the kernel needs them), which the
+    /// operator's preparation checks: [`crate::Interpreter::init`] prepares each once
+    /// and refuses the model, before anything runs, where [`Model::load`] would have.
+    /// For a model that goes straight to an interpreter, this spares the second
+    /// preparation of every operator that `load` runs.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        Self::read::<false>(bytes)
+    }
+
+    /// `load` (`PREPARE`) or `parse`: one function, so that an image calls one of them
+    /// and carries its code once.
+    fn read<const PREPARE: bool>(bytes: &'a [u8]) -> Result<Self> {
         let buf = Buf(bytes);
         let root = buf.root()?;
         if root.u32_or(buf, 0, 0)? != 3 {
@@ -353,8 +370,10 @@ impl<'a> Model<'a> {
                     }
                 }
             }
-            // Every operator checks its own constraints in its preparation.
-            crate::kernels::prepare(&model, &op, &mut crate::kernels::Persist::counting())?;
+            if PREPARE {
+                // Every operator checks its own constraints in its preparation.
+                crate::kernels::prepare(&model, &op, &mut crate::kernels::Persist::counting())?;
+            }
         }
         Ok(model)
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use inference::{Error, Model, OpCode};
+use inference::{Error, Interpreter, Model, OpCode};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -88,6 +88,30 @@ fn versions_above_the_implemented_are_refused() {
         let bytes = std::fs::read(common::root().join(model)).unwrap();
         let patched = set_version(&bytes, version);
         assert_eq!(Model::load(&patched).err(), Some(Error::UnsupportedVersion(op, version)), "{model}");
+    }
+}
+
+#[test]
+fn parse_then_init_refuses_what_load_refuses() {
+    // Model::parse leaves each operator's constraints to the interpreter's one
+    // preparation: the models load refuses must fail there, with load's error.
+    let mut cases: Vec<(String, Vec<u8>)> = named("bad_")
+        .into_iter()
+        .map(|path| (path.file_stem().unwrap().to_str().unwrap().to_owned(), std::fs::read(path).unwrap()))
+        .collect();
+    for (model, version) in [("models/ops/conv_int8.tflite", 7), ("models/ops/depthwise_int8.tflite", 4)] {
+        let bytes = std::fs::read(common::root().join(model)).unwrap();
+        cases.push((format!("{model} version {version}"), set_version(&bytes, version)));
+    }
+    assert!(cases.len() > 2);
+    for (name, bytes) in &cases {
+        let refused = Model::load(bytes).err().unwrap_or_else(|| panic!("{name}: load accepts it"));
+        let model = Model::parse(bytes).unwrap_or_else(|e| panic!("{name}: parse refuses it: {e}"));
+        let mut arena = vec![0u8; 1 << 20];
+        match Interpreter::<64, 16>::new(model, &mut arena) {
+            Err(e) => assert_eq!(e, refused, "{name}"),
+            Ok(_) => panic!("{name}: init accepts what load refuses ({refused})"),
+        }
     }
 }
 

@@ -257,7 +257,8 @@ impl<'a, P: Platform> InferenceService<'a, P> {
             let n = source.label.len().min(api::LABEL_MAX);
             info.label[..n].copy_from_slice(&source.label.as_bytes()[..n]);
             let loaded = slot.insert(Loaded { source, interp: None, info });
-            let Ok(m) = Model::load(source.bytes) else { continue };
+            // Each operator's own checks come with its one preparation, in init.
+            let Ok(m) = Model::parse(source.bytes) else { continue };
             let info = &mut loaded.info;
             for i in 0..m.operator_count() {
                 let Ok(op) = m.operator(i) else { continue };
