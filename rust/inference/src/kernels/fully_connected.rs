@@ -24,6 +24,11 @@ pub struct FullyConnected<'m> {
     out_depth: usize,
     accum_depth: usize,
     kind: Kind<'m>,
+    /// An int8 layer's sums' start, the bias as the model holds it, when there is
+    /// nothing to fold into it (the input offset added in the loop): read in place,
+    /// not copied into the arena. Empty when `Int8::folded` holds them.
+    #[cfg(fc_offset_in_loop)]
+    bias_in_model: &'m [u8],
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -85,6 +90,8 @@ pub fn prepare<'m>(
         }
     }
     let (mut in_t, mut filter_t, mut out_t) = (TensorInfo::EMPTY, TensorInfo::EMPTY, TensorInfo::EMPTY);
+    #[cfg(fc_offset_in_loop)]
+    let bias_in_model: &'m [u8];
     let input = required_into(model, op.inputs, 0, OP, &mut in_t)?;
     required_into(model, op.inputs, 1, OP, &mut filter_t)?;
     let output = required_into(model, op.outputs, 0, OP, &mut out_t)?;
@@ -112,6 +119,10 @@ pub fn prepare<'m>(
         (DType::F32, DType::F32, DType::F32) => {
             let bias = super::bias(model, op, out_depth, DType::F32, &mut in_t)?;
             let (min, max) = activation.float_range();
+            #[cfg(fc_offset_in_loop)]
+            {
+                bias_in_model = &[];
+            }
             Kind::Float { bias, min, max }
         }
         (DType::I8, DType::I8, DType::I8) => {
@@ -143,7 +154,6 @@ pub fn prepare<'m>(
             // The input's description is read no more: the bias's goes into its storage
             // (one `TensorInfo` less on the stack).
             let bias = super::bias(model, op, out_depth, DType::I32, &mut in_t)?;
-            let folded = persist.alloc(4 * out_depth)?;
             // A large layer keeps its bias as it is and adds the offset at invoke (an
             // int8 zero point: the offset fits an i16).
             #[cfg(fc_offset_in_loop)]
@@ -151,19 +161,22 @@ pub fn prepare<'m>(
                 true => (0, input_offset as i16),
                 false => (input_offset, 0),
             };
-            // Nothing to fold: the bias is stored as it is, in one copy.
+            // Nothing to fold: the sums are the bias, read where the model holds it
+            // (validated: one i32 per unit), with no copy and no arena.
             #[cfg(fc_offset_in_loop)]
-            let stored = match (input_offset, bias) {
-                _ if persist.counting_only() => &[][..],
-                (0, Some(b)) => {
-                    persist.put(folded, b);
-                    &[][..]
-                }
-                _ => filter,
-            };
-            // A pass over every weight: only when the sums are stored (not at load).
+            {
+                bias_in_model = match (input_offset, bias) {
+                    (0, Some(b)) => b.get(..4 * out_depth).ok_or(bad(why!("bias shorter than its shape")))?,
+                    _ => &[],
+                };
+            }
+            #[cfg(fc_offset_in_loop)]
+            let in_arena = bias_in_model.is_empty();
             #[cfg(not(fc_offset_in_loop))]
-            let stored = if persist.counting_only() { &[][..] } else { filter };
+            let in_arena = true;
+            let folded = if in_arena { persist.alloc(4 * out_depth)? } else { 0 };
+            // A pass over every weight: only when the sums are stored (not at load).
+            let stored = if persist.counting_only() || !in_arena { &[][..] } else { filter };
             for (c, w) in stored.chunks_exact(accum_depth).enumerate() {
                 // A word at a time where CONV_2D links that sum already; byte by byte
                 // (less flash) in a build without it, such as the sine model's.
@@ -201,7 +214,16 @@ pub fn prepare<'m>(
     };
     let index = |t: usize| u16::try_from(t).map_err(|_| Error::TooLarge(why!("tensors")));
     let (input, output) = (index(input)?, index(output)?);
-    Ok(FullyConnected { input, output, filter, out_depth, accum_depth, kind })
+    Ok(FullyConnected {
+        input,
+        output,
+        filter,
+        out_depth,
+        accum_depth,
+        kind,
+        #[cfg(fc_offset_in_loop)]
+        bias_in_model,
+    })
 }
 
 impl FullyConnected<'_> {
@@ -215,7 +237,13 @@ impl FullyConnected<'_> {
         let filter = self.filter;
         match self.kind {
             Kind::Int8(ref p) => {
-                let folded = persistent.get(p.folded..p.folded + 4 * units).ok_or(Error::BadTensor)?;
+                #[cfg(fc_offset_in_loop)]
+                let in_model = (!self.bias_in_model.is_empty()).then_some(self.bias_in_model);
+                #[cfg(not(fc_offset_in_loop))]
+                let in_model = None;
+                let folded = in_model
+                    .or_else(|| persistent.get(p.folded..p.folded + 4 * units))
+                    .ok_or(Error::BadTensor)?;
                 let table = persistent.get(p.requant..).ok_or(Error::BadTensor)?;
                 let (mut input, mut output) = (input, output);
                 while let (Some((x, next_input)), Some((out, next_output))) =
