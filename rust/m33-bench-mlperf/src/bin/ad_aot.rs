@@ -6,8 +6,4 @@
 #![no_std]
 #![no_main]
 
-m33_bench_mlperf::aot_image!(
-    ad,
-    ad_aot,
-    ["ad_aot: one inference (invoke)", "ad_aot: invoke (same input)"]
-);
+m33_bench_mlperf::aot_image!(ad, ad_aot, ["ad_aot: one inference (invoke)", "ad_aot: invoke (same input)"]);
