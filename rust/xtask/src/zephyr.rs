@@ -149,13 +149,17 @@ fn generated_names() -> Vec<&'static str> {
 }
 
 /// The checks of `cargo xtask test` for the Zephyr app: generated C up to date, the
-/// Kconfig tree and its defaults (kconfiglib), the configuration checks of
+/// Kconfig tree and its defaults (kconfiglib), the manifest tool's time stamps kept
+/// (cmake/tfm_manifest_mtime.py), the configuration checks of
 /// cmake/check_config.cmake, and both staticlibs built for the board with the entry
 /// points the C glue calls.
 pub fn check_app(python: &Path, cargo: &crate::toolchain::TargetCargo) -> Result {
     let root = crate::root();
     headers(&["--check".into()])?;
     crate::run(std::process::Command::new(python).arg(root.join("tools/check_kconfig.py")).arg(&root))?;
+    crate::run(
+        std::process::Command::new(python).arg(root.join("tools/check_manifest_mtime.py")).arg(&root),
+    )?;
     check_config_script(&root)?;
     check_entry_points(&root)?;
     for (krate, header, _) in HEADERS {
