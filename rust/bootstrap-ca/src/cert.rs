@@ -164,18 +164,20 @@ impl Signer<DerSignature> for CaSigner {
     }
 }
 
-/// The CA's key and certificate, loaded once.
+/// The CA's key and certificate, loaded once. The key is held once, by ring's signer:
+/// the parsed or generated `SecretKey` is wiped when the constructor returns.
 pub struct Ca {
-    secret: SecretKey,
     signer: CaSigner,
     cert: Certificate,
     ski: OctetString,
 }
 
 impl Ca {
-    /// A new self-signed CA: `O=<org>, CN=<org> Bootstrap CA`, P-256.
-    pub fn generate(org: &str, now: u64, days: u64) -> Result<Self> {
+    /// A new self-signed CA: `O=<org>, CN=<org> Bootstrap CA`, P-256, and its key as
+    /// PKCS#8 PEM (wiped from memory when dropped), the only time it is given out.
+    pub fn generate(org: &str, now: u64, days: u64) -> Result<(Self, Zeroizing<String>)> {
         let secret = SecretKey::random(&mut OsRng);
+        let key_pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))?;
         let signer = CaSigner::new(&secret)?;
         let spki = spki_of(&signer.public)?;
         let subject = name(&[(OID_O, org), (OID_CN, &format!("{org} Bootstrap CA"))])?;
@@ -197,7 +199,7 @@ impl Ca {
         add(&mut builder, Ext(KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign), true))?;
         add(&mut builder, Ext(ski.clone(), false))?;
         let cert = builder.build::<DerSignature>().map_err(build_error)?;
-        Ok(Ca { secret, signer, cert, ski: ski.0 })
+        Ok((Ca { signer, cert, ski: ski.0 }, key_pem))
     }
 
     /// The CA of a certificate and a key (PKCS#8 or SEC1 PEM) that must match.
@@ -212,7 +214,7 @@ impl Ca {
             return Err("the CA key does not match the CA certificate".into());
         }
         let ski = SubjectKeyIdentifier::try_from(spki.owned_to_ref()).map_err(|e| e.to_string())?;
-        Ok(Ca { secret, signer, cert, ski: ski.0 })
+        Ok(Ca { signer, cert, ski: ski.0 })
     }
 
     pub fn certificate(&self) -> &Certificate {
@@ -237,11 +239,6 @@ impl Ca {
     /// ecdsa-with-SHA256, the algorithm of [`Ca::sign`].
     pub fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
         AlgorithmIdentifierOwned { oid: OID_ECDSA_SHA256, parameters: None }
-    }
-
-    /// The CA key's PKCS#8 PEM, wiped from memory when dropped.
-    pub fn key_pem(&self) -> Result<Zeroizing<String>> {
-        self.secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| Error::Key(e.to_string()))
     }
 
     /// Signs a certificate for `public_key`. Validity: from `now - BACKDATE_SECS` to

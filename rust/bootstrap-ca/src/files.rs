@@ -136,7 +136,7 @@ pub fn init(dir: &Path, settings: &Settings, now: u64) -> Result<Vec<PathBuf>> {
     if !dir.exists() {
         DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::Io(dir.into(), e))?;
     }
-    let ca = Ca::generate(&settings.org, now, CA_DAYS)?;
+    let (ca, ca_key) = Ca::generate(&settings.org, now, CA_DAYS)?;
     let days = CREDENTIAL_DAYS * 86_400;
     let (server_key, server_spki) = cert::new_key()?;
     let server_name = cert::name(&[(OID_O, &settings.org), (OID_CN, "localhost")])?;
@@ -148,7 +148,7 @@ pub fn init(dir: &Path, settings: &Settings, now: u64) -> Result<Vec<PathBuf>> {
         (OID_CN, "bootstrap client"),
     ])?;
     let boot = ca.issue(Usage::BootstrapClient, boot_name, boot_spki, cert::random_serial(), now, days)?;
-    write_new(&dir.join(CA_KEY), &ca.key_pem()?, 0o600)?;
+    write_new(&dir.join(CA_KEY), &ca_key, 0o600)?;
     write_new(&dir.join(CA_CERT), &ca.cert_pem()?, 0o644)?;
     write_new(&dir.join(SERVER_KEY), &server_key, 0o600)?;
     write_new(&dir.join(SERVER_CERT), &cert::pem(&server)?, 0o644)?;

@@ -24,7 +24,7 @@ fn device(ca: &Ca, key: KeyId) -> Certificate {
 
 #[test]
 fn device_certificates_carry_the_extensions_of_their_key() {
-    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
+    let (ca, _) = Ca::generate("Linaro", NOW, 10).unwrap();
     for key in KeyId::ALL {
         let cert = device(&ca, key);
         let tbs = &cert.tbs_certificate;
@@ -68,7 +68,7 @@ fn device_certificates_carry_the_extensions_of_their_key() {
 
 #[test]
 fn the_ca_certificate_is_a_ca() {
-    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
+    let (ca, _) = Ca::generate("Linaro", NOW, 10).unwrap();
     let cert = ca.certificate();
     assert_eq!(cert.tbs_certificate.issuer, cert.tbs_certificate.subject);
     let bc = BasicConstraints::from_der(ext(cert, "2.5.29.19").unwrap().extn_value.as_bytes()).unwrap();
@@ -83,7 +83,7 @@ fn the_ca_certificate_is_a_ca() {
 
 #[test]
 fn server_and_bootstrap_certificates() {
-    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
+    let (ca, _) = Ca::generate("Linaro", NOW, 10).unwrap();
     let (_, spki) = new_key().unwrap();
     let server =
         ca.issue(Usage::Server, name(&[(OID_CN, "localhost")]).unwrap(), spki.clone(), 5, NOW, 10).unwrap();
@@ -100,7 +100,7 @@ fn server_and_bootstrap_certificates() {
 
 #[test]
 fn a_service_credential_is_a_client_certificate() {
-    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
+    let (ca, _) = Ca::generate("Linaro", NOW, 10).unwrap();
     let (_, spki) = new_key().unwrap();
     let der =
         ca.issue(Usage::Service, name(&[(OID_CN, "cloud-consumer")]).unwrap(), spki, 7, NOW, 10).unwrap();
@@ -116,16 +116,13 @@ fn a_service_credential_is_a_client_certificate() {
 
 #[test]
 fn the_ca_reloads_from_pem_and_refuses_a_foreign_key() {
-    let ca = Ca::generate("Linaro", NOW, 10).unwrap();
-    let again = Ca::from_pem(&ca.cert_pem().unwrap(), &ca.key_pem().unwrap()).unwrap();
+    let (ca, key) = Ca::generate("Linaro", NOW, 10).unwrap();
+    let again = Ca::from_pem(&ca.cert_pem().unwrap(), &key).unwrap();
     assert_eq!(again.certificate(), ca.certificate());
     assert_eq!(again.ski, ca.ski);
-    let other = Ca::generate("Linaro", NOW, 10).unwrap();
-    assert!(Ca::from_pem(&ca.cert_pem().unwrap(), &other.key_pem().unwrap())
-        .err()
-        .unwrap()
-        .contains("does not match"));
-    assert!(Ca::from_pem("junk", &ca.key_pem().unwrap()).is_err());
+    let (_, other_key) = Ca::generate("Linaro", NOW, 10).unwrap();
+    assert!(Ca::from_pem(&ca.cert_pem().unwrap(), &other_key).err().unwrap().contains("does not match"));
+    assert!(Ca::from_pem("junk", &key).is_err());
 }
 
 #[test]

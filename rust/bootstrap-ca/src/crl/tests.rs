@@ -8,7 +8,7 @@ const NOW: u64 = 1_800_000_000; // 2027-01-15T08:00:00Z
 const DAY: u64 = 86_400;
 
 fn ca() -> Ca {
-    Ca::generate("Linaro", NOW - DAY, 10).unwrap()
+    Ca::generate("Linaro", NOW - DAY, 10).unwrap().0
 }
 
 fn decode(der: &[u8]) -> CertificateList {
